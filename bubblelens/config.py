@@ -107,7 +107,7 @@ def _smoke() -> BuildConfig:
         images=ImageDataParams(source="shipped", n_train=2048, n_eval=1000),
         dcgan=DCGANParams(width=0.125, epochs=1, max_steps=20, batch_size=64, lr=2e-4, n_samples=1000),
         vae=VAEParams(width=0.25, epochs=1, max_steps=30, batch_size=64, n_samples=1000),
-        mixture=MixtureParams(steps=300, batch_size=100, lr=1e-3, g_hidden=64, d_hidden=64, n_samples=1000),
+        mixture=MixtureParams(steps=200, batch_size=100, lr=1e-3, g_hidden=32, d_hidden=32, n_samples=1000),
         features=FeatureParams(epochs=1, batch_size=128, width=8),
         eval=EvalParams(n_fid=1000, kid_subsets=10, kid_subset_size=500, bootstrap=200),
     )
@@ -121,8 +121,8 @@ def _quick() -> BuildConfig:
         images=ImageDataParams(source="shipped", n_train=15000, n_eval=5000),
         dcgan=DCGANParams(width=0.25, epochs=3, batch_size=128, lr=2e-4, n_samples=5000),
         vae=VAEParams(width=0.5, epochs=3, batch_size=128, n_samples=5000),
-        mixture=MixtureParams(steps=3000, batch_size=100, lr=1e-3, g_hidden=128, d_hidden=128, n_samples=2500),
-        features=FeatureParams(epochs=3, batch_size=128, width=16),
+        mixture=MixtureParams(steps=1600, batch_size=100, lr=1e-3, g_hidden=64, d_hidden=64, n_samples=2500),
+        features=FeatureParams(epochs=4, batch_size=128, width=16),
         eval=EvalParams(n_fid=5000, kid_subsets=50, kid_subset_size=1000, bootstrap=1000),
     )
 

@@ -1,0 +1,135 @@
+"""Fixed prose of the report: what is measured and how, the formulas used, the source article's errata.
+
+Nothing here contains a measured number; numbers are inserted by report_content.py from the results.
+"""
+from __future__ import annotations
+
+THESIS = [
+    "The article this project grew from (“Generative AIGC: gold mine or bubble? Part 2: AI is not a panacea”) "
+    "explains GANs and VAEs, reproduces the TensorFlow DCGAN tutorial, lists challenges — quality control, data "
+    "safety, compute cost — and asks whether the field is a bubble. It does so in prose, without one measurement.",
+    "bubblelens turns the argument into claims that data can contradict. It trains the article's own DCGAN, a "
+    "convolutional VAE and small GANs on 2-D Gaussian mixtures where mode collapse can be counted exactly; measures "
+    "quality, failure modes and compute; joins these with curated, quoted market data; and tests a registry of "
+    "claims (data/claims.toml) whose decision rules were declared before the data were seen.",
+    "A verdict may go against the thesis — that is the point of testing it. 'Inconclusive' is an honest outcome "
+    "when seeds are too few or series too short, and the report says which.",
+]
+
+MODELS_INTRO = (
+    "Three model families are trained by this build with PyTorch. **DCGAN**: the TensorFlow DCGAN tutorial that "
+    "the article reproduces (generator 2,305,472 and discriminator 212,865 trainable parameters at full width; "
+    "smaller profiles scale every channel count by a width multiplier), binary cross-entropy on logits, Adam. "
+    "**VAE**: a convolutional variational autoencoder with the correct ELBO (see Methods). **MLP GANs** on the "
+    "ring of 8 and grid of 25 Gaussians of PacGAN's public set-up, each as a vanilla GAN and with PacGAN's packing. "
+    "Models train on the Fashion-MNIST training images of the profile and are measured against held-out test images."
+)
+
+FAILURES_INTRO = (
+    "Quality is measured in the feature space of the domain classifier: Fréchet distance (FID) and kernel inception "
+    "distance (KID, unbiased MMD² with a cubic kernel), improved precision and recall (Kynkäänniemi et al. 2019) and "
+    "density and coverage (Naeem et al. 2020). Failure modes: class coverage of generated images (the classifier's "
+    "predicted-class histogram), blur (variance of the Laplacian and the high-frequency share of the power spectrum, "
+    "relative to real images), posterior collapse (VAE active units, Burda et al. 2015) and memorisation (nearest-"
+    "neighbour distance to training images against held-out images; a ratio well below 1 would suggest copying)."
+)
+
+MIXTURE_INTRO = (
+    "On a mixture, mode collapse can be counted exactly. Following PacGAN, a sample is high quality when it lies "
+    "within three standard deviations of its nearest mode, and a mode is captured when at least one high-quality "
+    "sample is nearest to it. Each seed is an independent training run."
+)
+
+COMPUTE_INTRO = (
+    "Compute is counted, not estimated: torch.utils.flop_counter records the floating-point operations of one "
+    "training step (forward and backward of both networks), multiplied by the number of steps. Wall time, peak "
+    "memory and throughput are measured on the hardware named on the cover. Dollar costs appear only where "
+    "data/costs holds a price with a quoted source."
+)
+
+MARKET_INTRO = (
+    "The curated series live in data/market/, one CSV per series, every value carrying the source and the quoted "
+    "passage it came from (Appendix A). Analysts class each series as hype, adoption, capability, cost or "
+    "disillusionment; the table says how and why. Values are shown as published — nominal dollars, survey shares "
+    "of different panels — and the reliability grade of each series is in the Limitations section."
+)
+
+HYPE_INTRO = (
+    "Hype and capability are put on one time axis by indexing each series to its first value in the direction of "
+    "'more': falling inference prices and MMLU error rates are inverted, so that a rising line always means more "
+    "capability per dollar. Growth rates are log-linear fits with 95 % intervals on irregularly spaced dates."
+)
+
+BUBBLE_INTRO = (
+    "Explosive-root tests (Phillips, Shi and Yu 2015: SADF and GSADF, with BSADF date-stamping) detect periods "
+    "when a series grows faster than a random walk allows. They need equally spaced observations and at least "
+    "{min_obs} of them; most AI series have 2–16 irregular points, and the report does not dress them up as a test. "
+    "The S&P 500 price/dividend ratio, 1871–2010, is the yardstick: its dot-com episode is what a detected bubble "
+    "looks like."
+)
+
+METHODS = [
+    "**GAN losses.** Discriminator: L_D = −E[log D(x)] − E[log(1 − D(G(z)))]; generator (non-saturating): "
+    "L_G = −E[log D(G(z))], both as binary cross-entropy on logits, the fake batch detached for the discriminator "
+    "step. PacGAN: the discriminator sees m samples concatenated (packing degree m) and is otherwise unchanged.",
+    "**VAE objective.** ELBO = E_q[log p(x|z)] − KL(q(z|x) ‖ N(0, I)), with Bernoulli (binary cross-entropy) "
+    "reconstruction on pixels scaled to [0, 1], z = μ + σ·ε (reparameterisation) and "
+    "KL = −½ Σ (1 + log σ² − μ² − σ²).",
+    "**FID.** ‖μ₁ − μ₂‖² + Tr(Σ₁ + Σ₂ − 2 (Σ₁Σ₂)^½) in float64, the trace of the square root taken from the "
+    "eigenvalues of the (non-symmetric) product. FID is biased by n, so only equal-n values are compared.",
+    "**KID.** Mean and standard deviation over random subsets of the unbiased MMD² with k(x, y) = (xᵀy / d + 1)³.",
+    "**Precision, recall, density, coverage.** k-nearest-neighbour balls (k = 5) in feature space with the "
+    "conventions of the reference implementation (Euclidean distances, radius = distance to the k-th nearest other "
+    "point, strict inequality).",
+    "**Statistics.** Means across seeds carry 95 % t intervals; proportions Clopper–Pearson intervals; growth "
+    "factors come from log-linear least squares with t intervals on the slope; explosive-root critical values are "
+    "Monte Carlo quantiles under a driftless random walk (shipped tables, regenerable).",
+]
+
+ERRATA = [
+    ["§3.1.4 GAN pseudo-code", "D_loss = −(real − generated logits), G_loss = −generated logits: the Wasserstein "
+     "critic form without a Lipschitz constraint, fake batch not detached", "Binary cross-entropy GAN losses of §4.1.3 "
+     "(which are right), fake batch detached for the discriminator step"],
+    ["§3.2.4 VAE pseudo-code", "KL = −½ Σ (1 + log σ² − σ⁴ − 1); no reparameterisation; reconstruction scored "
+     "against a different batch", "KL = −½ Σ (1 + log σ² − μ² − σ²), z = μ + σ·ε, reconstruction of the same batch"],
+    ["§4.2.3 VAE loss", "A regulariser β·E[log (1/π) exp(−½ Σ(σ² + μ²))] that is not a KL divergence",
+     "ELBO = E_q[log p(x|z)] − KL(q(z|x) ‖ p(z)); β-VAE only when β ≠ 1 is stated"],
+    ["§4.2.1", "z = E(x) = μ(x), σ(x)", "The encoder outputs the parameters of q(z|x); z is sampled from it"],
+    ["§2.2–2.3", "GAN and VAE merged into one encoder → generator → decoder → discriminator pipeline",
+     "Two separate models, trained separately"],
+    ["§5.2, §4.3", "DCGAN code said to generate faces that 'approach real faces'", "It is the 28 × 28 × 1 MNIST "
+     "tutorial model; its quality is measured here, not asserted"],
+]
+
+REPRODUCE = (
+    "Every number in this report was measured by the build named on the cover (or read from the imported results "
+    "bundle it names) or quoted from a source in Appendix A. The same inputs, cached results and "
+    "SOURCE_DATE_EPOCH give a byte-identical PDF. To reproduce: `bubblelens build --profile PROFILE`; "
+    "`bubblelens config show --profile PROFILE` prints the configuration, and manifest.json in the build "
+    "directory holds the fingerprints below."
+)
+
+
+def limitations(profile: str) -> str:
+    text = ("Curated market data are secondary sources in many cases, with short and irregular series; survey "
+            "shares come from different panels and vintages. Growth fits on two or three points are point estimates "
+            "at best. Feature-space metrics use a small domain classifier, not Inception, so absolute FIDs are not "
+            "comparable to the literature. ")
+    if profile != "full":
+        text += (f"This is a **{profile}**-profile build: models are narrow and train for minutes on a CPU, far short "
+                 "of the reference study (the article's full-width DCGAN, 50 epochs, five or more seeds, on a GPU). "
+                 "Verdicts on model behaviour are therefore indicative, and the compute-sweep claim cannot be tested.")
+    return text
+
+
+def how_to_cite(meta) -> str:
+    return (f"bubblelens ({meta.date_text[:4]}). {meta.title}: {meta.subtitle}. Build {meta.build_id}, profile "
+            f"{meta.profile}, bubblelens {meta.version}. Each chart is citable on its own by its id: "
+            "`bubblelens cite CHART_ID` prints its citation, and charts/CHART_ID.json holds its data, sources and BibTeX.")
+
+
+def report_bibtex(meta) -> str:
+    return (f"@techreport{{bubblelens_{meta.build_id},\n  title = {{{meta.title}}},\n"
+            f"  author = {{{{bubblelens}}}},\n  year = {{{meta.date_text[:4]}}},\n"
+            f"  institution = {{bubblelens}},\n  number = {{build {meta.build_id}, profile {meta.profile}}},\n"
+            f"  note = {{{meta.subtitle}; CC BY 4.0}}\n}}\n")

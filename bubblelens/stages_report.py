@@ -1,0 +1,130 @@
+"""Report-side stages: curated market data, claims, charts and the rendered report.
+
+These stages are cheap (seconds) and depend on curated data that analysts edit, so they rerun on every
+build; the expensive model stages upstream come from the cache. What a rebuild recomputes is therefore
+exactly "market, claims, charts and render" when only a CSV changed.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from . import __version__, charts_market, charts_models, claims, market, timeseries
+from .critical_values import load_or_compute_critical_values
+from .report_tables import metric_summary
+
+SP500 = charts_market.SP500_SERIES
+
+
+def load_market_stage(ctx) -> market.Market:
+    # Staleness is judged against the build date (SOURCE_DATE_EPOCH when set), never the render's clock.
+    m = market.load_market(ctx.opts.data_dir, today=datetime.fromisoformat(build_date()).date())
+    ctx.input_hashes["market"] = m.fingerprint()
+    if m.issues:
+        ctx.reporter.info(f"data: {len(m.issues)} warnings (stale series, uncited sources); "
+                          "`bubblelens data check` lists them")
+    ctx.reporter.info(f"market: {len(m.series)} series, {len(m.sources)} sources from {ctx.opts.data_dir}")
+    return m
+
+
+def published_results(data_dir: Path) -> pd.DataFrame:
+    path = Path(data_dir) / "reference" / "mixture2d_results.csv"
+    return pd.read_csv(path) if path.is_file() else pd.DataFrame()
+
+
+def claims_stage(ctx, ev, mkt) -> list:
+    registry = Path(ctx.opts.data_dir) / "claims.toml"
+    ctx.input_hashes["claims"] = hashlib.sha256(registry.read_bytes()).hexdigest()[:16] if registry.is_file() else ""
+    evidence = claims.Evidence(runs=ev.runs_long(), sweep=ev.sweep_frame(), market=mkt,
+                               profile=ev.origin.get("profile") or ctx.cfg.profile,
+                               published=published_results(ctx.opts.data_dir))
+    results = claims.evaluate_claims(registry, evidence)
+    for c in results:
+        ctx.reporter.info(f"claim {c.claim_id}: {c.verdict}" + (f" ({c.reason})" if c.reason else ""))
+    return results
+
+
+def sp500_reference(mkt):
+    """radf + critical values + episodes of the S&P 500 P/D ratio (the dot-com yardstick), or None."""
+    if SP500 not in mkt.series:
+        return None
+    frame = mkt.series[SP500].frame.sort_values("date")
+    y = pd.Series(frame["value"].to_numpy(), index=pd.DatetimeIndex(frame["date"]))
+    result = timeseries.radf(y)
+    cvs = load_or_compute_critical_values(result.n, result.min_window, result.lag)
+    episodes = timeseries.datestamp(result, cvs, level=0.95, min_duration=int(round(__import__("math").log(result.n))))
+    return result, cvs, episodes
+
+
+def build_id(ctx) -> str:
+    """A short id of everything the report depends on (fingerprints and input hashes), never of the clock."""
+    h = hashlib.sha256()
+    for r in sorted(ctx.records, key=lambda r: (r.stage, r.key)):
+        h.update(f"{r.stage}:{r.key}:{r.fingerprint}".encode())
+    h.update(json.dumps(ctx.input_hashes, sort_keys=True).encode())
+    h.update(__version__.encode())
+    return h.hexdigest()[:10]
+
+
+def build_date() -> str:
+    """SOURCE_DATE_EPOCH when set (reproducible builds), else today's UTC date: the report shows a day only."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    when = datetime.fromtimestamp(int(epoch), tz=timezone.utc) if epoch else datetime.now(tz=timezone.utc)
+    return when.date().isoformat()
+
+
+def charts_stage(ctx, state: dict) -> dict:
+    from .report_content import report_meta
+
+    ev, mkt = state["evaluated"], state["market"]
+    chart_dir = ctx.opts.out_dir / "charts"
+    # Charts are written into a fresh directory and swapped in, so a failed build leaves the old ones.
+    tmp = Path(tempfile.mkdtemp(prefix=".charts.", dir=ctx.opts.out_dir))
+    meta = report_meta(ctx, ev, build_id(ctx), build_date())
+    try:
+        summary = metric_summary(ev.runs_long())
+        env = charts_models.ChartEnv(tmp, _measured_by(meta), published_results(ctx.opts.data_dir), meta)
+        with ctx.reporter.task("charts", 2) as cb:
+            model_charts = charts_models.all_model_charts(ev, env, summary)
+            cb(1, 2, {})
+            growth = charts_market.growth_table(mkt)
+            sp500 = sp500_reference(mkt)
+            market_charts = charts_market.all_market_charts(mkt, env, growth, sp500)
+            cb(2, 2, {})
+        old = ctx.opts.out_dir / ".charts.old"
+        if chart_dir.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            chart_dir.rename(old)
+        tmp.rename(chart_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    by_id = {c.chart_id: c for c in model_charts + market_charts}
+    return {"charts": by_id, "summary": summary, "growth": growth, "sp500": sp500, "meta": meta,
+            "chart_dir": chart_dir}
+
+
+def _measured_by(meta) -> str:
+    return f"bubblelens {meta.version} build {meta.build_id} (profile {meta.profile}; {meta.hardware})"
+
+
+def render_stage(ctx, state: dict, manifest_extra: dict) -> dict:
+    from .report import render_report
+    from .report_content import assemble
+
+    charts = state["charts"]
+    content = assemble(ctx, state, charts["meta"], manifest_extra)
+    with ctx.reporter.task("render", 1) as cb:
+        info = render_report(content, ctx.opts.out_dir, chart_dir=charts["chart_dir"])
+        cb(1, 1, {})
+    ctx.reporter.info(f"report: {ctx.opts.out_dir / 'bubblelens-report.pdf'} ({info['pages']} pages)")
+    return {"pdf": str(ctx.opts.out_dir / "bubblelens-report.pdf"),
+            "html": str(ctx.opts.out_dir / "bubblelens-report.html"), "pages": info["pages"]}
