@@ -63,7 +63,7 @@ def baseline_dcgan(images: torch.Tensor, width: float, steps: int, device: str, 
                 p.grad = gr
             og.step()
             od.step()
-            _ = float(gen_loss), float(disc_loss)          # per-step logging, as the tutorial prints
+            _ = gen_loss.item(), disc_loss.item()          # per-step logging, as the tutorial prints
             done += 1
             if done == steps + 2:
                 break

@@ -14,7 +14,7 @@ from . import timeseries
 from .chart_io import draw_chart
 from .report_model import ChartSpec, Source
 
-SP500_SERIES = "sp500_price_dividend_ratio"
+SP500_SERIES = "sp500_pd_ratio_psy2015"   # the dot-com yardstick (PSY 2015 sample)
 GROWTH_CATEGORIES = ("hype", "adoption", "capability", "cost")
 
 

@@ -119,7 +119,7 @@ def _quick() -> BuildConfig:
         seeds_image=(0, 1, 2),
         seeds_mixture=(0, 1, 2, 3, 4),
         images=ImageDataParams(source="shipped", n_train=15000, n_eval=5000),
-        dcgan=DCGANParams(width=0.25, epochs=3, batch_size=128, lr=2e-4, n_samples=5000),
+        dcgan=DCGANParams(width=0.25, epochs=3, batch_size=128, lr=5e-4, n_samples=5000),
         vae=VAEParams(width=0.5, epochs=3, batch_size=128, n_samples=5000),
         mixture=MixtureParams(steps=1600, batch_size=100, lr=1e-3, g_hidden=64, d_hidden=64, n_samples=2500),
         features=FeatureParams(epochs=4, batch_size=128, width=16),

@@ -210,12 +210,13 @@ def run_build(opts: BuildOptions) -> dict:
         state["changes"] = changes.compare(state["changes_before"], opts.out_dir)
     summary: dict[str, Any] = {"profile": opts.config.profile, "out_dir": str(opts.out_dir), "stages": wanted}
     manifest_extra = {"results_origin": state["evaluated"].origin if "evaluated" in state else None}
-    if "charts" in wanted:
+    if "render" in wanted:
+        report = stages_report.report_unit(ctx, state, manifest_extra)
+        manifest_extra["build_id"] = report["build_id"]
+        summary.update({k: report[k] for k in ("pdf", "html", "pages")})
+    elif "charts" in wanted:
         state["charts"] = stages_report.charts_stage(ctx, state)
         manifest_extra["build_id"] = state["charts"]["meta"].build_id
-    if "render" in wanted:
-        render_info = stages_report.render_stage(ctx, state, manifest_extra)
-        summary.update(render_info)
     write_manifest(ctx, manifest_extra | {"build_seconds": round(time.perf_counter() - t0, 2)})
     summary["seconds"] = round(time.perf_counter() - t0, 2)
     summary["computed"] = sum(r.status == "computed" for r in ctx.records)

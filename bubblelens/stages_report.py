@@ -14,9 +14,11 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from . import __version__, charts_market, charts_models, claims, market, timeseries
+from .cache import atomic_write_bytes
 from .critical_values import load_or_compute_critical_values
 from .report_tables import metric_summary
 
@@ -114,6 +116,72 @@ def charts_stage(ctx, state: dict) -> dict:
 
 def _measured_by(meta) -> str:
     return f"bubblelens {meta.version} build {meta.build_id} (profile {meta.profile}; {meta.hardware})"
+
+
+REPORT_FILES = ("bubblelens-report.pdf", "bubblelens-report.html")
+
+
+def _report_modules() -> tuple:
+    from . import (chart_io, charts_market, charts_models, claim_statistics, report, report_content, report_model,
+                   report_tables, report_text)
+
+    return (chart_io, charts_market, charts_models, claim_statistics, claims, report, report_content, report_model,
+            report_tables, report_text, timeseries, __import__(__name__, fromlist=["_"]))
+
+
+def _tree_digest(root: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        if p.is_file():
+            h.update(str(p.relative_to(root)).encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def report_unit(ctx, state: dict, manifest_extra: dict) -> dict:
+    """Charts + render as one cached unit: an unchanged rebuild restores the files instead of redrawing.
+
+    The fingerprint covers every upstream fingerprint and input hash, the report code, the templates and
+    the build date, so any change that could alter a byte of the report re-renders it.
+    """
+    from . import TEMPLATES_DIR
+
+    inputs = {f"{r.stage}:{r.key}": r.fingerprint for r in ctx.records}
+    inputs |= {f"input:{k}": v for k, v in ctx.input_hashes.items()}
+    inputs["templates"] = _tree_digest(TEMPLATES_DIR)
+    inputs["costs"] = _tree_digest(Path(ctx.opts.data_dir) / "costs") if (Path(ctx.opts.data_dir) / "costs").is_dir() else ""
+    inputs["origin"] = json.dumps(state["evaluated"].origin, sort_keys=True, default=str)
+    inputs["changes"] = json.dumps(state.get("changes"), sort_keys=True, default=str)
+    params = {"date": build_date(), "profile": ctx.cfg.profile}
+
+    def compute():
+        state["charts"] = charts_stage(ctx, state)
+        info = render_stage(ctx, state, manifest_extra | {"build_id": state["charts"]["meta"].build_id})
+        files = {f"charts/{p.name}": p for p in sorted(state["charts"]["chart_dir"].iterdir()) if p.is_file()}
+        files |= {name: ctx.opts.out_dir / name for name in REPORT_FILES}
+        arrays = {k: np.frombuffer(p.read_bytes(), dtype=np.uint8) for k, p in files.items()}
+        return info | {"build_id": state["charts"]["meta"].build_id}, arrays
+
+    result, arrays, _ = ctx.cached("report", "pdf+html+charts", params, inputs, _report_modules(), compute)
+    if state.get("charts") is None:   # restored from the cache: put the files back, atomically
+        _restore(ctx.opts.out_dir, arrays)
+        ctx.reporter.info(f"report: unchanged, restored {ctx.opts.out_dir / REPORT_FILES[0]} from the cache")
+    return result
+
+
+def _restore(out_dir: Path, arrays: dict) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix=".charts.", dir=out_dir))
+    for name, data in arrays.items():
+        if name.startswith("charts/"):
+            (tmp / name.split("/", 1)[1]).write_bytes(data.tobytes())
+    chart_dir, old = out_dir / "charts", out_dir / ".charts.old"
+    if chart_dir.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        chart_dir.rename(old)
+    tmp.rename(chart_dir)
+    shutil.rmtree(old, ignore_errors=True)
+    for name in REPORT_FILES:
+        atomic_write_bytes(out_dir / name, arrays[name].tobytes())
 
 
 def render_stage(ctx, state: dict, manifest_extra: dict) -> dict:

@@ -12,7 +12,7 @@ from prdc import compute_prdc
 from scipy import linalg
 
 from bubblelens import metrics
-from bubblelens.metric_quality import knn_sq_radii
+from bubblelens.metric_quality import _knn_radii_mixed, knn_sq_radii
 
 
 def _ref_prdc(real: np.ndarray, fake: np.ndarray, k: int) -> dict:
@@ -64,18 +64,36 @@ def test_prdc_matches_reference_on_structured_features():
     assert ours == pytest.approx(ref, abs=1e-12)
 
 
+@pytest.mark.parametrize("mixed", [True, False])
+def test_prdc_lattice_ties_match_exact_arithmetic(mixed):
+    """Integer coordinates: many distances tie exactly with radii, and float64 Gram products are exact, so
+    the reference computes strict < exactly; our rounding guard and float32 filter must agree on every tie."""
+    rng = np.random.default_rng(12)
+    real = rng.integers(0, 10, (400, 3)).astype(np.float64)
+    fake = rng.integers(0, 10, (300, 3)).astype(np.float64)
+    for k in (3, 5):
+        assert metrics.prdc(real, fake, k=k, mixed=mixed) == pytest.approx(_ref_prdc(real, fake, k), abs=1e-12)
+
+
+def test_prdc_mixed_equals_float64(feats):
+    real, fake = feats
+    assert metrics.prdc(real, fake, k=5, mixed=True) == metrics.prdc(real, fake, k=5, mixed=False)
+
+
 def test_prdc_blocks_equal_unblocked(feats):
     real, fake = feats
     whole = metrics.prdc(real, fake, k=4, block_elems=10**9)
     tiny = metrics.prdc(real, fake, k=4, block_elems=7)      # 1 row per block
     small = metrics.prdc(real, fake, k=4, block_elems=5000)  # several rows, ragged last block
-    assert whole == tiny == small
+    plain = metrics.prdc(real, fake, k=4, block_elems=5000, mixed=False)
+    assert whole == tiny == small == plain
 
 
 def test_knn_radii_match_brute_force():
     x = torch.from_numpy(np.random.default_rng(2).standard_normal((50, 3)))
     brute = torch.cdist(x, x).sort(dim=1).values[:, 3] ** 2      # 3rd nearest other point
     assert torch.allclose(knn_sq_radii(x, 3, block_elems=11), brute, rtol=1e-10)
+    assert torch.allclose(_knn_radii_mixed(x, 3, block_elems=11), brute, rtol=1e-12)
 
 
 def test_prdc_identical_sets():

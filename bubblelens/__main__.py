@@ -1,0 +1,4 @@
+"""`python -m bubblelens` is the `bubblelens` command."""
+from .cli import main
+
+main()

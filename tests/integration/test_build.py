@@ -1,0 +1,168 @@
+"""The smoke build end to end, through the CLI as a user runs it: files, PDF content, cache, exit codes."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from bubblelens import DATA_DIR
+
+# Section titles the report must have (update here when the report is restructured).
+SECTIONS = ["Executive summary", "The thesis and how it is tested", "Models and training", "Failure modes",
+            "Compute and cost", "Market sentiment", "Hype versus capability", "Bubble tests", "Limitations",
+            "Methods and errata"]
+CHART_IDS = ["fig-sample-grids", "fig-training-losses", "fig-mode-coverage", "fig-ring8-samples",
+             "fig-hype-vs-capability", "fig-growth-rates", "fig-sp500-bsadf", "fig-compute-per-run"]
+
+
+def run_cli(*args: str, env: dict | None = None, check: bool = False) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "bubblelens", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    """One smoke build with a private cache; the tests below read its outputs."""
+    root = tmp_path_factory.mktemp("smoke")
+    env = {"BUBBLELENS_CACHE": str(root / "cache"), "SOURCE_DATE_EPOCH": "1796083200"}
+    out = root / "out"
+    proc = run_cli("build", "--profile", "smoke", "--out", str(out), "--device", "cpu", env=env, check=True)
+    return {"root": root, "env": env, "out": out, "summary": json.loads(proc.stdout)}
+
+
+def pdf_text(path: Path) -> str:
+    return "\n".join(page.extract_text() or "" for page in PdfReader(path).pages)
+
+
+def test_outputs_exist(smoke):
+    out = smoke["out"]
+    for name in ("bubblelens-report.pdf", "bubblelens-report.html", "manifest.json", "results/runs.json",
+                 "results/metrics.csv", "results/compute.csv", "results/claims.json"):
+        assert (out / name).is_file(), name
+    for cid in CHART_IDS:
+        assert (out / "charts" / f"{cid}.csv").is_file(), cid
+        meta = json.loads((out / "charts" / f"{cid}.json").read_text())
+        assert meta["chart_id"] == cid and meta["citation"] and meta["bibtex"].startswith("@")
+        assert any((out / "charts" / f"{cid}.{ext}").is_file() for ext in ("svg", "png"))
+
+
+def test_pdf_content(smoke):
+    reader = PdfReader(smoke["out"] / "bubblelens-report.pdf")
+    assert len(reader.pages) >= 15
+    text = pdf_text(smoke["out"] / "bubblelens-report.pdf")
+    flat = " ".join(text.split())
+    for title in SECTIONS:
+        assert title in flat, title
+    for cid in CHART_IDS:
+        assert cid in flat, cid
+    assert "smoke" in flat and "indicative" in flat
+    assert reader.metadata.title
+
+
+def test_manifest(smoke):
+    m = json.loads((smoke["out"] / "manifest.json").read_text())
+    assert m["profile"] == "smoke"
+    assert m["seeds"]["image"] == [0]
+    assert {"torch", "numpy", "pandas"} <= set(m["libraries"])
+    assert m["hardware"]["device"] == "cpu"
+    assert m["input_hashes"]["market"] and m["input_hashes"]["images"]
+    assert {s["stage"] for s in m["stages"]} >= {"features", "train", "evaluate", "report"}
+
+
+def test_rebuild_is_cached_and_byte_identical(smoke):
+    pdf = (smoke["out"] / "bubblelens-report.pdf").read_bytes()
+    proc = run_cli("build", "--profile", "smoke", "--out", str(smoke["out"]), "--device", "cpu", "--quiet",
+                   env=smoke["env"], check=True)
+    summary = json.loads(proc.stdout)
+    assert summary["computed"] == 0 and summary["cached"] > 5
+    assert (smoke["out"] / "bubblelens-report.pdf").read_bytes() == pdf
+
+
+def test_frozen_uses_cache_and_fails_without(smoke, tmp_path):
+    ok = run_cli("build", "--profile", "smoke", "--out", str(smoke["out"]), "--frozen", "--quiet", "--device", "cpu",
+                 env=smoke["env"])
+    assert ok.returncode == 0, ok.stderr
+    empty = run_cli("build", "--profile", "smoke", "--out", str(tmp_path / "o"), "--frozen", "--device", "cpu",
+                    env={"BUBBLELENS_CACHE": str(tmp_path / "empty-cache")})
+    assert empty.returncode == 4
+    assert "--frozen" in empty.stderr and "Traceback" not in empty.stderr
+
+
+def test_force_recomputes_only_stage(smoke):
+    proc = run_cli("build", "--profile", "smoke", "--out", str(smoke["out"]), "--only", "features", "--force",
+                   "--quiet", "--device", "cpu", env=smoke["env"], check=True)
+    assert json.loads(proc.stdout)["computed"] == 1
+
+
+def test_bad_market_csv_exit_3_keeps_report(smoke, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(DATA_DIR, data, ignore=shutil.ignore_patterns("images"))
+    csv = data / "market" / "mmlu_sota.csv"
+    csv.write_text(csv.read_text() + "2024-13-45,91,percent,wikimili_mmlu,bad date\n")
+    before = (smoke["out"] / "bubblelens-report.pdf").read_bytes()
+    proc = run_cli("build", "--profile", "smoke", "--out", str(smoke["out"]), "--data", str(data), "--device", "cpu",
+                   env=smoke["env"])
+    assert proc.returncode == 3
+    assert "mmlu_sota.csv" in proc.stderr and "2024-13-45" in proc.stderr and "Traceback" not in proc.stderr
+    assert (smoke["out"] / "bubblelens-report.pdf").read_bytes() == before
+
+
+def test_markup_in_curated_note_is_escaped(smoke, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(DATA_DIR, data, ignore=shutil.ignore_patterns("images"))
+    meta = data / "market" / "series.toml"
+    text = meta.read_text()
+    assert 'classification_note = "' in text
+    meta.write_text(text.replace('classification_note = "', 'classification_note = "<script>alert(1)</script> '
+                                 '<img src=\\"file:///etc/hostname\\"> ', 1))
+    out = tmp_path / "out"
+    run_cli("build", "--profile", "smoke", "--out", str(out), "--data", str(data), "--quiet", "--device", "cpu",
+            env=smoke["env"], check=True)
+    html = (out / "bubblelens-report.html").read_text()
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert '<img src="file:///etc/hostname">' not in html
+
+
+def test_results_bundle_roundtrip(smoke, tmp_path):
+    bundle = tmp_path / "study.zip"
+    run_cli("results", "export", "--out", str(smoke["out"]), "--bundle", str(bundle), check=True)
+    out = tmp_path / "from-bundle"
+    proc = run_cli("build", "--results", str(bundle), "--out", str(out), "--quiet", "--frozen",
+                   env={"BUBBLELENS_CACHE": str(tmp_path / "cpu-only-cache")})
+    assert proc.returncode == 0, proc.stderr
+    flat = " ".join(pdf_text(out / "bubblelens-report.pdf").split())
+    assert "imported results bundle" in flat and "study.zip" in flat
+
+
+def test_cite_prints_citation(smoke):
+    proc = run_cli("cite", "fig-mode-coverage", "--out", str(smoke["out"]), check=True)
+    assert "fig-mode-coverage" in proc.stdout
+    missing = run_cli("cite", "fig-nope", "--out", str(smoke["out"]))
+    assert missing.returncode == 2 and "fig-nope" in missing.stderr
+
+
+@pytest.mark.parametrize("args, code, needle", [
+    (["build", "--profile", "huge"], 2, "--profile"),
+    (["build", "--only", "nonsense"], 2, "--only"),
+    (["build", "--device", "tpu"], 2, "--device"),
+])
+def test_usage_errors(args, code, needle):
+    proc = run_cli(*args)
+    assert proc.returncode == code
+    assert needle in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_config_override_errors(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[dcgan]\nepochz = 3\n")
+    proc = run_cli("config", "show", "--config", str(bad))
+    assert proc.returncode == 2 and "epochz" in proc.stderr and str(bad) in proc.stderr

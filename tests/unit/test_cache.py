@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+
+from bubblelens import cache as cache_mod
+from bubblelens.cache import Cache, atomic_write_text, code_version, fingerprint
+
+
+def test_store_and_lookup_roundtrip(tmp_path):
+    c = Cache(tmp_path)
+    entry = c.store("train", "abc", {"x": 1.5}, {"a": np.arange(4)})
+    got = c.lookup("train", "abc")
+    assert got.result == {"x": 1.5} and np.array_equal(got.arrays["a"], np.arange(4))
+    assert entry.path == got.path
+
+
+def test_incomplete_entry_is_not_trusted(tmp_path):
+    c = Cache(tmp_path)
+    c.store("train", "abc", {"x": 1})
+    (c.root / "train" / "abc" / "entry.json").unlink()   # as if killed before the final rename
+    assert c.lookup("train", "abc") is None
+
+
+def test_failed_store_leaves_nothing(tmp_path):
+    c = Cache(tmp_path)
+    with pytest.raises(TypeError):
+        c.store("train", "abc", {"x": object()})
+    assert c.lookup("train", "abc") is None
+    assert not any(p.name.startswith(".abc") for p in (tmp_path / "train").iterdir())
+
+
+def test_fingerprint_depends_on_everything():
+    base = fingerprint("s", {"a": 1}, {"in": "x"}, "code")
+    assert base == fingerprint("s", {"a": 1}, {"in": "x"}, "code")
+    assert base != fingerprint("s", {"a": 2}, {"in": "x"}, "code")
+    assert base != fingerprint("s", {"a": 1}, {"in": "y"}, "code")
+    assert base != fingerprint("s", {"a": 1}, {"in": "x"}, "code2")
+    assert base != fingerprint("t", {"a": 1}, {"in": "x"}, "code")
+
+
+def test_epoch_invalidates(monkeypatch):
+    before = fingerprint("s", {}, {}, "c")
+    monkeypatch.setattr(cache_mod, "CACHE_EPOCH", cache_mod.CACHE_EPOCH + 1)
+    assert fingerprint("s", {}, {}, "c") != before
+
+
+def test_code_version_changes_with_source():
+    assert code_version(cache_mod) != code_version(np.lib)
+
+
+def test_cache_root_env(monkeypatch, tmp_path):
+    monkeypatch.setenv("BUBBLELENS_CACHE", str(tmp_path / "c"))
+    assert Cache().root == tmp_path / "c"
+    monkeypatch.delenv("BUBBLELENS_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "x"))
+    assert Cache().root == tmp_path / "x" / "bubblelens"
+
+
+def test_atomic_write_replaces_whole_file(tmp_path):
+    p = tmp_path / "f.txt"
+    atomic_write_text(p, "one")
+    atomic_write_text(p, "two")
+    assert p.read_text() == "two" and [q.name for q in tmp_path.iterdir()] == ["f.txt"]
+
+
+def test_clear(tmp_path):
+    c = Cache(tmp_path / "c")
+    c.store("x", "1", {"a": 1})
+    assert c.clear() > 0 and not c.root.exists()
