@@ -1,6 +1,6 @@
 """Side-by-side: bubblelens metrics vs the reference packages, same inputs, one run.
 
-    python benchmarks/metrics.py [--n 10000] [--dim 64] [--device cpu|cuda] [--large 0]
+    python benchmarks/metrics.py [--n 10000] [--dim 64] [--device cpu|cuda] [--large 0] [--threads 0]
 
 Checks agreement (PRDC to 1e-6 absolute against `prdc`, FID to 1e-6 relative against the
 scipy.linalg.sqrtm route of pytorch-fid) and prints wall times and speed-ups. With --large N it also runs
@@ -53,7 +53,10 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=5)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--large", type=int, default=0, help="also run blocked PRDC alone at this N (e.g. 50000)")
+    ap.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
     real = structured_features(args.n, args.dim, rng, 0.0)
     fake = structured_features(args.n, args.dim, rng, 0.2)

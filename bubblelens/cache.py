@@ -11,9 +11,12 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import os
 import shutil
 import tempfile
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -22,6 +25,8 @@ from typing import Any
 import numpy as np
 
 CACHE_EPOCH = 1
+# Directory names under the cache root that `clear` may delete (pipeline stage names that cache).
+CACHE_STAGES = ("features", "train", "evaluate", "render", "reference")
 CACHE_ENV = "BUBBLELENS_CACHE"
 _ENTRY_FILE = "entry.json"
 
@@ -82,7 +87,21 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def dumps_json(obj: Any) -> str:
-    return json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False, default=_json_default) + "\n"
+    """Strict JSON (NaN and infinities become null), sorted keys: the form of every file bubblelens writes."""
+    return json.dumps(_finite(obj), indent=2, sort_keys=True, ensure_ascii=False, default=_json_default,
+                      allow_nan=False) + "\n"
+
+
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, np.floating):
+        return _finite(float(obj))
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
 
 
 def _json_default(obj: Any) -> Any:
@@ -120,7 +139,7 @@ class Cache:
             if (d / "arrays.npz").is_file():
                 with np.load(d / "arrays.npz", allow_pickle=False) as npz:
                     arrays = {k: npz[k] for k in npz.files}
-        except (OSError, ValueError):
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error):
             return None  # a damaged entry is recomputed, not trusted
         return Entry(result, arrays, d)
 
@@ -149,10 +168,17 @@ class Cache:
         d.mkdir(parents=True, exist_ok=True)
         return d
 
+    def drop_scratch(self, stage: str, fp: str) -> None:
+        shutil.rmtree(self.root / "scratch" / stage.replace("/", "_") / fp, ignore_errors=True)
+
     def clear(self) -> int:
-        """Remove every entry; returns the number of bytes freed."""
+        """Remove every entry (only the directories bubblelens writes, never other files under the root);
+        returns the number of bytes freed."""
         if not self.root.exists():
             return 0
-        size = sum(p.stat().st_size for p in self.root.rglob("*") if p.is_file())
-        shutil.rmtree(self.root)
+        size = 0
+        for child in self.root.iterdir():
+            if child.is_dir() and (child.name in CACHE_STAGES or child.name == "scratch"):
+                size += sum(p.stat().st_size for p in child.rglob("*") if p.is_file())
+                shutil.rmtree(child)
         return size

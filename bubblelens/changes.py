@@ -18,6 +18,7 @@ MARKET_ROWS = "market_rows.csv"
 
 
 def snapshot(out_dir: Path) -> dict | None:
+    """The previous build's verdicts, metrics and curated rows, read from its output files (or None)."""
     results = Path(out_dir) / "results"
     try:
         claims = json.loads((results / "claims.json").read_text(encoding="utf-8"))
@@ -29,14 +30,22 @@ def snapshot(out_dir: Path) -> dict | None:
     return {"claims": claims, "metrics": metrics, "rows": rows, "build_id": manifest.get("build_id", "unknown")}
 
 
-def write_market_rows(out_dir: Path, market) -> None:
+def current(evaluated, claims: list, market) -> dict:
+    """The same three things for the build in progress, from memory (nothing is written before it succeeds)."""
+    return {"claims": [c.to_json() for c in claims], "metrics": evaluated.runs_long(), "rows": market_rows(market)}
+
+
+def market_rows(market) -> pd.DataFrame:
     frames = []
     for sid, s in sorted(market.series.items()):
         f = s.frame[["date_text", "label", "value_text", "source_id"]].copy()
         f.insert(0, "series_id", sid)
         frames.append(f)
-    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    atomic_write_text(Path(out_dir) / "results" / MARKET_ROWS, table.to_csv(index=False))
+    return pd.concat(frames, ignore_index=True).astype(str) if frames else pd.DataFrame()
+
+
+def write_market_rows(out_dir: Path, market) -> None:
+    atomic_write_text(Path(out_dir) / "results" / MARKET_ROWS, market_rows(market).to_csv(index=False))
 
 
 def _metric_means(metrics: pd.DataFrame) -> dict[str, float]:
@@ -45,10 +54,9 @@ def _metric_means(metrics: pd.DataFrame) -> dict[str, float]:
     return {"/".join(map(str, k)): float(v) for k, v in grouped.items()}
 
 
-def compare(before: dict | None, out_dir: Path) -> dict | None:
-    """Differences between the snapshot and the results just written; None when nothing moved."""
-    after = snapshot(out_dir)
-    if before is None or after is None:
+def compare(before: dict | None, after: dict) -> dict | None:
+    """Differences between the previous build and this one; None when there is none or nothing moved."""
+    if before is None:
         return None
     old_v = {c["claim_id"]: c["verdict"] for c in before["claims"]}
     verdicts = [[cid, old_v.get(cid, "(new claim)"), c["verdict"]] for c in after["claims"]

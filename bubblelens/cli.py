@@ -98,11 +98,16 @@ def models(as_json: bool = typer.Option(False, "--json", help="Print JSON instea
     from rich.table import Table
 
     table = Table(title="bubblelens reference models (width 1.0)")
-    for col in rows[0]:
-        table.add_column(col)
+    for col, justify in (("model", "left"), ("G params", "right"), ("D params", "right"), ("total params", "right"),
+                         ("fwd MFLOP/sample", "right")):
+        table.add_column(col, justify=justify)
     for r in rows:
-        table.add_row(*[f"{v:,}" if isinstance(v, int) else str(v) for v in r.values()])
-    Console().print(table)
+        table.add_row(r["name"], *(f"{r[k]:,}" if r[k] is not None else "–" for k in ("params_g", "params_d", "params")),
+                      f"{r['flops_forward_per_sample'] / 1e6:,.1f}")
+    console = Console()
+    console.print(table)
+    for r in rows:
+        console.print(f"[bold]{r['name']}[/bold]: {r['source']}", highlight=False)
 
 
 @app.command()

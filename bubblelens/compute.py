@@ -8,6 +8,7 @@ is the usual convention for MFU (nanoGPT, PaLM appendix B).
 from __future__ import annotations
 
 import csv
+import re
 import logging
 import resource
 import time
@@ -211,6 +212,16 @@ def _num(text: str) -> float | None:
 def _check_source(path: Path, line: int, row: dict[str, str], sources: dict) -> None:
     if row.get("source_id") not in sources:
         raise DataError(f"{path}, line {line}: source_id '{row.get('source_id')}' is not in sources.csv")
+
+
+def price_item(compute_record: dict) -> str | None:
+    """The priced item a run's hours are billed as ('gpu-hour H200'), or None where no price applies.
+
+    CPU runs get None: data/costs holds no sourced CPU core-hour price, and none is invented."""
+    if compute_record.get("device") != "cuda":
+        return None
+    match = re.search(r"\b(H100|H200|A100|B200)\b", compute_record.get("device_name") or "")
+    return f"gpu-hour {match.group(1)}" if match else None
 
 
 def cost_usd(item: str, quantity: float, table: CostTable | None = None) -> float | None:

@@ -156,8 +156,14 @@ def blur_report(real: Any, fake: Any) -> dict:
     """Blur of fake images relative to real ones: ratios < 1 mean smoother (blurrier) than real.
 
     laplacian_ratio = mean Laplacian variance fake / real; hf_ratio = high-frequency share fake / real.
-    The spectra themselves are returned for charts.
+    The spectra themselves are returned for charts. Both sets must share a representation (both uint8, or
+    both float on the same scale): Laplacian variance scales with the square of the pixel range.
     """
+    def is_u8(x: Any) -> bool:
+        return (x.dtype == torch.uint8) if isinstance(x, torch.Tensor) else np.asarray(x).dtype == np.uint8
+    if is_u8(real) != is_u8(fake):
+        raise ValueError("blur_report: real and fake images must both be uint8 or both float on the same scale "
+                         "(convert generator output in [-1, 1] with (x + 1) * 127.5 rounded to uint8)")
     lap_r, lap_f = laplacian_variance(real), laplacian_variance(fake)
     hf_r, hf_f = high_freq_share(real), high_freq_share(fake)
     return {

@@ -86,14 +86,20 @@ class BuildContext:
     device: str
     records: list[StageRecord] = field(default_factory=list)
     input_hashes: dict[str, str] = field(default_factory=dict)
+    hardware: dict = field(default_factory=dict)
+    date_text: str = "1970-01-01"     # the date the report states (stages_report.build_date)
 
     @property
     def cfg(self) -> BuildConfig:
         return self.opts.config
 
     def cached(self, stage: str, key: str, params: Any, inputs: dict[str, str], modules: tuple,
-               compute: Callable[[], tuple[dict, dict]], *, trained: bool = False):
-        """Lookup-or-compute one stage instance; returns (result, arrays, fingerprint)."""
+               compute: Callable[[str], tuple[dict, dict]], *, trained: bool = False):
+        """Lookup-or-compute one stage instance; returns (result, arrays, fingerprint).
+
+        `compute(fp)` gets the fingerprint so it can keep resumable work (checkpoints) in
+        `cache.scratch_dir(stage, fp)`; that scratch is dropped once the entry is stored, and on --force.
+        """
         fp = fingerprint(f"{stage}:{key}", canonical(params), inputs, code_version(*modules))
         start = time.perf_counter()
         force = self.opts.force and (self.opts.only in (None, stage))
@@ -106,8 +112,11 @@ class BuildContext:
                 f"--frozen: no trained result for {stage} '{key}' in the cache; build once without --frozen "
                 "or pass --results BUNDLE"
             )
-        result, arrays = compute()
+        if force:
+            self.cache.drop_scratch(stage, fp)
+        result, arrays = compute(fp)
         self.cache.store(stage, fp, result, arrays)
+        self.cache.drop_scratch(stage, fp)
         self.records.append(StageRecord(stage, key, fp, "computed", time.perf_counter() - start))
         return result, arrays, fp
 
@@ -131,12 +140,18 @@ def hardware_description(device: str) -> dict:
 
 
 def manifest_dict(ctx: BuildContext, extra: dict) -> dict:
+    """What this build was made from. For a build rendered from a bundle, profile, seeds and the hardware
+    that measured the models are the bundle's (`results_origin`); `rendered_on` is this machine."""
+    origin = extra.get("results_origin") or {}
+    from_bundle = origin.get("kind") == "bundle"
     return {
         "bubblelens_version": __version__,
-        "profile": ctx.cfg.profile,
-        "config": canonical(ctx.cfg),
-        "seeds": {"image": list(ctx.cfg.seeds_image), "mixture": list(ctx.cfg.seeds_mixture)},
-        "hardware": hardware_description(ctx.device),
+        "profile": origin.get("profile") if from_bundle else ctx.cfg.profile,
+        "config": "see the results bundle" if from_bundle else canonical(ctx.cfg),
+        "seeds": origin.get("seeds") if from_bundle else {"image": list(ctx.cfg.seeds_image),
+                                                          "mixture": list(ctx.cfg.seeds_mixture)},
+        "hardware": origin.get("hardware") if from_bundle else ctx.hardware,
+        "rendered_on": ctx.hardware,
         "libraries": library_versions() | _other_versions(),
         "input_hashes": dict(sorted(ctx.input_hashes.items())),
         "stages": [
@@ -173,13 +188,18 @@ def _other_versions() -> dict[str, str]:
 
 
 def run_build(opts: BuildOptions) -> dict:
-    """Run the stages `--only` asks for (all by default); returns a summary for the CLI to print."""
+    """Run the stages `--only` asks for (all by default); returns a summary for the CLI to print.
+
+    Outputs in --out (results/, charts/, the report, manifest.json) are only replaced once the whole
+    build has succeeded, each file atomically, so a failed build leaves the previous outputs intact.
+    """
     from . import changes, stages_models, stages_report
     from .train import resolve_device
 
     wanted = needed_stages(opts.only)
     reporter = Reporter(quiet=opts.quiet)
-    ctx = BuildContext(opts, Cache(), reporter, resolve_device(opts.device))
+    device = resolve_device(opts.device)
+    ctx = BuildContext(opts, Cache(), reporter, device, hardware=hardware_description(device))
     t0 = time.perf_counter()
     state: dict[str, Any] = {}
     reporter.info(f"bubblelens {__version__}: profile {opts.config.profile}, device {ctx.device}, "
@@ -198,26 +218,27 @@ def run_build(opts: BuildOptions) -> dict:
             state["evaluated"] = stages_models.evaluate_all(ctx, state["images"], state["features"], state["runs"])
     if "market" in wanted:
         state["market"] = stages_report.load_market_stage(ctx)
-    state["changes_before"] = changes.snapshot(opts.out_dir)
     if "claims" in wanted:
         state["claims"] = stages_report.claims_stage(ctx, state["evaluated"], state["market"])
+        state["changes"] = changes.compare(changes.snapshot(opts.out_dir),
+                                           changes.current(state["evaluated"], state["claims"], state["market"]))
     opts.out_dir.mkdir(parents=True, exist_ok=True)
+    summary: dict[str, Any] = {"profile": opts.config.profile, "out_dir": str(opts.out_dir), "stages": wanted}
+    manifest_extra: dict[str, Any] = {"results_origin": state["evaluated"].origin if "evaluated" in state else None}
+    if "render" in wanted:
+        report = stages_report.report_unit(ctx, state, manifest_extra)
+        manifest_extra["build_id"] = report["build_id"]
+        summary.update(pages=report["pages"], pdf=str(opts.out_dir / stages_report.REPORT_FILES[0]),
+                       html=str(opts.out_dir / stages_report.REPORT_FILES[1]))
+    elif "charts" in wanted:
+        state["charts"] = stages_report.charts_stage(ctx, state)
+        manifest_extra["build_id"] = state["charts"]["meta"].build_id
     if "evaluated" in state:
         stages_models.write_results(ctx, state["evaluated"], state.get("claims"))
     if "market" in state:
         changes.write_market_rows(opts.out_dir, state["market"])
-    if "claims" in state:
-        state["changes"] = changes.compare(state["changes_before"], opts.out_dir)
-    summary: dict[str, Any] = {"profile": opts.config.profile, "out_dir": str(opts.out_dir), "stages": wanted}
-    manifest_extra = {"results_origin": state["evaluated"].origin if "evaluated" in state else None}
-    if "render" in wanted:
-        report = stages_report.report_unit(ctx, state, manifest_extra)
-        manifest_extra["build_id"] = report["build_id"]
-        summary.update({k: report[k] for k in ("pdf", "html", "pages")})
-    elif "charts" in wanted:
-        state["charts"] = stages_report.charts_stage(ctx, state)
-        manifest_extra["build_id"] = state["charts"]["meta"].build_id
-    write_manifest(ctx, manifest_extra | {"build_seconds": round(time.perf_counter() - t0, 2)})
+    if "evaluated" in state or "render" in wanted:
+        write_manifest(ctx, manifest_extra | {"build_seconds": round(time.perf_counter() - t0, 2)})
     summary["seconds"] = round(time.perf_counter() - t0, 2)
     summary["computed"] = sum(r.status == "computed" for r in ctx.records)
     summary["cached"] = sum(r.status == "cached" for r in ctx.records)

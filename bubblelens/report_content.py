@@ -6,6 +6,7 @@ Prose that does not depend on the numbers (methods, errata) lives in `report_tex
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pandas as pd
 
@@ -15,16 +16,18 @@ from .report_model import Callout, Figure, Paragraph, ReportContent, ReportMeta,
 VERDICT_ORDER = ("supported", "not supported", "inconclusive")
 
 
-def _hardware_text(origin: dict, fallback: dict) -> str:
+def _hardware_text(origin: dict, fallback: dict, runs: list[dict]) -> str:
+    """The hardware that measured the models: from the runs' own records, which stay true for cached runs
+    and bundles, with the machine description for its core count."""
     hw = origin.get("hardware") or fallback
-    if hw.get("gpu"):
-        return f"{hw['gpu']} (CUDA)"
+    devices = sorted({(r["compute"].get("device"), r["compute"].get("device_name")) for r in runs})
+    gpus = [name for dev, name in devices if dev == "cuda"]
+    if gpus:
+        return ", ".join(gpus) + " (CUDA)"
     return f"CPU ({hw.get('cpu_count', '?')} cores, {hw.get('cpu') or 'unknown model'})"
 
 
 def report_meta(ctx, ev, build_id: str, date_text: str) -> ReportMeta:
-    from .pipeline import hardware_description
-
     origin = ev.origin
     profile = origin.get("profile") or ctx.cfg.profile
     if origin.get("kind") == "bundle":
@@ -40,7 +43,7 @@ def report_meta(ctx, ev, build_id: str, date_text: str) -> ReportMeta:
         title="AI is not a panacea — tested",
         subtitle="Measured generative-model capability, its compute cost, and market expectations",
         build_id=build_id, date_text=date_text, profile=profile,
-        hardware=_hardware_text(origin, hardware_description(ctx.device)), seeds=seeds_text,
+        hardware=_hardware_text(origin, ctx.hardware, ev.runs), seeds=seeds_text,
         results_origin=origin_text, version=__version__,
         keywords=["generative AI", "GAN", "VAE", "mode collapse", "FID", "AI bubble", "GSADF"])
 
@@ -65,7 +68,7 @@ def summary_section(ctx, meta: ReportMeta, claims: list) -> Section:
              f"{counts['supported']} are supported, {counts['not supported']} not supported and "
              f"{counts['inconclusive']} inconclusive on the evidence of this build. ")
     if meta.profile != "full":
-        intro += (f"The models were trained in the **{meta.profile}** profile — short training on a CPU — so verdicts "
+        intro += (f"The models were trained in the **{meta.profile}** profile — narrow models, short training — so verdicts "
                   "on model behaviour are **indicative**; the full profile, trained on a GPU, gives the reference "
                   "verdicts.")
     return Section("summary", "Executive summary", [Paragraph(intro), T.claims_table(claims),
@@ -89,7 +92,8 @@ def models_section(ev, charts: dict, features_info: dict, cfg_by_model: dict) ->
     return Section("models", "Models and training", blocks)
 
 
-def failures_section(ev, charts: dict, summary: pd.DataFrame, published: pd.DataFrame, n_fid: int) -> Section:
+def failures_section(ev, charts: dict, summary: pd.DataFrame, published: pd.DataFrame, n_fid: int,
+                     pack: int) -> Section:
     floor = ev.real.get("fid_train_vs_test")
     blocks = [Paragraph(report_text.FAILURES_INTRO),
               T.quality_table(summary, n_fid),
@@ -97,7 +101,7 @@ def failures_section(ev, charts: dict, summary: pd.DataFrame, published: pd.Data
                         f"{ev.real.get('n_fid', n_fid):,} real held-out images in the same feature space is "
                         f"{T.fmt(floor)} — the floor a perfect generator would reach at this n."),
               *_fig(charts, "fig-quality-metrics"), *_fig(charts, "fig-blur-spectra")]
-    mixtures = [Paragraph(report_text.MIXTURE_INTRO), T.mixture_table(summary, published),
+    mixtures = [Paragraph(report_text.MIXTURE_INTRO), T.mixture_table(summary, published, pack),
                 *_fig(charts, "fig-mode-coverage"), *_fig(charts, "fig-ring8-samples"),
                 *_fig(charts, "fig-grid25-samples")]
     true_cov = ev.real.get("mixtures", {})
@@ -150,7 +154,8 @@ def bubble_section(mkt, charts: dict, sp500, claims: list) -> Section:
         q = cvs.quantiles if hasattr(cvs, "quantiles") else {}
         blocks.append(Paragraph(
             f"S&P 500 price/dividend ratio, {result.n:,} months: SADF = {T.fmt(result.sadf)}, GSADF = "
-            f"{T.fmt(result.gsadf)} (minimum window {result.min_window} months). Episodes where BSADF exceeds its 95 % "
+            f"{T.fmt(result.gsadf)} (minimum window {result.min_window} regression rows, i.e. "
+            f"{result.min_window + result.lag + 1} months). Episodes where BSADF exceeds its 95 % "
             "critical value for at least log(T) months: " +
             ("; ".join(f"{_d(e.start)} – {_d(e.end)} (peak {_d(e.peak)}, {e.duration} months)" for e in episodes)
              or "none") + "."))
@@ -225,8 +230,9 @@ def assemble(ctx, state: dict, meta: ReportMeta, manifest_extra: dict) -> Report
         summary_section(ctx, meta, claims),
         Section("thesis", "The thesis and how it is tested", [Paragraph(p) for p in report_text.THESIS]),
         models_section(ev, charts, ev.features_info, cfg_text),
-        failures_section(ev, charts, ch["summary"], published_results(ctx.opts.data_dir), ev.real.get("n_fid", 0)),
-        compute_section(ev, charts, load_costs()),
+        failures_section(ev, charts, ch["summary"], published_results(ctx.opts.data_dir), ev.real.get("n_fid", 0),
+                         cfg.mixture.pack),
+        compute_section(ev, charts, load_costs(Path(ctx.opts.data_dir) / "costs")),
         market_section(mkt, charts),
         hype_section(charts, ch["growth"]),
         bubble_section(mkt, charts, ch["sp500"], claims),

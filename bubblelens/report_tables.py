@@ -39,14 +39,14 @@ def metric_summary(runs_long: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (model, dataset, variant, metric), g in runs_long.groupby(["model", "dataset", "variant", "metric"], sort=False):
         values = g["value"].to_numpy(dtype=float)
-        values = values[np.isfinite(values)]
-        if values.size == 0:
+        finite = values[np.isfinite(values)]
+        if finite.size == 0:
             continue
-        ci = stats.mean_ci(values)
+        ci = stats.mean_ci(finite)
         rows.append({"model": model, "dataset": dataset, "variant": variant, "metric": metric, "mean": ci["mean"],
                      "lo": ci["lo"] if ci["lo"] is not None else math.nan,
-                     "hi": ci["hi"] if ci["hi"] is not None else math.nan, "n": ci["n"]})
-    return pd.DataFrame(rows, columns=["model", "dataset", "variant", "metric", "mean", "lo", "hi", "n"])
+                     "hi": ci["hi"] if ci["hi"] is not None else math.nan, "n": ci["n"], "n_total": len(values)})
+    return pd.DataFrame(rows, columns=["model", "dataset", "variant", "metric", "mean", "lo", "hi", "n", "n_total"])
 
 
 def _ci_text(r) -> str:
@@ -67,19 +67,21 @@ def quality_table(summary: pd.DataFrame, n_fid: int) -> Table:
         if any(c != "–" for c in cells):
             rows.append([METRIC_LABELS[metric]] + cells)
     n = img.groupby("model")["n"].max().to_dict()
+    total = img.groupby("model")["n_total"].max().to_dict()
     return Table("Image-model quality and failure metrics: mean [95 % t interval] across seeds",
-                 ["Metric"] + [f"{m.upper()} (seeds={n.get(m, 0)})" for m in models], rows, table_id="tab-quality",
+                 ["Metric"] + [f"{m.upper()} ({n.get(m, 0)} of {total.get(m, 0)} seeds)" for m in models], rows, table_id="tab-quality",
                  note=f"Each metric on n = {n_fid:,} generated and {n_fid:,} held-out real images; FID is compared "
-                      "only at equal n. One seed gives no interval.")
+                      "only at equal n. One seed gives no interval. A seed whose metric is not finite (a diverged "
+                      "run) is left out of that metric's mean, and the header counts the seeds that remain.")
 
 
-def mixture_table(summary: pd.DataFrame, published: pd.DataFrame) -> Table:
+def mixture_table(summary: pd.DataFrame, published: pd.DataFrame, pack: int = 2) -> Table:
     mix = summary[summary.model == "mlp_gan"]
     rows = []
     for (dataset, variant), g in mix.groupby(["dataset", "variant"], sort=False):
         get = lambda m: g[g.metric == m].iloc[0] if (g.metric == m).any() else None  # noqa: E731
         modes, hq = get("modes"), get("high_quality")
-        pub = _published_text(published, dataset, variant)
+        pub = _published_text(published, dataset, variant, pack)
         rows.append([dataset, variant, int(modes["n"]) if modes is not None else 0,
                      _ci_text(modes) if modes is not None else "–",
                      _ci_text({k: 100 * hq[k] for k in ("mean", "lo", "hi")}) if hq is not None else "–",
@@ -87,8 +89,8 @@ def mixture_table(summary: pd.DataFrame, published: pd.DataFrame) -> Table:
     return Table("2-D mixtures: modes captured and high-quality samples, this build beside PacGAN's Table 1",
                  ["Dataset", "Variant", "Seeds", "Modes captured", "High quality (%)", "PacGAN Table 1 (modes / HQ %)"],
                  rows, table_id="tab-mixtures",
-                 note="PacGAN (Lin et al. 2018) trained far longer than a CPU profile; its numbers are quoted for "
-                      "scale, not as a like-for-like comparison.")
+                 note="PacGAN (Lin et al. 2018): mean ± standard error over 10 trials, with far longer training than "
+                      "a CPU profile; quoted for scale, not as a like-for-like comparison.")
 
 
 def published_row(pub: pd.DataFrame, dataset: str, variant: str, pack: int = 2):
@@ -102,8 +104,8 @@ def published_row(pub: pd.DataFrame, dataset: str, variant: str, pack: int = 2):
     return None if hit.empty else hit.iloc[0]
 
 
-def _published_text(pub: pd.DataFrame, dataset: str, variant: str) -> str:
-    r = published_row(pub, dataset, variant)
+def _published_text(pub: pd.DataFrame, dataset: str, variant: str, pack: int) -> str:
+    r = published_row(pub, dataset, variant, pack)
     if r is None:
         return "–"
     err = f" ± {r.modes_err}" if pd.notna(r.modes_err) else ""
@@ -111,7 +113,7 @@ def _published_text(pub: pd.DataFrame, dataset: str, variant: str) -> str:
 
 
 def compute_table(runs: list[dict], costs) -> Table:
-    from .compute import cost_usd
+    from .compute import cost_usd, price_item
 
     groups: dict[tuple, list[dict]] = {}
     for r in runs:
@@ -119,21 +121,21 @@ def compute_table(runs: list[dict], costs) -> Table:
     rows = []
     for (model, dataset, variant), cs in groups.items():
         mean = lambda k: sum((c.get(k) or 0.0) for c in cs) / len(cs)  # noqa: E731
-        device = cs[0].get("device", "cpu")
-        hours = mean("wall_s") / 3600
-        usd = cost_usd("cpu_core_hour", hours * (cs[0].get("cpu_cores") or 2), costs) if device == "cpu" \
-            else cost_usd(f"gpu_hour_{cs[0].get('device_name', '')}", hours, costs)
+        item = price_item(cs[0])
+        usd = cost_usd(item, mean("wall_s") / 3600, costs) if item else None
         rows.append([f"{model} / {dataset} / {variant}", len(cs), fmt(cs[0].get("params")),
                      fmt(cs[0].get("flops_forward_per_sample")), fmt(mean("flops_total")), fmt(mean("wall_s")),
                      fmt(mean("samples_per_s")), fmt(mean("peak_mem_bytes") / 2**20),
                      fmt(mean("energy_j")) if any(c.get("energy_j") for c in cs) else "–",
-                     f"{usd:.4f}" if usd is not None else "no sourced price"])
+                     f"{usd:.4f}" if usd is not None else "–"])
     return Table("Compute per run (mean over seeds)",
                  ["Configuration", "Runs", "Params", "Fwd FLOP/sample", "Train FLOP", "Wall (s)", "Samples/s",
                   "Peak mem (MiB)", "Energy (J)", "Cost (USD)"], rows, table_id="tab-compute",
                  note="FLOPs counted with torch.utils.flop_counter; peak memory is the process's maximum resident set "
-                      "on CPU and allocated device memory on CUDA; energy from NVML on CUDA only. A dollar figure "
-                      "appears only where data/costs holds a sourced price.")
+                      "on CPU and allocated device memory on CUDA; energy from NVML on CUDA only. Seeds of a 2-D "
+                      "mixture configuration train together as one batched ensemble and share its wall time. A "
+                      "dollar figure appears only where data/costs holds a sourced price for the device (GPU-hours); "
+                      "there is no sourced CPU price, so CPU runs show none.")
 
 
 def growth_rows(growth: pd.DataFrame) -> Table:
@@ -150,12 +152,12 @@ def growth_rows(growth: pd.DataFrame) -> Table:
 def claims_table(claims: list) -> Table:
     rows = []
     for c in claims:
-        ci = f"[{fmt(c.ci[0])}, {fmt(c.ci[1])}]" if c.ci else "–"
+        ci = f"{100 * c.ci_level:.0f} % [{fmt(c.ci[0])}, {fmt(c.ci[1])}]" if c.ci else "–"
         verdict = c.verdict + (" (indicative)" if c.indicative else "")
         rows.append([c.claim_id, c.statement, f"{c.effect_label}: {fmt(c.effect)}" if c.effect is not None else "–",
                      ci, fmt(c.p_value), fmt(c.n), verdict])
     return Table("Verdicts on the claims registry (data/claims.toml)",
-                 ["Id", "Claim", "Effect", "95 % CI", "p", "n", "Verdict"], rows, table_id="tab-verdicts",
+                 ["Id", "Claim", "Effect", "Interval", "p", "n", "Verdict"], rows, table_id="tab-verdicts",
                  note="Decision rules were declared in data/claims.toml before the data were seen; 'indicative' marks "
                       "model verdicts from a short-training profile.")
 

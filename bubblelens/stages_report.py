@@ -20,14 +20,17 @@ import pandas as pd
 from . import __version__, charts_market, charts_models, claims, market, timeseries
 from .cache import atomic_write_bytes
 from .critical_values import load_or_compute_critical_values
+from .config import canonical
+from .pipeline import _other_versions
 from .report_tables import metric_summary
 
 SP500 = charts_market.SP500_SERIES
 
 
 def load_market_stage(ctx) -> market.Market:
-    # Staleness is judged against the build date (SOURCE_DATE_EPOCH when set), never the render's clock.
-    m = market.load_market(ctx.opts.data_dir, today=datetime.fromisoformat(build_date()).date())
+    # Staleness is judged against the build date (see build_date), never the render's clock.
+    ctx.date_text = build_date(Path(ctx.opts.data_dir))
+    m = market.load_market(ctx.opts.data_dir, today=datetime.fromisoformat(ctx.date_text).date())
     ctx.input_hashes["market"] = m.fingerprint()
     if m.issues:
         ctx.reporter.info(f"data: {len(m.issues)} warnings (stale series, uncited sources); "
@@ -75,11 +78,21 @@ def build_id(ctx) -> str:
     return h.hexdigest()[:10]
 
 
-def build_date() -> str:
-    """SOURCE_DATE_EPOCH when set (reproducible builds), else today's UTC date: the report shows a day only."""
+def build_date(data_dir: Path) -> str:
+    """The date a report states: SOURCE_DATE_EPOCH when set, else the newest access date of the curated
+    sources (the day the data are "as of"). Never the clock, so identical inputs give identical bytes."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    when = datetime.fromtimestamp(int(epoch), tz=timezone.utc) if epoch else datetime.now(tz=timezone.utc)
-    return when.date().isoformat()
+    if epoch:
+        return datetime.fromtimestamp(int(epoch), tz=timezone.utc).date().isoformat()
+    import csv
+
+    try:
+        with (data_dir / market.MARKET_SUBDIR / "sources.csv").open(encoding="utf-8", newline="") as fh:
+            dates = [r.get("accessed", "") for r in csv.DictReader(fh)]
+    except OSError:
+        dates = []
+    valid = sorted(d for d in dates if len(d) == 10 and d[4] == "-" and d[7] == "-")
+    return valid[-1] if valid else "1970-01-01"
 
 
 def charts_stage(ctx, state: dict) -> dict:
@@ -89,7 +102,7 @@ def charts_stage(ctx, state: dict) -> dict:
     chart_dir = ctx.opts.out_dir / "charts"
     # Charts are written into a fresh directory and swapped in, so a failed build leaves the old ones.
     tmp = Path(tempfile.mkdtemp(prefix=".charts.", dir=ctx.opts.out_dir))
-    meta = report_meta(ctx, ev, build_id(ctx), build_date())
+    meta = report_meta(ctx, ev, build_id(ctx), ctx.date_text)
     try:
         summary = metric_summary(ev.runs_long())
         env = charts_models.ChartEnv(tmp, _measured_by(meta), published_results(ctx.opts.data_dir), meta)
@@ -121,17 +134,20 @@ def _measured_by(meta) -> str:
 REPORT_FILES = ("bubblelens-report.pdf", "bubblelens-report.html")
 
 
-def _report_modules() -> tuple:
-    from . import (chart_io, charts_market, charts_models, claim_statistics, report, report_content, report_model,
-                   report_tables, report_text)
+REPORT_CODE = ("chart_io", "charts_market", "charts_models", "claim_statistics", "claims", "report", "report_content",
+               "report_model", "report_tables", "report_text", "timeseries", "critical_values", "market",
+               "market_schema", "stats", "compute", "data_images", "pipeline", "changes", "stages_report")
 
-    return (chart_io, charts_market, charts_models, claim_statistics, claims, report, report_content, report_model,
-            report_tables, report_text, timeseries, __import__(__name__, fromlist=["_"]))
+
+def _report_modules() -> tuple:
+    import importlib
+
+    return tuple(importlib.import_module(f"bubblelens.{n}") for n in REPORT_CODE)
 
 
 def _tree_digest(root: Path) -> str:
     h = hashlib.sha256()
-    for p in sorted(root.rglob("*")):
+    for p in sorted(root.rglob("*")) if root.is_dir() else []:
         if p.is_file():
             h.update(str(p.relative_to(root)).encode())
             h.update(p.read_bytes())
@@ -149,12 +165,15 @@ def report_unit(ctx, state: dict, manifest_extra: dict) -> dict:
     inputs = {f"{r.stage}:{r.key}": r.fingerprint for r in ctx.records}
     inputs |= {f"input:{k}": v for k, v in ctx.input_hashes.items()}
     inputs["templates"] = _tree_digest(TEMPLATES_DIR)
-    inputs["costs"] = _tree_digest(Path(ctx.opts.data_dir) / "costs") if (Path(ctx.opts.data_dir) / "costs").is_dir() else ""
+    for sub in ("costs", "reference"):   # everything else under --data is in input_hashes (market, claims)
+        inputs[sub] = _tree_digest(Path(ctx.opts.data_dir) / sub)
     inputs["origin"] = json.dumps(state["evaluated"].origin, sort_keys=True, default=str)
     inputs["changes"] = json.dumps(state.get("changes"), sort_keys=True, default=str)
-    params = {"date": build_date(), "profile": ctx.cfg.profile}
+    inputs["hardware"] = json.dumps(ctx.hardware, sort_keys=True)
+    inputs["libraries"] = json.dumps(_other_versions(), sort_keys=True)
+    params = {"date": ctx.date_text, "profile": ctx.cfg.profile, "config": canonical(ctx.cfg)}
 
-    def compute():
+    def compute(fp):
         state["charts"] = charts_stage(ctx, state)
         info = render_stage(ctx, state, manifest_extra | {"build_id": state["charts"]["meta"].build_id})
         files = {f"charts/{p.name}": p for p in sorted(state["charts"]["chart_dir"].iterdir()) if p.is_file()}
@@ -162,7 +181,7 @@ def report_unit(ctx, state: dict, manifest_extra: dict) -> dict:
         arrays = {k: np.frombuffer(p.read_bytes(), dtype=np.uint8) for k, p in files.items()}
         return info | {"build_id": state["charts"]["meta"].build_id}, arrays
 
-    result, arrays, _ = ctx.cached("report", "pdf+html+charts", params, inputs, _report_modules(), compute)
+    result, arrays, _ = ctx.cached("render", "pdf+html+charts", params, inputs, _report_modules(), compute)
     if state.get("charts") is None:   # restored from the cache: put the files back, atomically
         _restore(ctx.opts.out_dir, arrays)
         ctx.reporter.info(f"report: unchanged, restored {ctx.opts.out_dir / REPORT_FILES[0]} from the cache")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -75,7 +76,7 @@ def test_manifest(smoke):
     assert {"torch", "numpy", "pandas"} <= set(m["libraries"])
     assert m["hardware"]["device"] == "cpu"
     assert m["input_hashes"]["market"] and m["input_hashes"]["images"]
-    assert {s["stage"] for s in m["stages"]} >= {"features", "train", "evaluate", "report"}
+    assert {s["stage"] for s in m["stages"]} >= {"features", "train", "evaluate", "render"}
 
 
 def test_rebuild_is_cached_and_byte_identical(smoke):
@@ -166,3 +167,18 @@ def test_config_override_errors(tmp_path):
     bad.write_text("[dcgan]\nepochz = 3\n")
     proc = run_cli("config", "show", "--config", str(bad))
     assert proc.returncode == 2 and "epochz" in proc.stderr and str(bad) in proc.stderr
+
+
+def test_edited_csv_reruns_only_report_and_shows_what_changed(smoke, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(DATA_DIR, data, ignore=shutil.ignore_patterns("images"))
+    out = tmp_path / "out"
+    shutil.copytree(smoke["out"], out)
+    csv = data / "market" / "chatgpt_weekly_active_users.csv"
+    csv.write_text(csv.read_text().replace("2023-11-06,100,", "2023-11-06,101,"))
+    proc = run_cli("build", "--profile", "smoke", "--out", str(out), "--data", str(data), "--quiet",
+                   "--device", "cpu", env=smoke["env"], check=True)
+    assert json.loads(proc.stdout)["computed"] == 1          # the report unit; models all cached
+    flat = " ".join(pdf_text(out / "bubblelens-report.pdf").split())
+    assert "What changed since the previous build" in flat
+    assert re.search(r"chatgpt_weekly_active_users 2023-11-06 100 (→|->) 101", flat)

@@ -62,7 +62,9 @@ def test_atomic_write_replaces_whole_file(tmp_path):
     assert p.read_text() == "two" and [q.name for q in tmp_path.iterdir()] == ["f.txt"]
 
 
-def test_clear(tmp_path):
+def test_clear_removes_entries_but_nothing_else(tmp_path):
     c = Cache(tmp_path / "c")
-    c.store("x", "1", {"a": 1})
-    assert c.clear() > 0 and not c.root.exists()
+    c.store("train", "1", {"a": 1})
+    (c.root / "notes.txt").write_text("mine")   # e.g. BUBBLELENS_CACHE pointed at a shared directory
+    assert c.clear() > 0
+    assert c.lookup("train", "1") is None and (c.root / "notes.txt").read_text() == "mine"

@@ -80,6 +80,8 @@ def test_blur_is_detected():
     rep = metrics.blur_report(real, blurred)
     assert rep[metrics.KEY_LAPLACIAN_RATIO] < 0.2
     assert rep[metrics.KEY_HF_RATIO] < 0.2
+    with pytest.raises(ValueError, match="both be uint8"):
+        metrics.blur_report(real, real.astype(np.float32) / 127.5 - 1)
 
 
 def test_laplacian_matches_explicit_stencil():
