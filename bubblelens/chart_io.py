@@ -98,9 +98,17 @@ def register_fonts() -> None:
     _fonts_registered = True
 
 
+SOURCE_LINE_NAMES = 3   # more publishers than this are summarised; the full list is in charts/<id>.json
+
+
 def source_line(spec: ChartSpec) -> str:
-    """The footer printed in the image and under the figure: who measured or published the numbers."""
+    """The footer printed in the image and under the figure: who measured or published the numbers.
+
+    Long lists are cut to the first few publishers plus a count, so the footer never widens the image
+    (the chart's JSON and the report's source appendix carry every source with its quote)."""
     names = list(dict.fromkeys(s.publisher or s.title for s in spec.sources))
+    if len(names) > SOURCE_LINE_NAMES:
+        names = names[:SOURCE_LINE_NAMES] + [f"and {len(names) - SOURCE_LINE_NAMES} more (see {spec.chart_id}.json)"]
     if spec.measured_by:
         names.append("bubblelens measurements")
     origin = "; ".join(names) if names else "bubblelens"

@@ -6,7 +6,10 @@ exactly the rows it plots, so `charts/<id>.json` is enough to trace a number bac
 from __future__ import annotations
 
 import math
+import textwrap
+import warnings
 
+import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 
@@ -14,20 +17,18 @@ from . import timeseries
 from .chart_io import draw_chart
 from .report_model import ChartSpec, Source
 
+# Two-point annual series leave AutoDateLocator no natural interval; its fallback is fine, its warning noise.
+warnings.filterwarnings("ignore", message="AutoDateLocator was unable to pick an appropriate interval")
+
 SP500_SERIES = "sp500_pd_ratio_psy2015"   # the dot-com yardstick (PSY 2015 sample)
 GROWTH_CATEGORIES = ("hype", "adoption", "capability", "cost")
-
-
-def to_report_source(src) -> Source:
-    return Source(src.source_id, src.title, src.publisher, src.url, src.published, src.accessed, src.licence,
-                  src.quote)
 
 
 def sources_of(market, series_ids) -> list[Source]:
     ids: list[str] = []
     for sid in series_ids:
         ids += [s for s in market.series[sid].source_ids() if s not in ids]
-    return [to_report_source(market.sources[s]) for s in ids if s in market.sources]
+    return [market.sources[s] for s in ids if s in market.sources]
 
 
 def numeric_series(market, categories) -> list:
@@ -147,16 +148,20 @@ def category_panels(market, env, category: str, chart_id: str, title: str) -> Ch
         ax.remove()
         for i, s in enumerate(series):
             a = fig.add_subplot(nrows, cols, i + 1)
+            locator = mdates.AutoDateLocator(minticks=2, maxticks=4)
+            a.xaxis.set_major_locator(locator)
+            a.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
             g = data[data.series_id == s.meta.series_id]
             exact = g[g.bound == ""]
             a.plot(pd.to_datetime(exact.date), exact.value, marker="o", ms=3, lw=1.2)
             bounded = g[g.bound != ""]
             if len(bounded):
                 a.plot(pd.to_datetime(bounded.date), bounded.value, "o", mfc="none", ms=5)
-            a.set_title(f"{s.meta.title} ({s.meta.unit})", fontsize=7)
+            a.set_title(textwrap.fill(f"{s.meta.title} ({s.meta.unit})", 48), fontsize=7)
             a.tick_params(labelsize=6)
+        fig.subplots_adjust(hspace=0.75, wspace=0.25)
 
-    return draw_chart(spec, draw, env.out_dir, meta=env.meta, figsize=(6.7, 1.9 * nrows + 0.9))
+    return draw_chart(spec, draw, env.out_dir, meta=env.meta, figsize=(6.7, 2.3 * nrows + 0.9))
 
 
 def sp500_bsadf(market, env, result, cvs, episodes) -> ChartSpec | None:

@@ -13,8 +13,6 @@ import csv
 import hashlib
 import io
 import logging
-import os
-import tempfile
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -24,7 +22,9 @@ import pandas as pd
 from pydantic import ValidationError
 from pydantic_core import PydanticCustomError
 
+from .cache import atomic_write_bytes
 from .errors import DataError
+from .report_model import Source  # one Source type from curated CSV to rendered appendix
 from .market_schema import (CATEGORIES_FILE, CATEGORY_UNIT, OPTIONAL_SERIES_COLUMNS, SERIES_COLUMNS,
                             SERIES_META_FILE, SOURCE_COLUMNS, SOURCES_FILE, Issue, RowModel,
                             SeriesMetaModel, SourceModel, check_id, decode_csv_bytes, parse_iso_date,
@@ -36,18 +36,6 @@ MARKET_SUBDIR = "market"
 STALE_AFTER_DAYS = 365                 # newest value older than this -> warning (the issue's "over a year")
 NO_STALENESS_CATEGORIES = ("reference",)   # closed historical series: no new values are expected
 _NON_SERIES_CSV = (SOURCES_FILE,)
-
-
-@dataclass(frozen=True)
-class Source:
-    source_id: str
-    title: str
-    publisher: str
-    url: str
-    published: str
-    accessed: str
-    licence: str
-    quote: str
 
 
 @dataclass(frozen=True)
@@ -381,14 +369,5 @@ def add_row(data_dir: Path, series_id: str, date: str, value: str | float, sourc
     errors = [i for i in scan.issues if i.severity == "error"]
     if errors:
         raise MarketDataError(errors, action=f"row not added to {_display(path)}: ")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(candidate)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, candidate)
     log.info("added %s row %s to %s", series_id, date, _display(path))

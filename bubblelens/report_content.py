@@ -133,7 +133,7 @@ def market_section(mkt, charts: dict) -> Section:
             for s in sorted(mkt.series.values(), key=lambda s: (s.meta.category, s.meta.series_id))]
     return Section("market", "Market sentiment", [
         Paragraph(report_text.MARKET_INTRO),
-        Table("How each curated series is classed", ["Series", "Category", "Reliability", "Rows", "Why this class"],
+        Table("How each curated series is classed", ["Series", "Category", "Reliability", "n", "Why this class"],
               rows, table_id="tab-series-classes"),
         *_fig(charts, "fig-hype-series"), *_fig(charts, "fig-adoption-series"),
         *_fig(charts, "fig-capability-series"), *_fig(charts, "fig-disillusionment-series")])
@@ -212,7 +212,6 @@ def cite_section(meta: ReportMeta) -> Section:
 
 
 def assemble(ctx, state: dict, meta: ReportMeta, manifest_extra: dict) -> ReportContent:
-    from .charts_market import to_report_source
     from .compute import load_costs
     from .pipeline import stable_manifest
     from .stages_report import published_results
@@ -225,7 +224,7 @@ def assemble(ctx, state: dict, meta: ReportMeta, manifest_extra: dict) -> Report
                 "mlp_gan": f"{cfg.mixture.steps} steps, pack {cfg.mixture.pack}"}
     if ev.origin.get("kind") == "bundle":
         cfg_text = {"bundle": "see the reproducibility appendix (configuration of the imported study)"}
-    sources = [to_report_source(s) for s in sorted(mkt.sources.values(), key=lambda s: s.source_id)]
+    sources = sorted(mkt.sources.values(), key=lambda s: s.source_id)
     sections = [
         summary_section(ctx, meta, claims),
         Section("thesis", "The thesis and how it is tested", [Paragraph(p) for p in report_text.THESIS]),

@@ -34,6 +34,13 @@ def fmt(value, digits: int = 3) -> str:
     return f"{value:.{digits}g}"
 
 
+def fmt_p(p) -> str:
+    """p-values as readers expect them: three decimals, '< 0.001' below that."""
+    if p is None or (isinstance(p, float) and not math.isfinite(p)):
+        return "–"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
 def metric_summary(runs_long: pd.DataFrame) -> pd.DataFrame:
     """Mean and 95 % t interval across seeds per (model, dataset, variant, metric)."""
     rows = []
@@ -141,7 +148,7 @@ def compute_table(runs: list[dict], costs) -> Table:
 def growth_rows(growth: pd.DataFrame) -> Table:
     rows = [[r.series_id, r.category, r.measure, r.n, f"{r.first} – {r.last}",
              f"{fmt(r.annual_factor)}" + (f" [{fmt(r.lo)}, {fmt(r.hi)}]" if math.isfinite(r.lo) else " (2 points: no interval)"),
-             fmt(r.doubling_years), fmt(r.p_value), r.reliability] for r in growth.itertuples()]
+             fmt(r.doubling_years), fmt_p(r.p_value), r.reliability] for r in growth.itertuples()]
     return Table("Growth rates of curated series (log-linear fits, 95 % intervals)",
                  ["Series", "Category", "Measure", "n", "Dates", "× per year", "Doubling (years)", "p (slope = 0)",
                   "Reliability"], rows, table_id="tab-growth",
@@ -155,7 +162,7 @@ def claims_table(claims: list) -> Table:
         ci = f"{100 * c.ci_level:.0f} % [{fmt(c.ci[0])}, {fmt(c.ci[1])}]" if c.ci else "–"
         verdict = c.verdict + (" (indicative)" if c.indicative else "")
         rows.append([c.claim_id, c.statement, f"{c.effect_label}: {fmt(c.effect)}" if c.effect is not None else "–",
-                     ci, fmt(c.p_value), fmt(c.n), verdict])
+                     ci, fmt_p(c.p_value), fmt(c.n), verdict])
     return Table("Verdicts on the claims registry (data/claims.toml)",
                  ["Id", "Claim", "Effect", "Interval", "p", "n", "Verdict"], rows, table_id="tab-verdicts",
                  note="Decision rules were declared in data/claims.toml before the data were seen; 'indicative' marks "

@@ -212,6 +212,6 @@ def render_stage(ctx, state: dict, manifest_extra: dict) -> dict:
     with ctx.reporter.task("render", 1) as cb:
         info = render_report(content, ctx.opts.out_dir, chart_dir=charts["chart_dir"])
         cb(1, 1, {})
-    ctx.reporter.info(f"report: {ctx.opts.out_dir / 'bubblelens-report.pdf'} ({info['pages']} pages)")
-    return {"pdf": str(ctx.opts.out_dir / "bubblelens-report.pdf"),
-            "html": str(ctx.opts.out_dir / "bubblelens-report.html"), "pages": info["pages"]}
+    ctx.reporter.info(f"report: {ctx.opts.out_dir / REPORT_FILES[0]} ({info['pages']} pages, "
+                      f"HTML + PDF rendered in {info['render_s']:.1f} s)")
+    return {"pages": info["pages"]}

@@ -119,3 +119,10 @@ def test_multi_panel_draw_fn_gets_header_above_all_panels(tmp_path: Path) -> Non
     tops = [a.get_position().y1 for a in fig.axes]
     bottoms = [a.get_position().y0 for a in fig.axes]
     assert title.get_position()[1] > max(tops) and footer.get_position()[1] < min(bottoms)
+
+
+def test_source_line_summarises_long_source_lists():
+    many = [Source(f"s{i}", f"t{i}", f"Publisher {i}", "https://example.org", "2024", "2024-01-01", "n/a", "q")
+            for i in range(7)]
+    line = source_line(ChartSpec("fig-many", "t", "d", "u", pd.DataFrame(), many, ""))
+    assert "Publisher 2" in line and "Publisher 3" not in line and "and 4 more (see fig-many.json)" in line
