@@ -139,10 +139,13 @@ def market_section(mkt, charts: dict) -> Section:
         *_fig(charts, "fig-capability-series"), *_fig(charts, "fig-disillusionment-series")])
 
 
-def hype_section(charts: dict, growth: pd.DataFrame) -> Section:
+def hype_section(charts: dict, growth: pd.DataFrame, summary: pd.DataFrame, runs: list[dict]) -> Section:
     return Section("hype-vs-capability", "Hype versus capability", [
         Paragraph(report_text.HYPE_INTRO), *_fig(charts, "fig-hype-vs-capability"), T.growth_rows(growth),
-        *_fig(charts, "fig-growth-rates")])
+        *_fig(charts, "fig-growth-rates"),
+        Paragraph("The market series have a time axis; this build's models have a compute axis instead. What a "
+                  "unit of training compute bought here is the capability side of the same ledger:"),
+        T.quality_per_compute(summary, runs)])
 
 
 def bubble_section(mkt, charts: dict, sp500, claims: list) -> Section:
@@ -233,7 +236,7 @@ def assemble(ctx, state: dict, meta: ReportMeta, manifest_extra: dict) -> Report
                          cfg.mixture.pack),
         compute_section(ev, charts, load_costs(Path(ctx.opts.data_dir) / "costs")),
         market_section(mkt, charts),
-        hype_section(charts, ch["growth"]),
+        hype_section(charts, ch["growth"], ch["summary"], ev.runs),
         bubble_section(mkt, charts, ch["sp500"], claims),
         limitations_section(meta, mkt, ev),
         methods_section(),

@@ -145,6 +145,33 @@ def compute_table(runs: list[dict], costs) -> Table:
                       "there is no sourced CPU price, so CPU runs show none.")
 
 
+QUALITY_PER_COMPUTE = (("fashion_mnist", "coverage", "coverage (fraction of real images covered)"),
+                       ("ring8", "modes", "modes captured (of 8)"), ("grid25", "modes", "modes captured (of 25)"))
+
+
+def quality_per_compute(summary: pd.DataFrame, runs: list[dict]) -> Table:
+    """Mean quality and mean training FLOPs per configuration, and their ratio (quality per TFLOP)."""
+    flops: dict[tuple, list[float]] = {}
+    for r in runs:
+        if r["compute"].get("flops_total"):
+            flops.setdefault((r["model"], r["dataset"], r["variant"]), []).append(r["compute"]["flops_total"])
+    rows = []
+    for dataset, metric, label in QUALITY_PER_COMPUTE:
+        hit = summary[(summary.dataset == dataset) & (summary.metric == metric)]
+        for r in hit.itertuples():
+            f = flops.get((r.model, r.dataset, r.variant))
+            if not f:
+                continue
+            tflop = sum(f) / len(f) / 1e12
+            rows.append([f"{r.model} / {r.dataset} / {r.variant}", label, fmt(r.mean), fmt(tflop),
+                         fmt(r.mean / tflop) if tflop > 0 else "–"])
+    return Table("Quality bought per unit of training compute in this build",
+                 ["Configuration", "Quality measure", "Mean quality", "Training TFLOP", "Quality per TFLOP"], rows,
+                 table_id="tab-quality-per-compute",
+                 note="Means over seeds; FLOPs counted with torch.utils.flop_counter. Ratios compare configurations "
+                      "of one dataset only; short-profile numbers are indicative.")
+
+
 def growth_rows(growth: pd.DataFrame) -> Table:
     rows = [[r.series_id, r.category, r.measure, r.n, f"{r.first} – {r.last}",
              f"{fmt(r.annual_factor)}" + (f" [{fmt(r.lo)}, {fmt(r.hi)}]" if math.isfinite(r.lo) else " (2 points: no interval)"),
