@@ -10,7 +10,6 @@ Each stage is a function of named inputs and typed params, cached under a conten
 """
 from __future__ import annotations
 
-import json
 import platform
 import time
 from dataclasses import dataclass, field
@@ -152,7 +151,7 @@ def manifest_dict(ctx: BuildContext, extra: dict) -> dict:
                                                           "mixture": list(ctx.cfg.seeds_mixture)},
         "hardware": origin.get("hardware") if from_bundle else ctx.hardware,
         "rendered_on": ctx.hardware,
-        "libraries": library_versions() | _other_versions(),
+        "libraries": library_versions() | other_versions(),
         "input_hashes": dict(sorted(ctx.input_hashes.items())),
         "stages": [
             {"stage": r.stage, "key": r.key, "fingerprint": r.fingerprint, "status": r.status,
@@ -175,7 +174,7 @@ def write_manifest(ctx: BuildContext, extra: dict) -> dict:
     return manifest
 
 
-def _other_versions() -> dict[str, str]:
+def other_versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
@@ -243,7 +242,3 @@ def run_build(opts: BuildOptions) -> dict:
     summary["computed"] = sum(r.status == "computed" for r in ctx.records)
     summary["cached"] = sum(r.status == "cached" for r in ctx.records)
     return summary
-
-
-def describe_stages() -> str:
-    return json.dumps(DEPENDS, indent=2)

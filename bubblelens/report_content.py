@@ -5,13 +5,12 @@ Prose that does not depend on the numbers (methods, errata) lives in `report_tex
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import pandas as pd
 
 from . import __version__, report_tables as T, report_text
-from .report_model import Callout, Figure, Paragraph, ReportContent, ReportMeta, Section, Source, Table
+from .report_model import Callout, Figure, Paragraph, ReportContent, ReportMeta, Section, Table
 
 VERDICT_ORDER = ("supported", "not supported", "inconclusive")
 
@@ -154,11 +153,13 @@ def bubble_section(mkt, charts: dict, sp500, claims: list) -> Section:
     blocks = [Paragraph(report_text.BUBBLE_INTRO.format(min_obs=timeseries.MIN_OBS_EXPLOSIVE))]
     if sp500 is not None:
         result, cvs, episodes = sp500
-        q = cvs.quantiles if hasattr(cvs, "quantiles") else {}
+        cv = cvs.value("gsadf", 0.95)
+        verdict = "explosive at the 5 % level" if result.gsadf > cv else "not explosive at the 5 % level"
         blocks.append(Paragraph(
             f"S&P 500 price/dividend ratio, {result.n:,} months: SADF = {T.fmt(result.sadf)}, GSADF = "
-            f"{T.fmt(result.gsadf)} (minimum window {result.min_window} regression rows, i.e. "
-            f"{result.min_window + result.lag + 1} months). Episodes where BSADF exceeds its 95 % "
+            f"{T.fmt(result.gsadf)} against a 95 % Monte Carlo critical value of {T.fmt(cv)} — **{verdict}** "
+            f"(minimum window {result.min_window} regression rows, i.e. {result.min_window + result.lag + 1} "
+            "months). Episodes where BSADF exceeds its 95 % "
             "critical value for at least log(T) months: " +
             ("; ".join(f"{_d(e.start)} – {_d(e.end)} (peak {_d(e.peak)}, {e.duration} months)" for e in episodes)
              or "none") + "."))

@@ -1,13 +1,14 @@
 """Report-side stages: curated market data, claims, charts and the rendered report.
 
-These stages are cheap (seconds) and depend on curated data that analysts edit, so they rerun on every
-build; the expensive model stages upstream come from the cache. What a rebuild recomputes is therefore
-exactly "market, claims, charts and render" when only a CSV changed.
+Market data and claims are cheap and rerun on every build; charts and the rendered report form one
+cached unit whose fingerprint covers everything they print. An unchanged rebuild therefore restores the
+report from the cache, and an edited CSV re-renders it without touching the model stages upstream.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -21,7 +22,7 @@ from . import __version__, charts_market, charts_models, claims, market, timeser
 from .cache import atomic_write_bytes
 from .critical_values import load_or_compute_critical_values
 from .config import canonical
-from .pipeline import _other_versions
+from .pipeline import other_versions
 from .report_tables import metric_summary
 
 SP500 = charts_market.SP500_SERIES
@@ -64,7 +65,8 @@ def sp500_reference(mkt):
     y = pd.Series(frame["value"].to_numpy(), index=pd.DatetimeIndex(frame["date"]))
     result = timeseries.radf(y)
     cvs = load_or_compute_critical_values(result.n, result.min_window, result.lag)
-    episodes = timeseries.datestamp(result, cvs, level=0.95, min_duration=int(round(__import__("math").log(result.n))))
+    # PSY (2015) require an episode to last at least log(T) observations.
+    episodes = timeseries.datestamp(result, cvs, level=0.95, min_duration=int(round(math.log(result.n))))
     return result, cvs, episodes
 
 
@@ -170,7 +172,7 @@ def report_unit(ctx, state: dict, manifest_extra: dict) -> dict:
     inputs["origin"] = json.dumps(state["evaluated"].origin, sort_keys=True, default=str)
     inputs["changes"] = json.dumps(state.get("changes"), sort_keys=True, default=str)
     inputs["hardware"] = json.dumps(ctx.hardware, sort_keys=True)
-    inputs["libraries"] = json.dumps(_other_versions(), sort_keys=True)
+    inputs["libraries"] = json.dumps(other_versions(), sort_keys=True)
     params = {"date": ctx.date_text, "profile": ctx.cfg.profile, "config": canonical(ctx.cfg)}
 
     def compute(fp):
