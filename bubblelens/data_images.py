@@ -88,16 +88,24 @@ def load_split(directory: Path, split: str, limit: int | None = None) -> ImageSp
 
 
 def resolve_image_dir(source: str, images_dir: Path | None) -> Path:
-    """Where to read images: the shipped subset, or a full copy (option, env var, Debian package)."""
+    """Where to read images: the shipped subset, or a full copy.
+
+    A directory the user named (--images, else $BUBBLELENS_IMAGES) is authoritative: if it lacks the
+    files, that is an error, never a silent fallback to another copy. Only with neither given is
+    Debian's dataset-fashion-mnist location tried.
+    """
     if source == "shipped":
         return SHIPPED_IMAGES
-    candidates = [p for p in (images_dir, os.environ.get(IMAGES_ENV), DEBIAN_IMAGES) if p]
-    for cand in map(Path, candidates):
-        if _find(cand, _SPLIT_FILES["train"][0]) is not None:
-            return cand
-    looked = ", ".join(str(c) for c in candidates)
+    named = [(images_dir, "--images"), (os.environ.get(IMAGES_ENV), f"${IMAGES_ENV}")]
+    for cand, where in named:
+        if cand:
+            if _find(Path(cand), _SPLIT_FILES["train"][0]) is None:
+                raise DataError(f"{where}: no Fashion-MNIST training split (train-images-idx3-ubyte[.gz]) in {cand}")
+            return Path(cand)
+    if _find(DEBIAN_IMAGES, _SPLIT_FILES["train"][0]) is not None:
+        return DEBIAN_IMAGES
     raise DataError(
-        f"no full Fashion-MNIST found (looked in: {looked}); pass --images DIR, set {IMAGES_ENV}, "
+        f"no full Fashion-MNIST found (looked in: {DEBIAN_IMAGES}); pass --images DIR, set {IMAGES_ENV}, "
         "or install Debian's package dataset-fashion-mnist"
     )
 

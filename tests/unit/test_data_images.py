@@ -61,12 +61,27 @@ def test_count_mismatch(tmp_path):
 
 
 def test_missing_full_dataset_says_where_it_looked(tmp_path, monkeypatch):
-    monkeypatch.setenv("BUBBLELENS_IMAGES", str(tmp_path / "env"))
+    monkeypatch.delenv("BUBBLELENS_IMAGES", raising=False)
     monkeypatch.setattr("bubblelens.data_images.DEBIAN_IMAGES", tmp_path / "debian")
     with pytest.raises(DataError) as err:
-        resolve_image_dir("full", tmp_path / "opt")
+        resolve_image_dir("full", None)
     msg = str(err.value)
-    assert "--images" in msg and "dataset-fashion-mnist" in msg and str(tmp_path / "opt") in msg
+    assert "--images" in msg and "dataset-fashion-mnist" in msg and str(tmp_path / "debian") in msg
+
+
+@pytest.mark.parametrize("use_env", [False, True])
+def test_named_directory_is_authoritative(tmp_path, monkeypatch, use_env):
+    monkeypatch.setattr("bubblelens.data_images.DEBIAN_IMAGES", SHIPPED_IMAGES)   # a valid fallback exists
+    monkeypatch.delenv("BUBBLELENS_IMAGES", raising=False)
+    if use_env:
+        monkeypatch.setenv("BUBBLELENS_IMAGES", str(tmp_path / "nope"))
+    with pytest.raises(DataError, match="BUBBLELENS_IMAGES" if use_env else "--images"):
+        resolve_image_dir("full", None if use_env else tmp_path / "nope")
+
+
+def test_named_directory_is_used(monkeypatch):
+    monkeypatch.delenv("BUBBLELENS_IMAGES", raising=False)
+    assert resolve_image_dir("full", SHIPPED_IMAGES) == SHIPPED_IMAGES
 
 
 def test_unit_range():
