@@ -7,7 +7,9 @@ they stop (non-finite loss) or carry on, and return a RunResult whose `failure_e
 """
 from __future__ import annotations
 
+import hashlib
 import logging
+import math
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -16,6 +18,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from .config import canonical
 from .errors import UsageError
 
 log = logging.getLogger(__name__)
@@ -246,6 +249,49 @@ def epoch_permutation(n: int, seed: int, epoch: int, device: str) -> torch.Tenso
     """Shuffle order of epoch `epoch`: a pure function of (seed, epoch), so a resumed run needs no extra state."""
     gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
     return torch.randperm(n, generator=gen).to(device)
+
+
+# Changing these does not change the trained numbers, so a checkpoint stays valid across them.
+RESUME_FREE = ("epochs", "max_steps", "n_samples")
+
+
+def data_digest(images: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(images).tobytes()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """How an image model's run is laid out: steps per epoch, total steps, and what a checkpoint must match."""
+
+    steps_per_epoch: int
+    total: int
+    resume_key: dict
+
+
+def plan_steps(model: str, images: np.ndarray, params: Any, seed: int) -> StepPlan:
+    """Epochs of `params.batch_size` over `images`, capped by `params.max_steps` (0 = no cap)."""
+    steps_per_epoch = math.ceil(len(images) / params.batch_size)
+    total = params.epochs * steps_per_epoch
+    if params.max_steps > 0:
+        total = min(total, params.max_steps)
+    pcanon = canonical(params)
+    key = {"model": model, "seed": seed, "data": data_digest(images),
+           "params": {k: v for k, v in pcanon.items() if k not in RESUME_FREE}}
+    return StepPlan(steps_per_epoch, total, key)
+
+
+class EpochBatches:
+    """Batch indices for optimiser step `step`: epoch-wise shuffles (one permutation held at a time)."""
+
+    def __init__(self, n: int, batch_size: int, steps_per_epoch: int, seed: int, device: str):
+        self.n, self.bsz, self.steps_per_epoch, self.seed, self.device = n, batch_size, steps_per_epoch, seed, device
+        self._epoch, self._perm = -1, None
+
+    def __call__(self, step: int) -> torch.Tensor:
+        epoch, i = divmod(step, self.steps_per_epoch)
+        if epoch != self._epoch:
+            self._epoch, self._perm = epoch, epoch_permutation(self.n, self.seed, epoch, self.device)
+        return self._perm[i * self.bsz:(i + 1) * self.bsz]
 
 
 def to_uint8_images(x: torch.Tensor, low: float) -> np.ndarray:

@@ -8,9 +8,7 @@ bf16 autocast, channels_last, optional torch.compile; the CPU path stays plain f
 """
 from __future__ import annotations
 
-import hashlib
 import logging
-import math
 from pathlib import Path
 
 import numpy as np
@@ -29,14 +27,6 @@ KERAS_ADAM = {"betas": (0.9, 0.999), "eps": 1e-7}
 SAMPLE_SEED_OFFSET = 7_919          # sampling noise stream, separate from training noise
 NOISE_SEED_OFFSET = 104_729
 SAMPLE_CHUNK = 1000
-# Changing these does not change the trained numbers, so a checkpoint stays valid across them.
-RESUME_FREE = ("epochs", "max_steps", "n_samples")
-
-
-def data_digest(images: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(images).tobytes()).hexdigest()[:16]
-
-
 def gan_step(g: torch.nn.Module, d: torch.nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
              real: torch.Tensor, z: torch.Tensor, amp: bool) -> torch.Tensor:
     """One tutorial train_step. real (B, 1, 28, 28) in [-1, 1], z (B, noise). Returns (d_loss, g_loss)."""
@@ -79,15 +69,10 @@ def train_dcgan(params: DCGANParams, images: np.ndarray, seed: int, device: str 
     """Train the article's DCGAN on uint8 images (N, 28, 28); never raises for a diverged run."""
     cuda = device == "cuda"
     cfg = DCGANConfig(noise_dim=params.noise_dim, width=params.width)
-    n, bsz = len(images), params.batch_size
-    steps_per_epoch = math.ceil(n / bsz)
-    total = params.epochs * steps_per_epoch
-    if params.max_steps > 0:
-        total = min(total, params.max_steps)
-    pcanon = canonical(params)
-    resume_key = {"model": "dcgan", "seed": seed, "data": data_digest(images),
-                  "params": {k: v for k, v in pcanon.items() if k not in RESUME_FREE}}
-    config = {"params": pcanon, "architecture": canonical(cfg), "amp_bf16": cuda, "compiled": compile_model,
+    bsz = params.batch_size
+    plan = T.plan_steps("dcgan", images, params, seed)
+    steps_per_epoch, total, resume_key = plan.steps_per_epoch, plan.total, plan.resume_key
+    config = {"params": canonical(params), "architecture": canonical(cfg), "amp_bf16": cuda, "compiled": compile_model,
               "adam": {"betas": [0.9, 0.999], "eps": 1e-7}}
 
     fork_devices = [torch.cuda.current_device()] if cuda else []
@@ -120,14 +105,10 @@ def train_dcgan(params: DCGANParams, images: np.ndarray, seed: int, device: str 
         monitor.checked = len(history[T.KEY_STEP])
 
         g_run, d_run = (torch.compile(g), torch.compile(d)) if compile_model else (g, d)
-        perm_cache: dict[int, torch.Tensor] = {}
+        batches = T.EpochBatches(len(images), bsz, steps_per_epoch, seed, device)
 
         def step_fn(step: int) -> torch.Tensor:
-            epoch, i = divmod(step, steps_per_epoch)
-            if epoch not in perm_cache:
-                perm_cache.clear()
-                perm_cache[epoch] = T.epoch_permutation(n, seed, epoch, device)
-            idx = perm_cache[epoch][i * bsz:(i + 1) * bsz]
+            idx = batches(step)
             z = torch.randn(len(idx), cfg.noise_dim, generator=noise_gen, device=device)
             # The FLOP counter needs eager modules; the first step (counted) never uses the compiled ones.
             gm, dm = (g, d) if step == start else (g_run, d_run)

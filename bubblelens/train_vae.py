@@ -7,7 +7,6 @@ with the GAN trainers (train.py).
 from __future__ import annotations
 
 import logging
-import math
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,7 @@ from . import train as T
 from .compute import ResourceMeter, VAEPass, count_params, forward_flops_per_sample, mfu
 from .config import VAEParams, canonical
 from .model_vae import VAE, VAEConfig, elbo_terms
-from .train_gan_images import NOISE_SEED_OFFSET, RESUME_FREE, SAMPLE_CHUNK, SAMPLE_SEED_OFFSET, data_digest
+from .train_gan_images import NOISE_SEED_OFFSET, SAMPLE_CHUNK, SAMPLE_SEED_OFFSET
 
 log = logging.getLogger(__name__)
 
@@ -64,15 +63,10 @@ def train_vae(params: VAEParams, images: np.ndarray, eval_images: np.ndarray, se
     """Train the VAE on uint8 images (N, 28, 28); eval_images give the latent means and reconstructions."""
     cuda = device == "cuda"
     cfg = VAEConfig(latent_dim=params.latent_dim, width=params.width)
-    n, bsz = len(images), params.batch_size
-    steps_per_epoch = math.ceil(n / bsz)
-    total = params.epochs * steps_per_epoch
-    if params.max_steps > 0:
-        total = min(total, params.max_steps)
-    pcanon = canonical(params)
-    resume_key = {"model": "vae", "seed": seed, "data": data_digest(images),
-                  "params": {k: v for k, v in pcanon.items() if k not in RESUME_FREE}}
-    config = {"params": pcanon, "architecture": canonical(cfg), "amp_bf16": cuda}
+    bsz = params.batch_size
+    plan = T.plan_steps("vae", images, params, seed)
+    steps_per_epoch, total, resume_key = plan.steps_per_epoch, plan.total, plan.resume_key
+    config = {"params": canonical(params), "architecture": canonical(cfg), "amp_bf16": cuda}
     keys = [T.KEY_LOSS, T.KEY_RECON, T.KEY_KL]
 
     with torch.random.fork_rng(devices=[torch.cuda.current_device()] if cuda else []):
@@ -99,14 +93,10 @@ def train_vae(params: VAEParams, images: np.ndarray, eval_images: np.ndarray, se
             log.info("vae seed %d: resuming at step %d of %d", seed, start, total)
         monitor = T.FailureMonitor("vae", total, events)
         monitor.checked = len(history[T.KEY_STEP])
-        perm_cache: dict[int, torch.Tensor] = {}
+        batches = T.EpochBatches(len(images), bsz, steps_per_epoch, seed, device)
 
         def step_fn(step: int) -> torch.Tensor:
-            epoch, i = divmod(step, steps_per_epoch)
-            if epoch not in perm_cache:
-                perm_cache.clear()
-                perm_cache[epoch] = T.epoch_permutation(n, seed, epoch, device)
-            idx = perm_cache[epoch][i * bsz:(i + 1) * bsz]
+            idx = batches(step)
             eps = torch.randn(len(idx), cfg.latent_dim, generator=noise_gen, device=device)
             return vae_step(model, opt, data[idx], eps, params.beta, amp=cuda)
 
