@@ -161,7 +161,10 @@ def _table_view(table: Table, number: int) -> dict[str, Any]:
     for i in columns:
         longest_word = max((len(w) for w in table.columns[i].split()), default=1)
         longest_cell = max((len(str(r[i])) if r[i] is not None else 1 for r in table.rows), default=1)
-        weights.append(min(max(longest_word, longest_cell, 6), 40))   # 6: room for padding around short numbers
+        chars = max(longest_word, longest_cell, 4)
+        # Short tokens ("< 0.001", "13") cannot wrap gracefully and pay the same cell padding as long text,
+        # so they get extra room; long text columns wrap and are capped.
+        weights.append(1.5 * chars + 3 if chars <= 12 else min(chars, 40) + 3)
     widths = [round(100 * w / sum(weights), 2) for w in weights]
     return {"type": "table", "number": number, "caption": table.caption, "columns": table.columns,
             "rows": [[_cell(c) for c in row] for row in table.rows], "align": align, "widths": widths,

@@ -38,7 +38,7 @@ def fmt_p(p) -> str:
     """p-values as readers expect them: three decimals, '< 0.001' below that."""
     if p is None or (isinstance(p, float) and not math.isfinite(p)):
         return "–"
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+    return "<\u00a00.001" if p < 0.001 else f"{p:.3f}"   # no-break space: never split across lines
 
 
 def metric_summary(runs_long: pd.DataFrame) -> pd.DataFrame:
