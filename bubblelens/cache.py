@@ -45,10 +45,15 @@ def library_versions() -> dict[str, str]:
     return {"torch": torch.__version__, "numpy": np.__version__, "pandas": pandas.__version__}
 
 
-def code_version(*modules: ModuleType) -> str:
-    """Hash of the source of the modules that compute a stage: editing them invalidates its entries."""
+def code_version(*modules: ModuleType | str) -> str:
+    """Hash of the source of the modules that compute a stage: editing them invalidates its entries.
+
+    Modules may be given as objects or as names inside the package ("train" -> bubblelens.train)."""
+    import importlib
+
+    mods = [importlib.import_module(f"bubblelens.{m}") if isinstance(m, str) else m for m in modules]
     h = hashlib.sha256()
-    for mod in sorted(modules, key=lambda m: m.__name__):
+    for mod in sorted(mods, key=lambda m: m.__name__):
         h.update(mod.__name__.encode())
         h.update(Path(mod.__file__).read_bytes())
     return h.hexdigest()[:16]

@@ -66,12 +66,6 @@ def run_id(model: str, dataset: str, variant: str, seed: int) -> str:
     return f"{model}-{dataset}-{variant}-s{seed}"
 
 
-def _modules(*names: str) -> tuple:
-    import importlib
-
-    return tuple(importlib.import_module(f"bubblelens.{n}") for n in names)
-
-
 # The code whose edits invalidate a stage's entries (see cache.code_version).
 TRAIN_CODE = ("train", "train_gan_images", "train_vae", "train_mixture", "model_dcgan", "model_vae",
               "model_mlp_gan", "compute", "data_images")
@@ -105,7 +99,7 @@ def train_features(ctx, images: Images) -> tuple[dict, dict, str]:
         return info, {k: v.detach().cpu().numpy() for k, v in state.items()}
 
     info, arrays, fp = ctx.cached("features", "classifier", params, {"images": images.fingerprint, "device": ctx.device},
-                                  _modules("features"), compute, trained=True)
+                                  ("features",), compute, trained=True)
     return arrays, info, fp
 
 
@@ -131,7 +125,7 @@ def _image_run(ctx, model: str, params, images: Images, seed: int, label: str = 
                                       ckpt_dir=scratch, progress=cb)
         return run.to_json(), {"samples": run.samples, **run.extras}
 
-    return ctx.cached("train", key, params, fp_inputs, _modules(*TRAIN_CODE), compute, trained=True)
+    return ctx.cached("train", key, params, fp_inputs, TRAIN_CODE, compute, trained=True)
 
 
 def train_all(ctx, images: Images) -> list[tuple[dict, dict, str]]:
@@ -156,7 +150,7 @@ def train_all(ctx, images: Images) -> list[tuple[dict, dict, str]]:
 
             result, arrays, fp = ctx.cached("train", key, params,
                                             {"seeds": json.dumps(list(cfg.seeds_mixture)), "device": ctx.device},
-                                            _modules(*TRAIN_CODE), compute, trained=True)
+                                            TRAIN_CODE, compute, trained=True)
             for r in result["runs"]:
                 runs.append((r, {"samples": arrays[f"s{r['seed']}"]}, fp))
     for width in cfg.sweep.widths:
@@ -182,7 +176,7 @@ def _real_reference(ctx, images: Images, feats) -> tuple[dict, dict]:
                 {"test_features": real_test, "train_features": real_train, "spectrum": spectrum})
 
     return ctx.cached("evaluate", "real-reference", ctx.cfg.eval, {"images": images.fingerprint, "features": feats[2]},
-                      _modules(*EVAL_CODE), compute)[:2]
+                      EVAL_CODE, compute)[:2]
 
 
 def _image_metrics(ctx, arrays: dict, images: Images, extractor, real_arrays: dict, n: int) -> dict:
@@ -221,7 +215,7 @@ def _evaluate_image_run(ctx, run: dict, arrays: dict, fp: str, images: Images, f
             "grid": samples[:GRID_SIZE], "spectrum": metric_failures.spectrum(samples)}
 
     key = run_id(run["model"], run["dataset"], run["variant"], run["seed"])
-    return ctx.cached("evaluate", key, ctx.cfg.eval, {"run": fp, "features": feats[2]}, _modules(*EVAL_CODE),
+    return ctx.cached("evaluate", key, ctx.cfg.eval, {"run": fp, "features": feats[2]}, EVAL_CODE,
                       compute)[:2]
 
 

@@ -115,12 +115,7 @@ def charts_stage(ctx, state: dict) -> dict:
             sp500 = sp500_reference(mkt)
             market_charts = charts_market.all_market_charts(mkt, env, growth, sp500)
             cb(2, 2, {})
-        old = ctx.opts.out_dir / ".charts.old"
-        if chart_dir.exists():
-            shutil.rmtree(old, ignore_errors=True)
-            chart_dir.rename(old)
-        tmp.rename(chart_dir)
-        shutil.rmtree(old, ignore_errors=True)
+        _swap_in(tmp, chart_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -139,12 +134,6 @@ REPORT_FILES = ("bubblelens-report.pdf", "bubblelens-report.html")
 REPORT_CODE = ("chart_io", "charts_market", "charts_models", "claim_statistics", "claims", "report", "report_content",
                "report_model", "report_tables", "report_text", "timeseries", "critical_values", "market",
                "market_schema", "stats", "compute", "data_images", "pipeline", "changes", "stages_report")
-
-
-def _report_modules() -> tuple:
-    import importlib
-
-    return tuple(importlib.import_module(f"bubblelens.{n}") for n in REPORT_CODE)
 
 
 def _tree_digest(root: Path) -> str:
@@ -183,11 +172,21 @@ def report_unit(ctx, state: dict, manifest_extra: dict) -> dict:
         arrays = {k: np.frombuffer(p.read_bytes(), dtype=np.uint8) for k, p in files.items()}
         return info | {"build_id": state["charts"]["meta"].build_id}, arrays
 
-    result, arrays, _ = ctx.cached("render", "pdf+html+charts", params, inputs, _report_modules(), compute)
+    result, arrays, _ = ctx.cached("render", "pdf+html+charts", params, inputs, REPORT_CODE, compute)
     if state.get("charts") is None:   # restored from the cache: put the files back, atomically
         _restore(ctx.opts.out_dir, arrays)
         ctx.reporter.info(f"report: unchanged, restored {ctx.opts.out_dir / REPORT_FILES[0]} from the cache")
     return result
+
+
+def _swap_in(new: Path, target: Path) -> None:
+    """Replace directory `target` by `new` with renames only, so readers never see a half-filled one."""
+    old = target.with_name(f".{target.name}.old")
+    if target.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        target.rename(old)
+    new.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _restore(out_dir: Path, arrays: dict) -> None:
@@ -195,12 +194,7 @@ def _restore(out_dir: Path, arrays: dict) -> None:
     for name, data in arrays.items():
         if name.startswith("charts/"):
             (tmp / name.split("/", 1)[1]).write_bytes(data.tobytes())
-    chart_dir, old = out_dir / "charts", out_dir / ".charts.old"
-    if chart_dir.exists():
-        shutil.rmtree(old, ignore_errors=True)
-        chart_dir.rename(old)
-    tmp.rename(chart_dir)
-    shutil.rmtree(old, ignore_errors=True)
+    _swap_in(tmp, out_dir / "charts")
     for name in REPORT_FILES:
         atomic_write_bytes(out_dir / name, arrays[name].tobytes())
 

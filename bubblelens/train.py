@@ -280,6 +280,29 @@ def plan_steps(model: str, images: np.ndarray, params: Any, seed: int) -> StepPl
     return StepPlan(steps_per_epoch, total, key)
 
 
+@dataclass
+class ResumePoint:
+    """Where a run (re)starts: step, wall time and FLOPs already spent, history and failure events so far."""
+
+    start: int
+    prev_wall: float
+    flops_per_step: int | None
+    history: dict[str, list]
+    events: list[dict]
+
+
+def resume_progress(ckpt: dict | None, total: int, history: dict[str, list], device: str,
+                    noise_gen: torch.Generator, modules: dict[str, Any]) -> ResumePoint:
+    """Restore `modules` (state-dict owners keyed by checkpoint name) and the noise stream from `ckpt`
+    when it fits this run; otherwise a fresh start with the given empty `history`."""
+    if ckpt is None or ckpt["step"] > total:
+        return ResumePoint(0, 0.0, None, history, [])
+    for name, owner in modules.items():
+        owner.load_state_dict(ckpt[name])
+    set_rng_state(device, noise_gen, ckpt["rng"])
+    return ResumePoint(ckpt["step"], ckpt["wall_s"], ckpt["flops_per_step"], ckpt["history"], ckpt["failure_events"])
+
+
 class EpochBatches:
     """Batch indices for optimiser step `step`: epoch-wise shuffles (one permutation held at a time)."""
 

@@ -90,16 +90,11 @@ def train_dcgan(params: DCGANParams, images: np.ndarray, seed: int, device: str 
         noise_gen = torch.Generator(device).manual_seed(seed + NOISE_SEED_OFFSET)
 
         history: dict[str, list] = {T.KEY_STEP: [], T.KEY_D_LOSS: [], T.KEY_G_LOSS: []}
-        start, prev_wall, flops_per_step, events = 0, 0.0, None, []
-        ckpt = T.load_checkpoint(ckpt_dir, resume_key)
-        if ckpt is not None and ckpt["step"] <= total:
-            g.load_state_dict(ckpt["g"])
-            d.load_state_dict(ckpt["d"])
-            opt_g.load_state_dict(ckpt["opt_g"])
-            opt_d.load_state_dict(ckpt["opt_d"])
-            T.set_rng_state(device, noise_gen, ckpt["rng"])
-            start, prev_wall, flops_per_step = ckpt["step"], ckpt["wall_s"], ckpt["flops_per_step"]
-            history, events = ckpt["history"], ckpt["failure_events"]
+        p0 = T.resume_progress(T.load_checkpoint(ckpt_dir, resume_key), total, history, device, noise_gen,
+                               {"g": g, "d": d, "opt_g": opt_g, "opt_d": opt_d})
+        start, prev_wall, flops_per_step = p0.start, p0.prev_wall, p0.flops_per_step
+        history, events = p0.history, p0.events
+        if start:
             log.info("dcgan seed %d: resuming at step %d of %d", seed, start, total)
         monitor = T.FailureMonitor("gan", total, events)
         monitor.checked = len(history[T.KEY_STEP])

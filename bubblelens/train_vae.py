@@ -82,14 +82,11 @@ def train_vae(params: VAEParams, images: np.ndarray, eval_images: np.ndarray, se
         noise_gen = torch.Generator(device).manual_seed(seed + NOISE_SEED_OFFSET)
 
         history: dict[str, list] = {T.KEY_STEP: [], **{k: [] for k in keys}}
-        start, prev_wall, flops_per_step, events = 0, 0.0, None, []
-        ckpt = T.load_checkpoint(ckpt_dir, resume_key)
-        if ckpt is not None and ckpt["step"] <= total:
-            model.load_state_dict(ckpt["model"])
-            opt.load_state_dict(ckpt["opt"])
-            T.set_rng_state(device, noise_gen, ckpt["rng"])
-            start, prev_wall, flops_per_step = ckpt["step"], ckpt["wall_s"], ckpt["flops_per_step"]
-            history, events = ckpt["history"], ckpt["failure_events"]
+        p0 = T.resume_progress(T.load_checkpoint(ckpt_dir, resume_key), total, history, device, noise_gen,
+                               {"model": model, "opt": opt})
+        start, prev_wall, flops_per_step = p0.start, p0.prev_wall, p0.flops_per_step
+        history, events = p0.history, p0.events
+        if start:
             log.info("vae seed %d: resuming at step %d of %d", seed, start, total)
         monitor = T.FailureMonitor("vae", total, events)
         monitor.checked = len(history[T.KEY_STEP])

@@ -11,12 +11,7 @@ from bubblelens import model_dcgan, model_mlp_gan, model_vae
 from bubblelens.compute import forward_flops_per_sample
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_dcgan_shapes_and_range():

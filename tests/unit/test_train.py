@@ -21,12 +21,7 @@ TINY_VAE = VAEParams(width=0.125, latent_dim=4, epochs=1, max_steps=0, batch_siz
 TINY_MIX = MixtureParams(steps=60, batch_size=32, lr=1e-3, g_hidden=16, d_hidden=16, n_samples=50)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
