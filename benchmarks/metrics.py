@@ -21,7 +21,7 @@ import torch
 from prdc import compute_prdc
 from scipy import linalg
 
-from bubblelens import metrics
+from bubblelens.evaluation import names as metrics
 
 
 def structured_features(n: int, dim: int, rng: np.random.Generator, shift: float) -> np.ndarray:

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bubblelens.critical_values import simulate_statistics
-from bubblelens.timeseries import default_min_window, radf
+from bubblelens.analysis.critical_values import simulate_statistics
+from bubblelens.analysis.timeseries import default_min_window, radf
 
 SP500 = Path(__file__).resolve().parents[1] / "tests" / "data" / "psy2015_sp500_pd.csv"
 

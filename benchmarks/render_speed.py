@@ -13,9 +13,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from bubblelens.chart_io import draw_chart
-from bubblelens.report import render_report
-from bubblelens.report_model import Figure, Paragraph, Section, Table, demo_content
+from bubblelens.report.charts.io import draw_chart
+from bubblelens.report.render import render_report
+from bubblelens.report.demo import demo_content
+from bubblelens.report.model import Figure, Paragraph, Section, Table
 
 LOREM = ("Generative models are judged here on what they measurably do: which modes of the data they "
          "reproduce, how sharp their samples are, and what each point of quality costs in compute. ")

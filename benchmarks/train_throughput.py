@@ -4,7 +4,7 @@
    CHECK_EVERY steps; on CUDA bf16 autocast + channels_last, optionally torch.compile) against a
    straightforward port of the article's loop (fp32, DataLoader over a TensorDataset, batch 256, eager,
    loss read back every step as the tutorial's progress printing does). Prints samples/s, the ratio and,
-   on CUDA, MFU against the H200's dense bf16 peak (bubblelens.compute.H200_BF16_PEAK_FLOPS).
+   on CUDA, MFU against the H200's dense bf16 peak (bubblelens.training.compute.H200_BF16_PEAK_FLOPS).
 2. 2-D mixture GANs: S seeds as one batched ensemble vs one seed at a time (same code, E=1).
 
     python benchmarks/train_throughput.py --quick          # CPU, < 2 min
@@ -19,14 +19,16 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from bubblelens import train as T
-from bubblelens.compute import H200_BF16_PEAK_FLOPS, count_flops
-from bubblelens.config import MixtureParams
-from bubblelens.data_images import SHIPPED_IMAGES, load_split, to_unit_range
-from bubblelens.model_dcgan import DCGANConfig, build
-from bubblelens.train_gan_images import KERAS_ADAM, gan_step
-from bubblelens.train_mixture import _Ensemble
-from bubblelens.model_mlp_gan import MLPGANConfig
+from bubblelens.training import loop as T
+from bubblelens.models.size import count_flops
+from bubblelens.training.compute import H200_BF16_PEAK_FLOPS
+from bubblelens.core.devices import device_name, resolve_device
+from bubblelens.core.config import MixtureParams
+from bubblelens.datasets.images import SHIPPED_IMAGES, load_split, to_unit_range
+from bubblelens.models.dcgan import DCGANConfig, build
+from bubblelens.training.dcgan import KERAS_ADAM, gan_step
+from bubblelens.training.mixture import _Ensemble
+from bubblelens.models.mlp_gan import MLPGANConfig
 
 
 def _sync(device: str) -> None:
@@ -138,13 +140,13 @@ def main() -> None:
     ap.add_argument("--compile", action="store_true", help="torch.compile our models (CUDA)")
     ap.add_argument("--seeds", type=int, default=5)
     args = ap.parse_args()
-    device = T.resolve_device(args.device)
+    device = resolve_device(args.device)
     width = args.width if args.width is not None else (0.25 if args.quick else 1.0)
     steps = args.steps if args.steps is not None else (8 if args.quick else 50)
     n_img = 4096 if args.quick else 15000
     images = torch.from_numpy(to_unit_range(load_split(SHIPPED_IMAGES, "train", n_img).images))
 
-    print(f"device: {device} ({T.device_name(device)}), torch threads {torch.get_num_threads()}")
+    print(f"device: {device} ({device_name(device)}), torch threads {torch.get_num_threads()}")
     print(f"DCGAN width {width}, batch {args.batch}, {steps} timed steps")
     base = baseline_dcgan(images, width, steps, device, args.batch)
     ours, flops = ours_dcgan(images, width, steps, device, args.batch, args.compile)

@@ -1,9 +1,10 @@
-"""bubblelens: measured, cited evidence on whether generative AI delivers what the market expects."""
-from pathlib import Path
+"""bubblelens: measured, cited evidence on whether generative AI delivers what the market expects.
+
+The subpackages follow the data flow (docs/architecture.md):
+datasets -> models -> training -> evaluation --+
+market -> analysis ----------------------------+-> claims -> report;  pipeline runs the stages, cli parses.
+This file stays thin on purpose: Python runs it before any submodule, so every import here would widen
+every stage's code fingerprint.
+"""
 
 __version__ = "0.1.0"
-
-# The package is installed editable from its repository; shipped data and templates live beside it.
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = REPO_ROOT / "data"
-TEMPLATES_DIR = REPO_ROOT / "templates"

@@ -1,4 +1,4 @@
 """`python -m bubblelens` is the `bubblelens` command."""
-from .cli import main
+from bubblelens.cli.main import main
 
 main()

@@ -4,9 +4,17 @@ import os
 import pytest
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _session_cache(tmp_path_factory):
+    """Module- and session-scoped fixtures run before any per-test fixture: they get a private cache too."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("BUBBLELENS_CACHE", str(tmp_path_factory.mktemp("session-cache")))
+        yield
+
+
 @pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("BUBBLELENS_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+def _isolated_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("BUBBLELENS_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("SOURCE_DATE_EPOCH", os.environ.get("SOURCE_DATE_EPOCH", "1796083200"))  # 2026-12-01
 
 

@@ -8,9 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from bubblelens import train as T
-from bubblelens.config import DCGANParams, MixtureParams, VAEParams
-from bubblelens.data_images import SHIPPED_IMAGES, load_split
+from bubblelens.training import loop as T
+from bubblelens.training.dcgan import train_dcgan
+from bubblelens.training.mixture import train_mixture_seeds
+from bubblelens.training.vae import train_vae
+from bubblelens.core.config import DCGANParams, MixtureParams, VAEParams
+from bubblelens.datasets.images import SHIPPED_IMAGES, load_split
 
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]
@@ -24,7 +27,7 @@ def images() -> np.ndarray:
 
 
 def test_dcgan_cuda_reference_model(images, tmp_path):
-    r = T.train_dcgan(GAN, images, seed=0, device="cuda", ckpt_dir=tmp_path)
+    r = train_dcgan(GAN, images, seed=0, device="cuda", ckpt_dir=tmp_path)
     c = r.compute
     assert c["device"] == "cuda" and c["peak_mem_kind"] == "cuda" and c["peak_mem_bytes"] > 0
     assert c["params_g"] == 2_305_472 and c["params_d"] == 212_865
@@ -32,27 +35,27 @@ def test_dcgan_cuda_reference_model(images, tmp_path):
     assert np.isfinite(r.history["d_loss"]).all() and r.failure_events == []
     assert r.samples.shape == (512, 28, 28)
     # bf16 changes rounding, not the game: early losses stay near the CPU fp32 run's
-    cpu = T.train_dcgan(replace(GAN, max_steps=10), images, seed=0, device="cpu")
+    cpu = train_dcgan(replace(GAN, max_steps=10), images, seed=0, device="cpu")
     np.testing.assert_allclose(r.history["g_loss"][:10], cpu.history["g_loss"], rtol=0.1, atol=0.05)
     ckpt = torch.load(tmp_path / T.CKPT_NAME, weights_only=True)
     assert ckpt["step"] == 40
 
 
 def test_dcgan_cuda_compiled(images):
-    r = T.train_dcgan(replace(GAN, max_steps=30), images, seed=0, device="cuda", compile_model=True)
+    r = train_dcgan(replace(GAN, max_steps=30), images, seed=0, device="cuda", compile_model=True)
     assert np.isfinite(r.history["g_loss"]).all() and r.config["compiled"] is True
 
 
 def test_vae_cuda(images):
     p = VAEParams(width=1.0, epochs=1, max_steps=50, batch_size=128, n_samples=256)
-    r = T.train_vae(p, images, images[:500], seed=0, device="cuda")
+    r = train_vae(p, images, images[:500], seed=0, device="cuda")
     assert np.isfinite(r.history["loss"]).all() and r.history["loss"][-1] < r.history["loss"][0]
     assert r.extras["latent_mu"].shape == (500, 16)
 
 
 def test_mixture_cuda_ensemble_matches_loop():
     p = MixtureParams(steps=100, batch_size=100, lr=1e-3, g_hidden=64, d_hidden=64, n_samples=200)
-    ens = T.train_mixture_seeds(p, "grid25", "pacgan", (0, 1, 2), device="cuda")
-    loop = T.train_mixture_seeds(p, "grid25", "pacgan", (0, 1, 2), device="cuda", ensemble=False)
+    ens = train_mixture_seeds(p, "grid25", "pacgan", (0, 1, 2), device="cuda")
+    loop = train_mixture_seeds(p, "grid25", "pacgan", (0, 1, 2), device="cuda", ensemble=False)
     for a, b in zip(ens, loop):
         np.testing.assert_allclose(a.samples, b.samples, rtol=1e-2, atol=1e-2)   # TF32/cuBLAS batching

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from bubblelens import DATA_DIR
+from bubblelens.core.resources import DATA_DIR
 
 # Section titles the report must have (update here when the report is restructured).
 SECTIONS = ["Executive summary", "The thesis and how it is tested", "Models and training", "Failure modes",

@@ -1,0 +1,215 @@
+"""Monte Carlo critical values for the explosive-root tests (ADF, SADF, GSADF, BSADF sequences).
+
+Null model: a driftless Gaussian random walk y_t = y_{t-1} + e_t, e_t ~ N(0, 1), as exuber simulates
+(PSY 2015 add a drift d T^-eta; `drift` lets you do that, default 0). The statistics are invariant to the
+level and scale of y, so neither y_0 nor the variance matters. Quantiles use numpy's default "linear"
+method, which is R's quantile type 7.
+
+Two BSADF critical-value sequences are kept, both per observation t:
+- "psy": the null quantile of BSADF_t itself (PSY 2015, the date-stamping rule of the paper);
+- "exuber": the null quantile of max_{s<=t} BADF_s, the running maximum of the forward-recursive ADF
+  (what exuber stores in radf_crit; it ends at the SADF critical value).
+
+Tables that the smoke and quick profiles need are shipped in data/critical_values/ (CSV + JSON
+metadata); regenerate them with `python -m bubblelens.analysis.critical_values --out data/critical_values`.
+`load_or_compute_critical_values` returns a shipped table when its parameters match and simulates
+(and memoises in-process) otherwise.
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bubblelens.core.resources import DATA_DIR
+from bubblelens import __version__
+from bubblelens.core.io import atomic_write_text
+from bubblelens.analysis.timeseries import RadfResult, adf_engine, default_min_window
+
+log = logging.getLogger(__name__)
+
+LEVELS = (0.90, 0.95, 0.99)
+LEVEL_COLUMNS = ("cv90", "cv95", "cv99")
+DEFAULT_REPS = 2000
+DEFAULT_SEED = 123
+DEFAULT_DRIFT = 0.0
+BATCH = 16                       # replications per engine call: small batches stay in cache (fastest)
+SHIPPED_DIR = DATA_DIR / "critical_values"
+SHIPPED_SMALL_N = tuple(range(24, 61))
+SHIPPED_N = (1680,) + SHIPPED_SMALL_N  # S&P 500 1871-2010 (PSY 2015), then short monthly series
+
+STAT_ADF, STAT_SADF, STAT_GSADF = "adf", "sadf", "gsadf"
+SEQ_PSY, SEQ_EXUBER = "bsadf", "bsadf_cummax_badf"
+METHODS = {"psy": SEQ_PSY, "exuber": SEQ_EXUBER}
+
+
+@dataclass(frozen=True, eq=False)
+class CriticalValues:
+    """Null quantiles at LEVELS for one (n, min_window, lag) set-up.
+
+    adf/sadf/gsadf: (3,) one per level. bsadf (PSY) and bsadf_cummax_badf (exuber): (m, 3) with
+    m = n - lag - min_window, row i for the window ending at observation obs[i] (1-based), aligned with
+    `RadfResult.bsadf`.
+    """
+
+    n: int
+    min_window: int
+    lag: int
+    reps: int
+    seed: int
+    drift: float
+    adf: np.ndarray
+    sadf: np.ndarray
+    gsadf: np.ndarray
+    bsadf: np.ndarray
+    bsadf_cummax_badf: np.ndarray
+    obs: np.ndarray
+    source: str = "computed"
+
+    def value(self, stat: str, level: float = 0.95) -> float:
+        """Critical value of a scalar statistic ('adf', 'sadf', 'gsadf') at a level in LEVELS."""
+        if stat not in (STAT_ADF, STAT_SADF, STAT_GSADF):
+            raise ValueError(f"unknown statistic '{stat}'")
+        return float(getattr(self, stat)[_level_col(level)])
+
+    def sequence(self, level: float = 0.95, method: str = "psy") -> np.ndarray:
+        """BSADF critical-value sequence (m,) at `level`: method 'psy' or 'exuber' (see module doc)."""
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {sorted(METHODS)}, got '{method}'")
+        return getattr(self, METHODS[method])[:, _level_col(level)]
+
+    def sequence_for(self, result: RadfResult, level: float = 0.95, method: str = "psy") -> np.ndarray:
+        """`sequence` for date-stamping `result`; ValueError when these values were simulated for another
+        n, min_window or lag. method="psy": the null quantile of BSADF_t (PSY 2015); "exuber": the quantile
+        of the running maximum of BADF (exuber's stored sequence)."""
+        if (self.n, self.min_window, self.lag) != (result.n, result.min_window, result.lag):
+            raise ValueError(f"critical values are for n={self.n}, min_window={self.min_window}, lag={self.lag}; "
+                             f"the result has n={result.n}, min_window={result.min_window}, lag={result.lag}")
+        return self.sequence(level, method)
+
+    def metadata(self) -> dict:
+        return {"n": self.n, "min_window": self.min_window, "lag": self.lag, "reps": self.reps,
+                "seed": self.seed, "drift": self.drift, "levels": list(LEVELS),
+                "null": "Gaussian random walk y_t = y_{t-1} + drift + e_t, e_t ~ N(0,1)",
+                "quantile_method": "numpy linear (R type 7)", "bubblelens_version": __version__}
+
+
+def _level_col(level: float) -> int:
+    for i, lv in enumerate(LEVELS):
+        if abs(level - lv) < 1e-9:
+            return i
+    raise ValueError(f"level must be one of {LEVELS}, got {level}")
+
+
+def simulate_statistics(n: int, min_window: int, lag: int, reps: int, seed: int,
+                        drift: float = DEFAULT_DRIFT) -> dict[str, np.ndarray]:
+    """Null draws: adf, sadf, gsadf (reps,) and bsadf, cummax_badf (reps, m).
+
+    All innovations come from one `default_rng(seed)` draw of shape (reps, n), so results do not depend
+    on the batch size.
+    """
+    rng = np.random.default_rng(seed)
+    y = np.cumsum(rng.standard_normal((reps, n)) + drift, axis=1)   # (reps, n)
+    badf = np.empty((reps, n - lag - min_window))
+    bsadf = np.empty_like(badf)
+    for lo in range(0, reps, BATCH):
+        badf[lo:lo + BATCH], bsadf[lo:lo + BATCH] = adf_engine(y[lo:lo + BATCH], min_window, lag)
+    cummax = np.maximum.accumulate(badf, axis=1)
+    return {STAT_ADF: badf[:, -1], STAT_SADF: cummax[:, -1], STAT_GSADF: bsadf.max(axis=1),
+            SEQ_PSY: bsadf, SEQ_EXUBER: cummax}
+
+
+def critical_values(n: int, min_window: int | None = None, lag: int = 0, reps: int = DEFAULT_REPS,
+                    seed: int = DEFAULT_SEED, *, drift: float = DEFAULT_DRIFT) -> CriticalValues:
+    """Simulate critical values (always computes; see `load_or_compute_critical_values` for the cache)."""
+    minw = default_min_window(n) if min_window is None else int(min_window)
+    t0 = time.perf_counter()
+    draws = simulate_statistics(n, minw, lag, reps, seed, drift)
+    q = {k: np.quantile(v, LEVELS, axis=0).T for k, v in draws.items()}   # scalars (3,), sequences (m, 3)
+    log.info("critical values n=%d minw=%d lag=%d reps=%d: %.1f s", n, minw, lag, reps, time.perf_counter() - t0)
+    return CriticalValues(n=n, min_window=minw, lag=lag, reps=reps, seed=seed, drift=float(drift),
+                          adf=q[STAT_ADF], sadf=q[STAT_SADF], gsadf=q[STAT_GSADF], bsadf=q[SEQ_PSY],
+                          bsadf_cummax_badf=q[SEQ_EXUBER], obs=np.arange(minw + lag + 1, n + 1))
+
+
+# ------------------------------------------------------------------------------------------ files
+def table_stem(n: int, min_window: int, lag: int, reps: int, seed: int, drift: float = DEFAULT_DRIFT) -> str:
+    return f"cv_n{n}_minw{min_window}_lag{lag}_reps{reps}_seed{seed}_drift{drift:g}"
+
+
+def save_table(cv: CriticalValues, out_dir: Path) -> Path:
+    """Write `<stem>.csv` (stat, obs_index, cv90, cv95, cv99; full float precision) and `<stem>.json`."""
+    rows = [(s, "", *getattr(cv, s)) for s in (STAT_ADF, STAT_SADF, STAT_GSADF)]
+    for seq in (SEQ_PSY, SEQ_EXUBER):
+        rows += [(seq, int(o), *vals) for o, vals in zip(cv.obs, getattr(cv, seq))]
+    frame = pd.DataFrame(rows, columns=["stat", "obs_index", *LEVEL_COLUMNS])
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = table_stem(cv.n, cv.min_window, cv.lag, cv.reps, cv.seed, cv.drift)
+    atomic_write_text(out_dir / f"{stem}.csv", frame.to_csv(index=False, float_format="%.17g"))
+    atomic_write_text(out_dir / f"{stem}.json", json.dumps(cv.metadata(), indent=2, sort_keys=True) + "\n")
+    return out_dir / f"{stem}.csv"
+
+
+def load_table(csv_path: Path) -> CriticalValues:
+    """Read a table written by `save_table`; its JSON metadata supplies the parameters."""
+    csv_path = Path(csv_path)
+    meta = json.loads(csv_path.with_suffix(".json").read_text(encoding="utf-8"))
+    frame = pd.read_csv(csv_path)
+    vals = {s: g[list(LEVEL_COLUMNS)].to_numpy(np.float64) for s, g in frame.groupby("stat", sort=False)}
+    seq = frame[frame.stat == SEQ_PSY]
+    return CriticalValues(n=meta["n"], min_window=meta["min_window"], lag=meta["lag"], reps=meta["reps"],
+                          seed=meta["seed"], drift=float(meta["drift"]), adf=vals[STAT_ADF][0],
+                          sadf=vals[STAT_SADF][0], gsadf=vals[STAT_GSADF][0], bsadf=vals[SEQ_PSY],
+                          bsadf_cummax_badf=vals[SEQ_EXUBER], obs=seq.obs_index.to_numpy(np.int64),
+                          source=f"shipped:{csv_path.name}")
+
+
+@functools.lru_cache(maxsize=64)
+def _computed(n: int, minw: int, lag: int, reps: int, seed: int, drift: float) -> CriticalValues:
+    return critical_values(n, minw, lag, reps, seed, drift=drift)
+
+
+def load_or_compute_critical_values(n: int, min_window: int | None = None, lag: int = 0,
+                                    reps: int = DEFAULT_REPS, seed: int = DEFAULT_SEED, *,
+                                    drift: float = DEFAULT_DRIFT,
+                                    table_dir: Path | None = None) -> CriticalValues:
+    """The shipped table when one matches every parameter, else a simulation memoised in-process."""
+    minw = default_min_window(n) if min_window is None else int(min_window)
+    path = Path(table_dir or SHIPPED_DIR) / f"{table_stem(n, minw, lag, reps, seed, drift)}.csv"
+    if path.is_file():
+        cv = load_table(path)
+        if (cv.n, cv.min_window, cv.lag, cv.reps, cv.seed, cv.drift) == (n, minw, lag, reps, seed, drift):
+            return cv
+        log.warning("%s: metadata does not match its name; simulating instead", path)
+    log.info("no shipped critical values for n=%d minw=%d lag=%d reps=%d seed=%d; simulating", n, minw, lag,
+             reps, seed)
+    return _computed(n, minw, lag, reps, seed, float(drift))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Regenerate shipped tables: `python -m bubblelens.analysis.critical_values --out data/critical_values`."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--out", type=Path, default=SHIPPED_DIR)
+    parser.add_argument("--n", type=int, action="append", help=f"sample sizes (default {SHIPPED_N[0]} and "
+                        f"{SHIPPED_SMALL_N[0]}..{SHIPPED_SMALL_N[-1]}); repeat the flag for several")
+    parser.add_argument("--reps", type=int, default=DEFAULT_REPS)
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--lag", type=int, default=0)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for n in args.n or SHIPPED_N:
+        path = save_table(critical_values(n, None, args.lag, args.reps, args.seed), args.out)
+        log.info("wrote %s", path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

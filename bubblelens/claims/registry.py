@@ -1,0 +1,177 @@
+"""The claims registry: `data/claims.toml` -> validated `ClaimSpec`s (claims/engine.py gives verdicts).
+
+Why a registry: every claim the report makes is written down with its evidence, its statistic and its
+decision rule, and the verdict follows mechanically from the evidence — change a CSV row or a training
+result and the verdict follows; nothing is decided by hand. The statistic kinds a claim may name are
+handed in (`load_registry(path, kinds)`), so this module does not depend on which kinds exist.
+
+An invalid registry (a missing field, an unknown statistic, a series id that does not exist) is a
+`DataError` naming the file, the claim and the field. See docs/claims.md.
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bubblelens.claims.kinds import INCONCLUSIVE, NOT_SUPPORTED, REQUIRED, SUPPORTED, StatisticKind
+from bubblelens.core.errors import DataError
+from bubblelens.core.resources import curated
+from bubblelens.evaluation.names import KNOWN_METRICS
+
+READING_KEYS = {SUPPORTED: "supported", NOT_SUPPORTED: "not_supported", INCONCLUSIVE: "inconclusive"}
+CATEGORIES = ("models", "compute", "market")
+INDICATIVE_CATEGORIES = ("models", "compute")     # model behaviour: short training outside 'full'
+_ID_RE = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
+_FIELDS = {"id": str, "statement": str, "category": str, "statistic": str, "decision_rule": str,
+           "reading": dict, "metrics": list, "series": list, "params": dict, "references": list}
+_REQUIRED_FIELDS = ("id", "statement", "category", "statistic", "decision_rule", "reading")
+
+
+@dataclass(frozen=True)
+class ClaimSpec:
+    id: str
+    statement: str
+    category: str
+    statistic: str
+    params: Mapping[str, Any]     # declared values merged over the kind's defaults
+    decision_rule: str            # with {param} placeholders filled in
+    readings: Mapping[str, str]   # verdict -> plain-language reading
+    metrics: tuple[str, ...] = ()
+    series: tuple[str, ...] = ()
+    references: tuple[str, ...] = ()
+
+    @property
+    def evidence(self) -> list[str]:
+        return [*self.metrics, *self.series]
+
+
+def referenced_ids(value: Any, key: str) -> list[str]:
+    """Ids named by a parameter value: a string, a list of strings, or tables carrying `key`."""
+    if isinstance(value, str):
+        return [value] if value else []
+    if isinstance(value, list):
+        return [i for v in value for i in (referenced_ids(v.get(key, ""), key) if isinstance(v, dict)
+                                           else referenced_ids(v, key))]
+    return []
+
+
+def market_series_ids(data_dir: Path) -> set[str] | None:
+    """Series ids available in `data_dir/market` (CSV stems), or None when there is no such folder."""
+    market = curated(data_dir, "market")
+    if not market.is_dir():
+        return None
+    return {p.stem for p in market.glob("*.csv") if p.name != "sources.csv"}
+
+
+def _check_type(value: Any, typ: type) -> bool:
+    if typ is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if typ is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, typ)
+
+
+def _spec(raw: Any, where: str, kinds: Mapping[str, StatisticKind], series_ids: set[str] | None) -> ClaimSpec:
+    """One validated claim; every error names `where` (file + claim id) and the field."""
+    if not isinstance(raw, dict):
+        raise DataError(f"{where}: each [[claim]] must be a table")
+
+    def fail(fld: str, msg: str) -> DataError:
+        return DataError(f"{where}: field '{fld}': {msg}")
+
+    for fld in _REQUIRED_FIELDS:
+        if fld not in raw:
+            raise fail(fld, "missing (required: " + ", ".join(_REQUIRED_FIELDS) + ")")
+    for fld, value in raw.items():
+        if fld not in _FIELDS:
+            raise fail(fld, f"unknown field; valid fields: {', '.join(sorted(_FIELDS))}")
+        if not isinstance(value, _FIELDS[fld]):
+            raise fail(fld, f"must be a {_FIELDS[fld].__name__}, got {type(value).__name__}")
+        if isinstance(value, str) and not value.strip():
+            raise fail(fld, "must not be empty")
+    if not _ID_RE.match(raw["id"]):
+        raise fail("id", f"'{raw['id']}' is not a lower-case slug like 'gan-mode-dropping'")
+    if raw["category"] not in CATEGORIES:
+        raise fail("category", f"'{raw['category']}' is not one of {', '.join(CATEGORIES)}")
+    kind = kinds.get(raw["statistic"])
+    if kind is None:
+        raise fail("statistic", f"unknown statistic '{raw['statistic']}'; registered: {', '.join(sorted(kinds))}")
+    metrics, series = raw.get("metrics", []), raw.get("series", [])
+    if not metrics and not series:
+        raise fail("metrics", "a claim must name its evidence in 'metrics' and/or 'series'")
+    for m in metrics:
+        if m not in KNOWN_METRICS:
+            raise fail("metrics", f"unknown metric '{m}'; known: {', '.join(KNOWN_METRICS)}")
+    if series_ids is not None:
+        for s in series:
+            if s not in series_ids:
+                raise fail("series", f"unknown series id '{s}' (no market/{s}.csv in the data directory)")
+    declared = raw.get("params", {})
+    params = {}
+    for name, (typ, default) in kind.params.items():
+        if name not in declared:
+            if default is REQUIRED:
+                raise fail(f"params.{name}", f"missing; statistic '{kind.name}' requires it")
+            params[name] = default
+        elif not _check_type(declared[name], typ):
+            raise fail(f"params.{name}", f"must be {typ.__name__}, got {declared[name]!r}")
+        else:
+            params[name] = float(declared[name]) if typ is float else declared[name]
+    for name in declared:
+        if name not in kind.params:
+            raise fail(f"params.{name}", f"unknown parameter of '{kind.name}'; valid: {', '.join(kind.params)}")
+    for name, keys in kind.tables.items():
+        for i, row in enumerate(params[name], 1):
+            missing = [k for k in keys if not isinstance(row, dict) or k not in row]
+            if missing:
+                raise fail(f"params.{name}", f"entry {i} lacks {', '.join(missing)} (each needs {', '.join(keys)})")
+    for names, key, allowed, fld in ((kind.metric_params, "metric", metrics, "metrics"),
+                                     (kind.series_params, "series", series, "series")):
+        for name in names:
+            for ident in referenced_ids(params[name], key):
+                if ident not in allowed:
+                    raise fail(f"params.{name}", f"'{ident}' is not declared in the claim's '{fld}' list")
+    try:
+        rule = raw["decision_rule"].format_map(params)
+    except (KeyError, ValueError, IndexError, TypeError) as exc:
+        raise fail("decision_rule", f"placeholder cannot be filled from params ({exc!r})") from None
+    reading = raw["reading"]
+    for key in READING_KEYS.values():
+        if not isinstance(reading.get(key), str) or not reading[key].strip():
+            raise fail(f"reading.{key}", "missing or empty: each verdict needs a plain-language reading")
+    return ClaimSpec(raw["id"], raw["statement"].strip(), raw["category"], raw["statistic"], params,
+                     " ".join(rule.split()), {v: " ".join(reading[k].split()) for v, k in READING_KEYS.items()},
+                     tuple(metrics), tuple(series), tuple(raw.get("references", [])))
+
+
+def load_registry(path: Path, kinds: Mapping[str, StatisticKind],
+                  series_ids: Iterable[str] | None = None) -> list[ClaimSpec]:
+    """Read and validate the registry against the statistic `kinds` a claim may name. Series ids default
+    to the CSVs in `<path's folder>/market`."""
+    path = Path(path)
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"{path}: claims registry not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise DataError(f"{path}: not valid TOML ({exc})") from None
+    ids = set(series_ids) if series_ids is not None else market_series_ids(path.parent)
+    unknown = sorted(set(doc) - {"schema", "claim"})
+    if unknown:
+        raise DataError(f"{path}: unknown top-level key(s) {', '.join(unknown)}; claims go in [[claim]] tables")
+    claims = doc.get("claim")
+    if not isinstance(claims, list) or not claims:
+        raise DataError(f"{path}: no [[claim]] tables")
+    specs, seen = [], set()
+    for i, raw in enumerate(claims, 1):
+        cid = raw.get("id", f"#{i}") if isinstance(raw, dict) else f"#{i}"
+        spec = _spec(raw, f"{path}: claim '{cid}'", kinds, ids)
+        if spec.id in seen:
+            raise DataError(f"{path}: claim '{cid}': field 'id': duplicate id")
+        seen.add(spec.id)
+        specs.append(spec)
+    return specs

@@ -1,0 +1,195 @@
+"""Build configuration: frozen dataclasses, the three profiles, TOML overrides and a canonical dict.
+
+A profile is a complete `BuildConfig`; a TOML file given with `--config` overrides fields by section,
+e.g. `[dcgan] epochs = 5` or `seeds_image = [0, 1, 2]`. The canonical dict (sorted keys, tuples as
+lists) is what goes into fingerprints, checkpoints and the manifest.
+"""
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from bubblelens.core.errors import UsageError
+
+PROFILES = ("smoke", "quick", "full")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class ImageDataParams:
+    source: str = "shipped"       # "shipped" (data/images subset) or "full" (60k split from --images)
+    n_train: int = 15000          # training images used (first n of the split)
+    n_eval: int = 10000           # held-out test images used as the real reference set
+
+
+@dataclass(frozen=True)
+class DCGANParams:
+    width: float = 1.0            # channel multiplier on the reference architecture (1.0 = the article's)
+    noise_dim: int = 100
+    epochs: int = 50
+    max_steps: int = 0            # 0 = no cap; otherwise stop after this many optimiser steps
+    batch_size: int = 256
+    lr: float = 1e-4              # Adam, both networks, as the TensorFlow tutorial
+    n_samples: int = 10000        # generated images kept for evaluation
+
+
+@dataclass(frozen=True)
+class VAEParams:
+    width: float = 1.0
+    latent_dim: int = 16
+    epochs: int = 30
+    max_steps: int = 0
+    batch_size: int = 128
+    lr: float = 1e-3
+    beta: float = 1.0             # KL weight; 1.0 is the plain ELBO
+    n_samples: int = 10000
+
+
+@dataclass(frozen=True)
+class MixtureParams:
+    datasets: tuple[str, ...] = ("ring8", "grid25")
+    variants: tuple[str, ...] = ("vanilla", "pacgan")
+    pack: int = 2                 # PacGAN packing degree for the "pacgan" variant
+    steps: int = 20000
+    batch_size: int = 100
+    lr: float = 1e-4
+    g_hidden: int = 400           # PacGAN's public config: G 4x400, D 3x200 (D width scaled by 1/sqrt(pack))
+    d_hidden: int = 200
+    n_samples: int = 2500         # VEEGAN/PacGAN evaluate 2,500 samples
+
+
+@dataclass(frozen=True)
+class FeatureParams:
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 1e-3
+    width: int = 32               # channels of the first conv layer of the domain classifier
+
+
+@dataclass(frozen=True)
+class EvalParams:
+    n_fid: int = 10000            # samples per side for FID/KID/PRDC (FID is compared only at equal n)
+    kid_subsets: int = 100
+    kid_subset_size: int = 1000
+    prdc_k: int = 5
+    bootstrap: int = 1000
+
+
+@dataclass(frozen=True)
+class SweepParams:
+    """Compute sweep for the diminishing-returns claim: DCGAN widths x training lengths (one seed each)."""
+    widths: tuple[float, ...] = ()
+    epochs: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    profile: str = "full"
+    seeds_image: tuple[int, ...] = (0, 1, 2, 3, 4)
+    seeds_mixture: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9)
+    images: ImageDataParams = field(default_factory=ImageDataParams)
+    dcgan: DCGANParams = field(default_factory=DCGANParams)
+    vae: VAEParams = field(default_factory=VAEParams)
+    mixture: MixtureParams = field(default_factory=MixtureParams)
+    features: FeatureParams = field(default_factory=FeatureParams)
+    eval: EvalParams = field(default_factory=EvalParams)
+    sweep: SweepParams = field(default_factory=SweepParams)
+
+
+def _smoke() -> BuildConfig:
+    return BuildConfig(
+        profile="smoke",
+        seeds_image=(0,),
+        seeds_mixture=(0, 1),
+        images=ImageDataParams(source="shipped", n_train=2048, n_eval=1000),
+        dcgan=DCGANParams(width=0.125, epochs=1, max_steps=20, batch_size=64, lr=2e-4, n_samples=1000),
+        vae=VAEParams(width=0.25, epochs=1, max_steps=30, batch_size=64, n_samples=1000),
+        mixture=MixtureParams(steps=200, batch_size=100, lr=1e-3, g_hidden=32, d_hidden=32, n_samples=1000),
+        features=FeatureParams(epochs=1, batch_size=128, width=8),
+        eval=EvalParams(n_fid=1000, kid_subsets=10, kid_subset_size=500, bootstrap=200),
+    )
+
+
+def _quick() -> BuildConfig:
+    return BuildConfig(
+        profile="quick",
+        seeds_image=(0, 1, 2),
+        seeds_mixture=(0, 1, 2, 3, 4),
+        images=ImageDataParams(source="shipped", n_train=15000, n_eval=5000),
+        dcgan=DCGANParams(width=0.25, epochs=3, batch_size=128, lr=5e-4, n_samples=5000),
+        vae=VAEParams(width=0.5, epochs=3, batch_size=128, n_samples=5000),
+        mixture=MixtureParams(steps=1600, batch_size=100, lr=1e-3, g_hidden=64, d_hidden=64, n_samples=2500),
+        features=FeatureParams(epochs=4, batch_size=128, width=16),
+        eval=EvalParams(n_fid=5000, kid_subsets=50, kid_subset_size=1000, bootstrap=1000),
+    )
+
+
+def _full() -> BuildConfig:
+    return BuildConfig(
+        profile="full",
+        images=ImageDataParams(source="full", n_train=60000, n_eval=10000),
+        sweep=SweepParams(widths=(0.25, 0.5, 1.0), epochs=(5, 10, 25, 50)),
+    )
+
+
+_PROFILE_FACTORIES = {"smoke": _smoke, "quick": _quick, "full": _full}
+
+
+def profile_config(name: str) -> BuildConfig:
+    if name not in _PROFILE_FACTORIES:
+        raise UsageError(f"unknown profile '{name}'; choose one of: {', '.join(PROFILES)}")
+    return _PROFILE_FACTORIES[name]()
+
+
+def _override(obj: Any, values: dict, where: str) -> Any:
+    """Return a copy of dataclass `obj` with `values` applied; nested tables recurse."""
+    known = {f.name: f for f in fields(obj)}
+    changes = {}
+    for key, value in values.items():
+        if key not in known:
+            raise UsageError(f"{where}: unknown setting '{key}'; valid: {', '.join(sorted(known))}")
+        current = getattr(obj, key)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, dict):
+                raise UsageError(f"{where}: '{key}' must be a table")
+            changes[key] = _override(current, value, f"{where} [{key}]")
+        elif isinstance(current, tuple):
+            if not isinstance(value, list):
+                raise UsageError(f"{where}: '{key}' must be a list")
+            changes[key] = tuple(value)
+        else:
+            if isinstance(current, float) and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            if type(value) is not type(current):
+                raise UsageError(f"{where}: '{key}' must be {type(current).__name__}, got {value!r}")
+            changes[key] = value
+    return replace(obj, **changes)
+
+
+def load_config(profile: str, config_file: Path | None = None) -> BuildConfig:
+    """The profile's config, with overrides from a TOML file when given."""
+    cfg = profile_config(profile)
+    if config_file is None:
+        return cfg
+    try:
+        values = tomllib.loads(Path(config_file).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"--config: file '{config_file}' does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"--config: '{config_file}' is not valid TOML ({exc})") from None
+    values.pop("profile", None)  # the profile comes from --profile only
+    return _override(cfg, values, str(config_file))
+
+
+def canonical(obj: Any) -> Any:
+    """Plain, JSON-ready data with sorted keys: the form hashed into fingerprints and saved in checkpoints."""
+    if dataclasses.is_dataclass(obj):
+        obj = dataclasses.asdict(obj)
+    if isinstance(obj, dict):
+        return {str(k): canonical(obj[k]) for k in sorted(obj)}
+    if isinstance(obj, (list, tuple)):
+        return [canonical(v) for v in obj]
+    return obj

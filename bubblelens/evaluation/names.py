@@ -1,0 +1,38 @@
+"""Result names: the keys under which evaluation reports each metric, and which claims, tables and the
+results files read. One list, so a renamed metric cannot leave a reader behind (torch-fidelity's KEY_*).
+"""
+from __future__ import annotations
+
+# Sample quality in feature space (evaluation/quality.py).
+KEY_FID = "fid"
+KEY_KID_MEAN = "kid_mean"
+KEY_KID_STD = "kid_std"
+KEY_PRECISION = "precision"
+KEY_RECALL = "recall"
+KEY_DENSITY = "density"
+KEY_COVERAGE = "coverage"
+
+# Failure modes (evaluation/failures.py).
+KEY_MODES = "modes"
+KEY_HIGH_QUALITY = "high_quality"
+KEY_MODE_KL = "mode_kl"
+KEY_NON_FINITE_FRAC = "non_finite_frac"
+KEY_CLASSES_COVERED = "classes_covered"
+KEY_CLASS_KL = "class_kl"
+KEY_LAPLACIAN_RATIO = "laplacian_ratio"
+KEY_HF_RATIO = "hf_ratio"
+KEY_ACTIVE_UNITS = "active_units"
+KEY_MEMORISATION_RATIO = "memorisation_ratio"
+
+# Per-run bookkeeping the evidence table adds beside the metrics (pipeline state: Evaluated.runs_long).
+KEY_FLOPS_TOTAL = "flops_total"
+KEY_WALL_S = "wall_s"
+KEY_N_FAILURE_EVENTS = "n_failure_events"
+KEY_DIVERGED = "diverged"
+
+QUALITY_METRICS = (KEY_FID, KEY_KID_MEAN, KEY_PRECISION, KEY_RECALL, KEY_DENSITY, KEY_COVERAGE)
+FAILURE_METRICS = (KEY_CLASSES_COVERED, KEY_CLASS_KL, KEY_LAPLACIAN_RATIO, KEY_HF_RATIO, KEY_MEMORISATION_RATIO,
+                   KEY_ACTIVE_UNITS, KEY_MODES, KEY_HIGH_QUALITY, KEY_MODE_KL)
+RUN_METRICS = (KEY_FLOPS_TOTAL, KEY_WALL_S, KEY_N_FAILURE_EVENTS, KEY_DIVERGED)
+# Every metric a claim may name in data/claims.toml.
+KNOWN_METRICS = QUALITY_METRICS + FAILURE_METRICS + RUN_METRICS

@@ -1,0 +1,100 @@
+"""Evaluation work units: top-level functions of plain, picklable inputs, returning (record, arrays).
+
+Like training/units.py, these never see the build context, so an executor can run them elsewhere, and
+they are the entry points of the evaluation stages' code versions: editing any metric they reach
+invalidates cached evaluations, and nothing else does.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from bubblelens.core.config import EvalParams, FeatureParams
+from bubblelens.datasets.mixtures import mixture_spec, sample_mixture
+from bubblelens.evaluation import failures, quality
+from bubblelens.evaluation.features import FeatureExtractor, train_classifier
+from bubblelens.evaluation.names import (KEY_ACTIVE_UNITS, KEY_FID, KEY_HIGH_QUALITY, KEY_KID_MEAN, KEY_KID_STD,
+                                         KEY_MODE_KL, KEY_MODES, KEY_NON_FINITE_FRAC)
+
+GRID_SIZE = 64              # images kept per run for the report's sample grids
+TRUE_MIXTURE_SEED = 12345   # the draw of true mixture samples that checks the mode-coverage metric
+
+
+def feature_unit(params: FeatureParams, train_images: np.ndarray, train_labels: np.ndarray,
+                 test_images: np.ndarray, test_labels: np.ndarray, device: str) -> tuple[dict, dict]:
+    """Train the domain classifier: (info, state-dict arrays)."""
+    state, info = train_classifier(params, train_images, train_labels, test_images, test_labels, seed=0,
+                                   device=device)
+    return info, {k: v.detach().cpu().numpy() for k, v in state.items()}
+
+
+def extractor(params: FeatureParams, state: dict[str, np.ndarray], device: str) -> FeatureExtractor:
+    tensors = {k: torch.from_numpy(np.array(v)) for k, v in state.items()}
+    return FeatureExtractor.from_state(tensors, params, device=device)
+
+
+def real_reference_unit(feature_params: FeatureParams, feature_state: dict, train_images: np.ndarray,
+                        test_images: np.ndarray, n: int, device: str) -> tuple[dict, dict]:
+    """What real data score: the FID floor (n training vs n held-out images) and the features and spectrum
+    every generated set is compared with."""
+    ext = extractor(feature_params, feature_state, device)
+    real_test = ext.features(test_images[:n])
+    real_train = ext.features(train_images[:n])
+    floor = quality.fid(real_train, real_test)
+    return ({"fid_train_vs_test": floor, "n": n},
+            {"test_features": real_test, "train_features": real_train,
+             "spectrum": failures.spectrum(test_images[:n])})
+
+
+def image_metrics(ev: EvalParams, samples: np.ndarray, latent_mu: np.ndarray | None, real_images: np.ndarray,
+                  ext: FeatureExtractor, real_arrays: dict, device: str) -> dict:
+    """Every image metric of one run's `samples` (uint8 (n, 28, 28)) against the real reference
+    (`real_images`: the held-out images whose features are `real_arrays['test_features']`)."""
+    fake = ext.features(samples)
+    real = real_arrays["test_features"]
+    m: dict[str, float] = {}
+    if len(fake) == len(real):   # FID is compared only at equal n
+        m[KEY_FID] = quality.fid(real, fake)
+    m[KEY_KID_MEAN], m[KEY_KID_STD] = quality.kid(real, fake, subsets=ev.kid_subsets,
+                                                  subset_size=ev.kid_subset_size, seed=0, device=device)
+    m.update(quality.prdc(real, fake, k=ev.prdc_k, device=device))
+    m.update(failures.class_coverage(ext.predict(samples)))
+    m.update(failures.blur_report(real_images, samples))
+    m.update(failures.memorisation(fake, real_arrays["train_features"], real))
+    if latent_mu is not None:
+        m.update(failures.active_units(latent_mu) if np.isfinite(latent_mu).all() else {KEY_ACTIVE_UNITS: np.nan})
+    return m
+
+
+def image_eval_unit(ev: EvalParams, feature_params: FeatureParams, feature_state: dict, run_arrays: dict,
+                    test_images: np.ndarray, real_arrays: dict, n: int, device: str) -> tuple[dict, dict]:
+    """Metrics of one image run, or the reason they could not be computed (a diverged run's samples are
+    evidence, not a crash), plus its sample grid and spectrum."""
+    samples = run_arrays["samples"][:n]
+    try:
+        m = image_metrics(ev, samples, run_arrays.get("latent_mu"), test_images[:n],
+                          extractor(feature_params, feature_state, device), real_arrays, device)
+        error = ""
+    except ValueError as exc:
+        m, error = {}, str(exc)
+    flat = {k: float(v) for k, v in m.items() if isinstance(v, (int, float, np.floating, np.integer))}
+    return ({"metrics": flat, "n": int(n), "error": error},
+            {"grid": samples[:GRID_SIZE], "spectrum": failures.spectrum(samples)})
+
+
+def mixture_metrics(samples: np.ndarray, dataset: str) -> dict:
+    """Mode coverage of the finite samples; non-finite ones (a diverged generator) count as low quality."""
+    means, std = mixture_spec(dataset)
+    finite = np.isfinite(samples).all(axis=1)
+    if not finite.any():
+        return {KEY_MODES: 0.0, KEY_HIGH_QUALITY: 0.0, KEY_MODE_KL: np.nan, KEY_NON_FINITE_FRAC: 1.0}
+    cov = failures.mode_coverage(samples[finite], means, std)
+    return {KEY_MODES: float(cov["modes"]), KEY_HIGH_QUALITY: cov["high_quality"] * finite.mean(),
+            KEY_MODE_KL: cov["mode_kl"], KEY_NON_FINITE_FRAC: float(1 - finite.mean())}
+
+
+def true_mixture_check(dataset: str, n: int) -> tuple[dict, np.ndarray]:
+    """Mode coverage of n true samples of the mixture (the metric's sanity check), and the samples."""
+    means, std = mixture_spec(dataset)
+    true = sample_mixture(dataset, n, np.random.default_rng(TRUE_MIXTURE_SEED))
+    return failures.mode_coverage(true, means, std), true

@@ -1,0 +1,355 @@
+"""Schema of the curated market data: allowed columns, units, grades, and per-file checks.
+
+Why a separate module: `market.py` does the cross-file work (sources cited, metadata present, staleness)
+and builds the public objects; this module holds everything that can be judged from one file alone, so an
+analyst-facing rule ("what is a valid date?") lives in exactly one place. Field rules are pydantic models
+whose validators raise `PydanticCustomError` with the exact sentence an analyst reads; `pydantic_issues`
+turns them into `Issue`s that name file, line and column.
+"""
+from __future__ import annotations
+
+import codecs
+import csv
+import dataclasses
+import io
+import math
+import re
+import tomllib
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, create_model, field_validator
+from pydantic_core import PydanticCustomError
+
+from bubblelens.core.provenance import Source
+
+SERIES_COLUMNS = ("date", "value", "unit", "source_id", "note")
+OPTIONAL_SERIES_COLUMNS = ("label", "bound")
+SOURCE_COLUMNS = tuple(f.name for f in dataclasses.fields(Source))
+
+UNITS = ("USD_billion", "USD", "percent", "count", "million_users", "x_per_year",
+         "USD_per_million_tokens", "category", "ratio")
+CATEGORY_UNIT = "category"                       # values are labels (a Hype Cycle phase), not numbers
+RELIABILITY_GRADES = ("high", "medium-high", "medium", "low-medium", "low", "mixed")
+FREQUENCIES = ("annual", "quarterly", "monthly", "irregular")
+DIRECTIONS = ("up", "down")
+TRANSFORMS = ("", "error_rate")                  # error_rate: analyse 100 - value (a bounded score's complement)
+BOUNDS = ("", "<", ">")
+
+SOURCES_FILE = "sources.csv"
+SERIES_META_FILE = "series.toml"
+CATEGORIES_FILE = "categories.toml"
+
+_ID_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
+_DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2})-(\d{2}))?$")
+_QUARTER_RE = re.compile(r"^\d{4}-?Q[1-4]$", re.IGNORECASE)
+_TABLE_RE = re.compile(r"^\s*\[\s*\"?([^\]\"]+?)\"?\s*\]\s*(#.*)?$")
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem found in the curated data; `str()` is the line an analyst reads."""
+
+    severity: str              # 'error' | 'warning'
+    file: str
+    line: int | None
+    column: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        what = self.message if self.column is None else f"column '{self.column}': {self.message}"
+        return f"{where}: {what}"
+
+
+def parse_iso_date(text: str) -> date | None:
+    """`YYYY` -> the calendar year placed mid-year (YYYY-07-01); `YYYY-MM-DD` -> that day; else None."""
+    m = _DATE_RE.match(text)
+    if m is None:
+        return None
+    year = int(m.group(1))
+    if m.group(2) is None:
+        return date(year, 7, 1)
+    try:
+        return date(year, int(m.group(2)), int(m.group(3)))
+    except ValueError:
+        return None
+
+
+def period_bounds(text: str) -> tuple[date, date]:
+    """First and last day a valid date text covers (a whole year for `YYYY`, one day otherwise)."""
+    if len(text) == 4:
+        return date(int(text), 1, 1), date(int(text), 12, 31)
+    d = date.fromisoformat(text)
+    return d, d
+
+
+def _err(kind: str, message: str) -> PydanticCustomError:
+    """A field error whose text is exactly `message` (no context is passed, so nothing is substituted)."""
+    return PydanticCustomError(kind, message, {})
+
+
+def check_id(value: str, *, kind: str = "id") -> str:
+    """Ids (source ids, series ids) are single tokens: no whitespace anywhere, a small alphabet."""
+    if value == "":
+        raise _err("empty", "is empty")
+    if value != value.strip() or any(ch.isspace() for ch in value):
+        raise _err("whitespace", f"{value!r} has stray whitespace ({kind}s may not contain spaces, tabs "
+                   "or line breaks)")
+    if not _ID_RE.match(value):
+        raise _err("bad_id", f"{value!r} is not a valid {kind} (use letters, digits, '_', '-' and '.')")
+    return value
+
+
+def check_date(value: str, today: date | None) -> str:
+    """ISO date as the README defines it, and not after `today` (the earliest day it covers)."""
+    if parse_iso_date(value) is None:
+        hint = ""
+        if _QUARTER_RE.match(value.strip()):
+            hint = "; write a quarter as its end date, e.g. 2024-09-30"
+        raise _err("iso_date", f"{value!r} is not an ISO date (YYYY or YYYY-MM-DD){hint}")
+    if today is not None and period_bounds(value)[0] > today:
+        raise _err("future", f"{value!r} is in the future (today is {today.isoformat()})")
+    return value
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RowModel(_Strict):
+    """One series row. Field order matters: `value` is judged with the already-checked `unit`."""
+
+    date: str
+    unit: str
+    value: str
+    source_id: str
+    note: str = ""
+    label: str = ""
+    bound: str = ""
+
+    @field_validator("date")
+    @classmethod
+    def _date(cls, v: str, info: ValidationInfo) -> str:
+        return check_date(v, (info.context or {}).get("today"))
+
+    @field_validator("unit")
+    @classmethod
+    def _unit(cls, v: str) -> str:
+        if v != v.strip():
+            raise _err("whitespace", f"{v!r} has stray whitespace")
+        if v not in UNITS:
+            raise _err("unit", f"unknown unit {v!r} (allowed: {', '.join(UNITS)})")
+        return v
+
+    @field_validator("value")
+    @classmethod
+    def _value(cls, v: str, info: ValidationInfo) -> str:
+        if v.strip() == "":
+            raise _err("empty", "is empty")
+        if v != v.strip():
+            raise _err("whitespace", f"{v!r} has leading or trailing whitespace")
+        unit = info.data.get("unit")
+        if unit is None or unit == CATEGORY_UNIT:
+            return v
+        try:
+            number = float(v)
+        except ValueError:
+            raise _err("number", f"{v!r} is not a number (unit {unit!r} is numeric)") from None
+        if not math.isfinite(number):
+            raise _err("finite", f"{v!r} is not a finite number")
+        return v
+
+    @field_validator("source_id")
+    @classmethod
+    def _source_id(cls, v: str) -> str:
+        return check_id(v, kind="source id")
+
+    @field_validator("label")
+    @classmethod
+    def _label(cls, v: str) -> str:
+        if v != v.strip():
+            raise _err("whitespace", f"{v!r} has leading or trailing whitespace")
+        return v
+
+    @field_validator("bound")
+    @classmethod
+    def _bound(cls, v: str) -> str:
+        if v not in BOUNDS:
+            raise _err("bound", f"{v!r} is not a bound (leave it empty, or write '<' for an upper "
+                       "bound, '>' for a lower bound)")
+        return v
+
+
+class _SourceChecks(_Strict):
+    """The checks of a sources.csv row; its fields are those of `core.provenance.Source` (SourceModel)."""
+
+    @field_validator("source_id", check_fields=False)
+    @classmethod
+    def _sid(cls, v: str) -> str:
+        return check_id(v, kind="source id")
+
+    @field_validator("title", "publisher", "published", "licence", check_fields=False)
+    @classmethod
+    def _nonempty(cls, v: str) -> str:
+        if v.strip() == "":
+            raise _err("empty", "is empty (write 'unknown' or 'not stated' when the page gives none)")
+        return v
+
+    @field_validator("url", check_fields=False)
+    @classmethod
+    def _url(cls, v: str, info: ValidationInfo) -> str:
+        sid = info.data.get("source_id", "?")
+        if v.strip() == "":
+            raise _err("no_url", f"source {sid!r} has no URL")
+        if not (v.startswith("https://") or v.startswith("http://")) or v != v.strip():
+            raise _err("bad_url", f"{v!r} is not an http(s) URL")
+        return v
+
+    @field_validator("accessed", check_fields=False)
+    @classmethod
+    def _accessed(cls, v: str, info: ValidationInfo) -> str:
+        sid = info.data.get("source_id", "?")
+        if v.strip() == "":
+            raise _err("no_accessed", f"source {sid!r} has no access date")
+        if len(v) != 10 or parse_iso_date(v) is None:    # a day is needed: when was the page read?
+            raise _err("iso_date", f"{v!r} is not an ISO date (YYYY-MM-DD)")
+        return check_date(v, (info.context or {}).get("today"))
+
+    @field_validator("quote", check_fields=False)
+    @classmethod
+    def _quote(cls, v: str, info: ValidationInfo) -> str:
+        if v.strip() == "":
+            raise _err("no_quote", f"source {info.data.get('source_id', '?')!r} has no quote")
+        return v
+
+
+# One row of sources.csv: every value needs an address, the day it was read and the exact passage. The
+# fields are declared once, on the Source dataclass the report carries; this model adds the checks.
+SourceModel = create_model("SourceModel", __base__=_SourceChecks,
+                           **{f.name: (str, ...) for f in dataclasses.fields(Source)})
+
+
+class SeriesMetaModel(_Strict):
+    """One `[series_id]` table of series.toml (the owid/etl "origin"-style description of a series)."""
+
+    title: str
+    description: str
+    unit: str
+    frequency: Literal["annual", "quarterly", "monthly", "irregular"]
+    category: str
+    reliability: Literal["high", "medium-high", "medium", "low-medium", "low", "mixed"]
+    reliability_note: str = ""
+    direction: Literal["up", "down"]
+    transform: Literal["", "error_rate"] = ""
+    classification_note: str
+
+    @field_validator("unit")
+    @classmethod
+    def _unit(cls, v: str) -> str:
+        if v not in UNITS:
+            raise _err("unit", f"unknown unit {v!r} (allowed: {', '.join(UNITS)})")
+        return v
+
+    @field_validator("title", "description", "category", "classification_note")
+    @classmethod
+    def _nonempty(cls, v: str) -> str:
+        if v.strip() == "":
+            raise _err("empty", "is empty")
+        return v
+
+
+def pydantic_issues(exc: ValidationError, file: str, line: int | None) -> list[Issue]:
+    """One `Issue` per field error; pydantic's own messages are kept for type/literal/missing errors."""
+    out = []
+    for err in exc.errors(include_url=False):
+        column = str(err["loc"][0]) if err["loc"] else None
+        message = err["msg"]
+        if err["type"] == "missing":
+            message = "is missing"
+        elif err["type"] == "extra_forbidden":
+            message = "is not a known field"
+        out.append(Issue("error", file, line, column, message))
+    return out
+
+
+def decode_csv_bytes(raw: bytes, file: str) -> tuple[str, list[Issue]]:
+    """UTF-8 without BOM is the only accepted encoding; report a BOM or bad bytes and decode leniently."""
+    issues: list[Issue] = []
+    if raw.startswith(codecs.BOM_UTF8):
+        issues.append(Issue("error", file, 1, None, "file starts with a byte-order mark (BOM); "
+                            "save it as UTF-8 without BOM"))
+        raw = raw[len(codecs.BOM_UTF8):]
+    try:
+        return raw.decode("utf-8"), issues
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        issues.append(Issue("error", file, line, None, f"byte 0x{raw[exc.start]:02x} at offset {exc.start} "
+                            "is not valid UTF-8 (save the file as UTF-8)"))
+        return raw.decode("utf-8", errors="replace"), issues
+
+
+def read_csv_records(text: str, file: str, required: tuple[str, ...], optional: tuple[str, ...] = ()
+                     ) -> tuple[list[str], list[tuple[int, dict[str, str]]], list[Issue]]:
+    """Parse CSV text into (header, [(first line number, {column: cell})], issues).
+
+    Header problems (missing, unexpected, repeated or padded column names) and rows whose field count
+    differs from the header's are reported here; blank lines are skipped.
+    """
+    issues: list[Issue] = []
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header_raw = next(reader)
+    except StopIteration:
+        return [], [], [Issue("error", file, None, None, "file is empty (no header line)")]
+    except csv.Error as exc:
+        return [], [], [Issue("error", file, 1, None, f"unreadable CSV: {exc}")]
+    header = []
+    for name in header_raw:
+        if name != name.strip():
+            issues.append(Issue("error", file, 1, None, f"column name {name!r} has stray whitespace"))
+        header.append(name.strip())
+    allowed = required + optional
+    for name in required:
+        if name not in header:
+            issues.append(Issue("error", file, 1, None, f"missing column {name!r} (header must have "
+                                f"{','.join(required)}{''.join(f'[,{o}]' for o in optional)})"))
+    for i, name in enumerate(header):
+        if name not in allowed:
+            issues.append(Issue("error", file, 1, None,
+                                f"unexpected column {name!r} (allowed: {', '.join(allowed)})"))
+        elif name in header[:i]:
+            issues.append(Issue("error", file, 1, None, f"column {name!r} appears twice in the header"))
+    records: list[tuple[int, dict[str, str]]] = []
+    last = reader.line_num
+    try:
+        for cells in reader:
+            start, last = last + 1, reader.line_num
+            if not cells:
+                continue
+            if len(cells) != len(header):
+                issues.append(Issue("error", file, start, None,
+                                    f"row has {len(cells)} fields, the header has {len(header)}"))
+                continue
+            records.append((start, {h: c for h, c in zip(header, cells) if h in allowed}))
+    except csv.Error as exc:
+        issues.append(Issue("error", file, reader.line_num, None, f"unreadable CSV: {exc}"))
+    return header, records, issues
+
+
+def parse_toml(raw: bytes, file: str) -> tuple[dict, dict[str, int], list[Issue]]:
+    """Parse a metadata TOML file; return (tables, {table name: line of its header}, issues)."""
+    text, issues = decode_csv_bytes(raw, file)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"line (\d+)", str(exc))
+        issues.append(Issue("error", file, int(m.group(1)) if m else None, None, f"invalid TOML: {exc}"))
+        return {}, {}, issues
+    lines: dict[str, int] = {}
+    for no, line in enumerate(text.splitlines(), start=1):
+        m = _TABLE_RE.match(line)
+        if m:
+            lines.setdefault(m.group(1).strip(), no)
+    return data, lines, issues

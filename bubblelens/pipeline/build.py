@@ -1,0 +1,98 @@
+"""The build: run the stages `--only` asks for, in order, and replace the outputs once all succeeded.
+
+```
+config ─┬─> data ─┬─> features ─┐
+        │         └─> train ────┴─> evaluate ─┐
+        └─> market ───────────────────────────┴─> claims ─> charts ─> render
+```
+Each stage is a function of named inputs and typed params, cached under a content fingerprint
+(context.py, cache.py). Model stages live in model_stages.py, report stages in report_stages.py; the
+report side is imported only when a report-side stage runs, so `--only evaluate` needs neither
+WeasyPrint nor pydantic.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from bubblelens import __version__
+from bubblelens.core.devices import resolve_device
+from bubblelens.pipeline import model_stages
+from bubblelens.pipeline.cache import Cache
+from bubblelens.pipeline.context import MODEL_STAGES, BuildContext, BuildOptions, needed_stages
+from bubblelens.pipeline.manifest import hardware_description, write_manifest
+from bubblelens.pipeline.progress import Reporter
+from bubblelens.pipeline.results import load_bundle, write_results
+from bubblelens.pipeline.state import BuildState
+
+REPORT_SIDE = ("market", "claims", "charts", "render")
+
+
+def _run_model_stages(ctx: BuildContext, wanted: list[str], state: BuildState) -> None:
+    if "data" in wanted:
+        state.images = model_stages.load_images(ctx)
+    if "features" in wanted:
+        state.features = model_stages.train_features(ctx, state.images)
+    if "train" in wanted:
+        state.runs = model_stages.train_all(ctx, state.images)
+    if "evaluate" in wanted:
+        state.evaluated = model_stages.evaluate_all(ctx, state.images, state.features, state.runs)
+
+
+def _run_report_stages(ctx: BuildContext, wanted: list[str], state: BuildState, manifest_extra: dict,
+                       summary: dict) -> None:
+    from bubblelens.pipeline import report_stages
+    from bubblelens.report import changes
+
+    opts = ctx.opts
+    if "market" in wanted:
+        state.market = report_stages.load_market_stage(ctx)
+    if "claims" in wanted:
+        state.claims = report_stages.claims_stage(ctx, state.evaluated, state.market)
+        state.changes = changes.compare(changes.snapshot(opts.out_dir),
+                                        changes.current(state.evaluated, state.claims, state.market))
+    opts.out_dir.mkdir(parents=True, exist_ok=True)
+    if "render" in wanted:
+        report = report_stages.report_unit(ctx, state, manifest_extra)
+        manifest_extra["build_id"] = report["build_id"]
+        summary.update(pages=report["pages"], pdf=str(opts.out_dir / report_stages.REPORT_FILES[0]),
+                       html=str(opts.out_dir / report_stages.REPORT_FILES[1]))
+    elif "charts" in wanted:
+        state.charts = report_stages.charts_stage(ctx, state)
+        manifest_extra["build_id"] = state.charts.meta.build_id
+    if state.market is not None:
+        changes.write_market_rows(opts.out_dir, state.market)
+
+
+def run_build(opts: BuildOptions) -> dict:
+    """Run the stages `--only` asks for (all by default); returns a summary for the CLI to print.
+
+    Outputs in --out (results/, charts/, the report, manifest.json) are only replaced once the whole
+    build has succeeded, each file atomically, so a failed build leaves the previous outputs intact.
+    """
+    wanted = needed_stages(opts.only)
+    reporter = Reporter(quiet=opts.quiet)
+    device = resolve_device(opts.device)
+    ctx = BuildContext(opts, Cache(), reporter, device, hardware=hardware_description(device))
+    t0 = time.perf_counter()
+    state = BuildState()
+    reporter.info(f"bubblelens {__version__}: profile {opts.config.profile}, device {ctx.device}, "
+                  f"cache {ctx.cache.root}")
+    if opts.results_bundle is not None:
+        state.evaluated, ctx.input_hashes["results_bundle"] = load_bundle(opts.results_bundle)
+        wanted = [s for s in wanted if s not in MODEL_STAGES]
+    else:
+        _run_model_stages(ctx, wanted, state)
+    summary: dict[str, Any] = {"profile": opts.config.profile, "out_dir": str(opts.out_dir), "stages": wanted}
+    manifest_extra: dict[str, Any] = {"results_origin": state.evaluated.origin if state.evaluated else None}
+    if any(s in wanted for s in REPORT_SIDE):
+        _run_report_stages(ctx, wanted, state, manifest_extra, summary)
+    opts.out_dir.mkdir(parents=True, exist_ok=True)
+    if state.evaluated is not None:
+        write_results(opts.out_dir, state.evaluated, state.claims)
+    if state.evaluated is not None or "render" in wanted:
+        write_manifest(ctx, manifest_extra | {"build_seconds": round(time.perf_counter() - t0, 2)})
+    summary["seconds"] = round(time.perf_counter() - t0, 2)
+    summary["computed"] = sum(r.status == "computed" for r in ctx.records)
+    summary["cached"] = sum(r.status == "cached" for r in ctx.records)
+    return summary

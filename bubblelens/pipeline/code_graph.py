@@ -1,0 +1,142 @@
+"""The package's import graph, read from the source with `ast`: stage code versions and the layering test.
+
+A cached stage's code version is the hash of every bubblelens module its entry point imports,
+transitively, plus the parent packages' `__init__.py` files (Python runs them first). Reading the graph
+from the source instead of listing modules by hand means a new helper module cannot be forgotten: an
+edit anywhere in a stage's closure invalidates its entries, an edit outside it does not. Imports inside
+functions count too (they run when the stage does). The package has no dynamic imports for this to miss;
+a test bans `importlib.import_module` and `__import__` inside it.
+"""
+from __future__ import annotations
+
+import ast
+import hashlib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable
+
+from bubblelens.core.io import tree_digest
+
+PACKAGE = "bubblelens"
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class ImportEdge:
+    """`source` imports `target` at `file`:`line`."""
+
+    source: str
+    target: str
+    file: Path
+    line: int
+
+
+def _module_name(path: Path, root: Path, package: str) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join([package, *parts])
+
+
+class CodeGraph:
+    """Modules of one package directory and the imports between them."""
+
+    def __init__(self, package_dir: Path = PACKAGE_DIR, package: str = PACKAGE) -> None:
+        self.package_dir = Path(package_dir)
+        self.package = package
+        self.modules: dict[str, Path] = {
+            _module_name(p, self.package_dir, package): p
+            for p in sorted(self.package_dir.rglob("*.py")) if "__pycache__" not in p.parts}
+        self.edges: dict[str, list[ImportEdge]] = {m: self._imports(m, p) for m, p in self.modules.items()}
+
+    def is_package(self, module: str) -> bool:
+        return self.modules[module].name == "__init__.py"
+
+    def _resolve_from(self, module: str, node: ast.ImportFrom) -> str:
+        if not node.level:
+            return node.module or ""
+        base = module.split(".")
+        if not self.is_package(module):
+            base = base[:-1]                       # a module's package is its parent
+        base = base[: len(base) - node.level + 1]
+        return ".".join(base + ([node.module] if node.module else []))
+
+    def _imports(self, module: str, path: Path) -> list[ImportEdge]:
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        out: list[ImportEdge] = []
+        for node in ast.walk(tree):
+            targets: list[str] = []
+            if isinstance(node, ast.ImportFrom):
+                base = self._resolve_from(module, node)
+                targets = [base, *(f"{base}.{a.name}" for a in node.names)]
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            for t in targets:
+                if t in self.modules and t != module:
+                    out.append(ImportEdge(module, t, path, node.lineno))
+        return out
+
+    def parents(self, module: str) -> list[str]:
+        """The packages Python initialises before `module`: bubblelens, bubblelens.training, ..."""
+        parts = module.split(".")
+        return [p for p in (".".join(parts[:i]) for i in range(1, len(parts))) if p in self.modules]
+
+    def closure(self, entries: Iterable[str]) -> set[str]:
+        """Every module that importing `entries` runs: their imports, transitively, and parent packages."""
+        todo = list(entries)
+        unknown = [e for e in todo if e not in self.modules]
+        if unknown:
+            raise KeyError(f"not a module of {self.package}: {', '.join(unknown)}")
+        seen: set[str] = set()
+        while todo:
+            m = todo.pop()
+            if m in seen:
+                continue
+            seen.add(m)
+            todo.extend(e.target for e in self.edges[m])
+            todo.extend(self.parents(m))
+        return seen
+
+    def code_version(self, entries: Iterable[str], extra: Iterable[Path] = ()) -> str:
+        """Hash of the closure's sources (by module name) and of the non-Python inputs in `extra`
+        (files or directories, hashed by content)."""
+        h = hashlib.sha256()
+        for m in sorted(self.closure(entries)):
+            h.update(m.encode() + b"\0")
+            h.update(self.modules[m].read_bytes() + b"\0")
+        for path in sorted(Path(p) for p in extra):
+            h.update(path.name.encode() + b"\0")
+            h.update((path.read_bytes() if path.is_file() else tree_digest(path).encode()) + b"\0")
+        return h.hexdigest()[:16]
+
+    def cycles(self) -> list[list[str]]:
+        """Import cycles among modules (a package importing its own submodules, or the reverse, is not one)."""
+        state: dict[str, int] = {}
+        stack: list[str] = []
+        found: list[list[str]] = []
+
+        def visit(u: str) -> None:
+            state[u] = 1
+            stack.append(u)
+            for e in self.edges[u]:
+                v = e.target
+                if v.startswith(u + ".") or u.startswith(v + "."):
+                    continue
+                if state.get(v) == 1:
+                    found.append(stack[stack.index(v):] + [v])
+                elif not state.get(v):
+                    visit(v)
+            stack.pop()
+            state[u] = 2
+
+        for m in sorted(self.modules):
+            if not state.get(m):
+                visit(m)
+        return found
+
+
+@lru_cache(maxsize=1)
+def package_graph() -> CodeGraph:
+    """The installed package's graph, read once per process."""
+    return CodeGraph()

@@ -1,0 +1,125 @@
+"""What every stage can see: the options, the cache, progress, and the records the manifest is made of.
+
+`BuildContext.cached` is the one lookup-or-compute wrapper: a stage instance's fingerprint covers its name
+and key, its params, the fingerprints of its inputs, its code version (derived from the import graph of
+its entry modules, plus the non-Python files it reads) and key library versions.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from bubblelens.core.config import BuildConfig, canonical
+from bubblelens.core.errors import FrozenMissingError, UsageError
+from bubblelens.core.resources import DATA_DIR
+from bubblelens.pipeline.cache import Cache, code_version, fingerprint
+from bubblelens.pipeline.progress import Reporter
+
+STAGES = ("data", "features", "train", "evaluate", "market", "claims", "charts", "render")
+DEPENDS: dict[str, tuple[str, ...]] = {
+    "data": (),
+    "features": ("data",),
+    "train": ("data",),
+    "evaluate": ("data", "features", "train"),
+    "market": (),
+    "claims": ("evaluate", "market"),
+    "charts": ("claims",),
+    "render": ("charts",),
+}
+MODEL_STAGES = ("data", "features", "train", "evaluate")   # replaced by a results bundle (--results)
+
+
+def needed_stages(only: str | None) -> list[str]:
+    """Stages to run for `--only STAGE` (the stage and what it depends on), in build order."""
+    if only is None:
+        return list(STAGES)
+    if only not in STAGES:
+        raise UsageError(f"--only: unknown stage '{only}'; choose one of: {', '.join(STAGES)}")
+    wanted: set[str] = set()
+    todo = [only]
+    while todo:
+        s = todo.pop()
+        if s not in wanted:
+            wanted.add(s)
+            todo.extend(DEPENDS[s])
+    return [s for s in STAGES if s in wanted]
+
+
+@dataclass(frozen=True)
+class StageCode:
+    """The code a cached stage runs: entry modules (their import closure is hashed) and non-Python inputs."""
+
+    entries: tuple[str, ...]
+    extra: tuple[Path, ...] = ()
+
+    def version(self) -> str:
+        return code_version(self.entries, self.extra)
+
+
+@dataclass
+class BuildOptions:
+    config: BuildConfig
+    out_dir: Path = Path("reports")
+    data_dir: Path = DATA_DIR
+    images_dir: Path | None = None
+    results_bundle: Path | None = None
+    config_file: Path | None = None
+    only: str | None = None
+    force: bool = False
+    frozen: bool = False
+    device: str = "auto"
+    quiet: bool = False
+
+
+@dataclass
+class StageRecord:
+    stage: str
+    key: str
+    fingerprint: str
+    status: str          # "computed" | "cached" | "bundle"
+    seconds: float
+
+
+@dataclass
+class BuildContext:
+    opts: BuildOptions
+    cache: Cache
+    reporter: Reporter
+    device: str
+    records: list[StageRecord] = field(default_factory=list)
+    input_hashes: dict[str, str] = field(default_factory=dict)
+    hardware: dict = field(default_factory=dict)
+    date_text: str = "1970-01-01"     # the date the report states (manifest.build_date)
+
+    @property
+    def cfg(self) -> BuildConfig:
+        return self.opts.config
+
+    def cached(self, stage: str, key: str, params: Any, inputs: dict[str, str], code: StageCode,
+               compute: Callable[[str], tuple[dict, dict]], *, trained: bool = False):
+        """Lookup-or-compute one stage instance; returns (result, arrays, fingerprint).
+
+        `compute(fp)` gets the fingerprint so it can keep resumable work (checkpoints) in
+        `cache.scratch_dir(stage, fp)`; that scratch is dropped once the entry is stored, and on --force.
+        """
+        fp = fingerprint(f"{stage}:{key}", canonical(params), inputs, code.version())
+        start = time.perf_counter()
+        force = self.opts.force and (self.opts.only in (None, stage))
+        entry = None if force else self.cache.lookup(stage, fp)
+        if entry is not None:
+            self.records.append(StageRecord(stage, key, fp, "cached", time.perf_counter() - start))
+            return entry.result, entry.arrays, fp
+        if trained and self.opts.frozen:
+            raise FrozenMissingError(
+                f"--frozen: no trained result for {stage} '{key}' in the cache; build once without --frozen "
+                "or pass --results BUNDLE"
+            )
+        if force:
+            self.cache.drop_scratch(stage, fp)
+        result, arrays = compute(fp)
+        self.cache.store(stage, fp, result, arrays)
+        self.cache.drop_scratch(stage, fp)
+        self.records.append(StageRecord(stage, key, fp, "computed", time.perf_counter() - start))
+        return result, arrays, fp

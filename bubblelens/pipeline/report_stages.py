@@ -1,0 +1,137 @@
+"""Report-side stages: curated market data, claims, charts and the rendered report.
+
+Market data and claims are cheap and rerun on every build; charts and the rendered report form one
+cached unit whose fingerprint covers everything they print. An unchanged rebuild therefore restores the
+report from the cache, and an edited CSV re-renders it without touching the model stages upstream.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from bubblelens.analysis.bubbles import sp500_reference
+from bubblelens.analysis.critical_values import SHIPPED_DIR as CRITICAL_VALUE_TABLES
+from bubblelens.analysis.growth import growth_table
+from bubblelens.claims import engine
+from bubblelens.claims.kinds import Evidence
+from bubblelens.core.config import canonical
+from bubblelens.core.io import atomic_directory, atomic_write_bytes, tree_digest
+from bubblelens.core.resources import TEMPLATES_DIR, curated
+from bubblelens.market import load as market
+from bubblelens.market.reference import published_results
+from bubblelens.pipeline.context import BuildContext, StageCode
+from bubblelens.pipeline.manifest import build_date, build_id, other_versions, stable_manifest
+from bubblelens.pipeline.state import BuildState, Charts, Evaluated
+from bubblelens.report.charts import market as charts_market, models as charts_models
+from bubblelens.report.content import assemble, report_meta
+from bubblelens.report.render import HTML_NAME, PDF_NAME, render_report
+from bubblelens.report.tables import metric_summary
+from bubblelens.training.costs import load_costs
+
+REPORT_FILES = (PDF_NAME, HTML_NAME)
+# Charts and render run this module's stage functions; their non-Python inputs are the templates and
+# fonts (for the PDF and the charts' type), and the critical-value tables the bubble test reads.
+RENDER_CODE = StageCode(("bubblelens.pipeline.report_stages",), (TEMPLATES_DIR, CRITICAL_VALUE_TABLES))
+
+
+def load_market_stage(ctx: BuildContext) -> market.Market:
+    # Staleness is judged against the build date (see build_date), never the render's clock.
+    ctx.date_text = build_date(Path(ctx.opts.data_dir))
+    m = market.load_market(ctx.opts.data_dir, today=datetime.fromisoformat(ctx.date_text).date())
+    ctx.input_hashes["market"] = m.fingerprint()
+    if m.issues:
+        ctx.reporter.info(f"data: {len(m.issues)} warnings (stale series, uncited sources); "
+                          "`bubblelens data check` lists them")
+    ctx.reporter.info(f"market: {len(m.series)} series, {len(m.sources)} sources from {ctx.opts.data_dir}")
+    return m
+
+
+def claims_stage(ctx: BuildContext, ev: Evaluated, mkt: market.Market) -> list[engine.ClaimResult]:
+    registry = curated(ctx.opts.data_dir, "claims.toml")
+    ctx.input_hashes["claims"] = hashlib.sha256(registry.read_bytes()).hexdigest()[:16] if registry.is_file() else ""
+    evidence = Evidence(runs=ev.runs_long(), sweep=ev.sweep_frame(), market=mkt,
+                        profile=ev.origin.get("profile") or ctx.cfg.profile,
+                        published=published_results(ctx.opts.data_dir))
+    results = engine.evaluate_claims(registry, evidence)
+    for c in results:
+        ctx.reporter.info(f"claim {c.claim_id}: {c.verdict}" + (f" ({c.reason})" if c.reason else ""))
+    return results
+
+
+def _measured_by(meta) -> str:
+    return f"bubblelens {meta.version} build {meta.build_id} (profile {meta.profile}; {meta.hardware})"
+
+
+def charts_stage(ctx: BuildContext, state: BuildState) -> Charts:
+    """Draw every chart into a fresh directory swapped in whole, so a failed build leaves the old ones."""
+    ev, mkt = state.evaluated, state.market
+    chart_dir = ctx.opts.out_dir / "charts"
+    meta = report_meta(ctx.cfg, ctx.hardware, ev, build_id(ctx), ctx.date_text)
+    summary = metric_summary(ev.runs_long())
+    growth = growth_table(mkt)
+    sp500 = sp500_reference(mkt)
+    with atomic_directory(chart_dir) as tmp:
+        env = charts_models.ChartEnv(tmp, _measured_by(meta), published_results(ctx.opts.data_dir), meta)
+        with ctx.reporter.task("charts", 2) as cb:
+            model_charts = charts_models.all_model_charts(ev, env, summary)
+            cb(1, 2, {})
+            market_charts = charts_market.all_market_charts(mkt, env, growth, sp500)
+            cb(2, 2, {})
+    by_id = {c.chart_id: c for c in model_charts + market_charts}
+    return Charts(by_id, summary, growth, sp500, meta, chart_dir)
+
+
+def report_unit(ctx: BuildContext, state: BuildState, manifest_extra: dict) -> dict:
+    """Charts + render as one cached unit: an unchanged rebuild restores the files instead of redrawing.
+
+    The fingerprint covers every upstream fingerprint and input hash, the report code with its templates
+    and tables, the curated inputs read here and the build date, so any change that could alter a byte of
+    the report re-renders it.
+    """
+    inputs = {f"{r.stage}:{r.key}": r.fingerprint for r in ctx.records}
+    inputs |= {f"input:{k}": v for k, v in ctx.input_hashes.items()}
+    for sub in ("costs", "reference"):   # everything else under --data is in input_hashes (market, claims)
+        inputs[sub] = tree_digest(curated(ctx.opts.data_dir, sub))
+    inputs["origin"] = json.dumps(state.evaluated.origin, sort_keys=True, default=str)
+    inputs["changes"] = json.dumps(state.changes, sort_keys=True, default=str)
+    inputs["hardware"] = json.dumps(ctx.hardware, sort_keys=True)
+    inputs["libraries"] = json.dumps(other_versions(), sort_keys=True)
+    params = {"date": ctx.date_text, "profile": ctx.cfg.profile, "config": canonical(ctx.cfg)}
+
+    def compute(fp):
+        state.charts = charts_stage(ctx, state)
+        info = render_stage(ctx, state, manifest_extra | {"build_id": state.charts.meta.build_id})
+        files = {f"charts/{p.name}": p for p in sorted(state.charts.chart_dir.iterdir()) if p.is_file()}
+        files |= {name: ctx.opts.out_dir / name for name in REPORT_FILES}
+        arrays = {k: np.frombuffer(p.read_bytes(), dtype=np.uint8) for k, p in files.items()}
+        return info | {"build_id": state.charts.meta.build_id}, arrays
+
+    result, arrays, _ = ctx.cached("render", "pdf+html+charts", params, inputs, RENDER_CODE, compute)
+    if state.charts is None:   # restored from the cache: put the files back, atomically
+        _restore(ctx.opts.out_dir, arrays)
+        ctx.reporter.info(f"report: unchanged, restored {ctx.opts.out_dir / REPORT_FILES[0]} from the cache")
+    return result
+
+
+def _restore(out_dir: Path, arrays: dict) -> None:
+    with atomic_directory(out_dir / "charts") as tmp:
+        for name, data in arrays.items():
+            if name.startswith("charts/"):
+                (tmp / name.split("/", 1)[1]).write_bytes(data.tobytes())
+    for name in REPORT_FILES:
+        atomic_write_bytes(out_dir / name, arrays[name].tobytes())
+
+
+def render_stage(ctx: BuildContext, state: BuildState, manifest_extra: dict) -> dict:
+    content = assemble(ctx.cfg, state, state.charts.meta, stable_manifest(ctx, manifest_extra),
+                       published_results(ctx.opts.data_dir), load_costs(curated(ctx.opts.data_dir, "costs")))
+    with ctx.reporter.task("render", 1) as cb:
+        info = render_report(content, ctx.opts.out_dir, chart_dir=state.charts.chart_dir)
+        cb(1, 1, {})
+    ctx.reporter.info(f"report: {ctx.opts.out_dir / REPORT_FILES[0]} ({info['pages']} pages, "
+                      f"HTML + PDF rendered in {info['render_s']:.1f} s)")
+    return {"pages": info["pages"]}

@@ -1,0 +1,249 @@
+"""The report's sections, assembled from this build's results, the curated data and the claim verdicts.
+
+Text here states what was measured and how; every number it prints comes from the results passed in.
+Prose that does not depend on the numbers (methods, errata) lives in `report_text.py`.
+"""
+from __future__ import annotations
+
+
+import pandas as pd
+
+from bubblelens import __version__
+from bubblelens.claims.kinds import VERDICTS
+from bubblelens.core.config import BuildConfig
+from bubblelens.report import tables as T
+from bubblelens.report import text as report_text
+from bubblelens.report.model import Callout, Figure, Paragraph, ReportContent, ReportMeta, Section, Table
+
+
+
+def _hardware_text(origin: dict, fallback: dict, runs: list[dict]) -> str:
+    """The hardware that measured the models: from the runs' own records, which stay true for cached runs
+    and bundles, with the machine description for its core count."""
+    hw = origin.get("hardware") or fallback
+    devices = sorted({(r["compute"].get("device"), r["compute"].get("device_name")) for r in runs})
+    gpus = [name for dev, name in devices if dev == "cuda"]
+    if gpus:
+        return ", ".join(gpus) + " (CUDA)"
+    return f"CPU ({hw.get('cpu_count', '?')} cores, {hw.get('cpu') or 'unknown model'})"
+
+
+def report_meta(cfg: BuildConfig, hardware: dict, ev, build_id: str, date_text: str) -> ReportMeta:
+    """Cover and PDF metadata. `hardware` describes this machine; the runs' own records name the devices."""
+    origin = ev.origin
+    profile = origin.get("profile") or cfg.profile
+    if origin.get("kind") == "bundle":
+        seeds = origin.get("seeds") or {}
+        origin_text = (f"imported results bundle {origin.get('bundle')} (bubblelens {origin.get('bubblelens_version')}, "
+                       f"profile {profile})")
+    else:
+        seeds = {"image": list(cfg.seeds_image), "mixture": list(cfg.seeds_mixture)}
+        origin_text = f"trained and measured in this build (profile {profile})"
+    seeds_text = (f"images {', '.join(map(str, seeds.get('image', [])))}; "
+                  f"2-D mixtures {', '.join(map(str, seeds.get('mixture', [])))}")
+    return ReportMeta(
+        title="AI is not a panacea — tested",
+        subtitle="Measured generative-model capability, its compute cost, and market expectations",
+        build_id=build_id, date_text=date_text, profile=profile,
+        hardware=_hardware_text(origin, hardware, ev.runs), seeds=seeds_text,
+        results_origin=origin_text, version=__version__,
+        keywords=["generative AI", "GAN", "VAE", "mode collapse", "FID", "AI bubble", "GSADF"])
+
+
+def _fig(charts: dict, chart_id: str) -> list:
+    return [Figure(charts[chart_id])] if chart_id in charts else []
+
+
+def _verdict_callouts(claims: list) -> list[Callout]:
+    out = []
+    for c in claims:
+        title = f"{c.claim_id}: {c.statement}"
+        label = c.verdict + (" (indicative)" if c.indicative else "")
+        text = f"{label.capitalize()}. {c.reading}" + (f" Reason: {c.reason}." if c.reason else "")
+        out.append(Callout("verdict", title, text, c.verdict))
+    return out
+
+
+def summary_section(meta: ReportMeta, claims: list) -> Section:
+    counts = {v: sum(c.verdict == v for c in claims) for v in VERDICTS}
+    intro = (f"This report tests {len(claims)} claims behind the thesis that generative AI is not a panacea. "
+             f"{counts['supported']} are supported, {counts['not supported']} not supported and "
+             f"{counts['inconclusive']} inconclusive on the evidence of this build. ")
+    if meta.profile != "full":
+        intro += (f"The models were trained in the **{meta.profile}** profile — narrow models, short training — so verdicts "
+                  "on model behaviour are **indicative**; the full profile, trained on a GPU, gives the reference "
+                  "verdicts.")
+    return Section("summary", "Executive summary", [Paragraph(intro), T.claims_table(claims),
+                                                   *_verdict_callouts(claims)])
+
+
+def models_section(charts: dict, features_info: dict, cfg_by_model: dict) -> Section:
+    acc = features_info.get("test_accuracy")
+    blocks = [
+        Paragraph(report_text.MODELS_INTRO),
+        Paragraph("Configurations used: " + "; ".join(f"**{m}** {txt}" for m, txt in cfg_by_model.items()) + "."),
+        *_fig(charts, "fig-sample-grids"),
+        *_fig(charts, "fig-training-losses"),
+        Paragraph(f"Feature space for all image metrics: the penultimate layer of a small CNN classifier trained on "
+                  f"the Fashion-MNIST training images of this build; its accuracy on the held-out test images is "
+                  f"**{T.fmt(acc)}** (n = {features_info.get('n_test', '?'):,}). Small CNNs reach 0.876–0.932 on this "
+                  "dataset (its README); Inception features, standard in the literature, fit 28 × 28 grayscale "
+                  "images poorly and cannot be downloaded here, so FIDs below are not comparable to published "
+                  "Inception FIDs."),
+    ]
+    return Section("models", "Models and training", blocks)
+
+
+def failures_section(ev, charts: dict, summary: pd.DataFrame, published: pd.DataFrame, n_fid: int,
+                     pack: int) -> Section:
+    floor = ev.real.get("fid_train_vs_test")
+    blocks = [Paragraph(report_text.FAILURES_INTRO),
+              T.quality_table(summary, n_fid),
+              Paragraph(f"For scale: the FID between {ev.real.get('n_fid', n_fid):,} real training and "
+                        f"{ev.real.get('n_fid', n_fid):,} real held-out images in the same feature space is "
+                        f"{T.fmt(floor)} — the floor a perfect generator would reach at this n."),
+              *_fig(charts, "fig-quality-metrics"), *_fig(charts, "fig-blur-spectra")]
+    mixtures = [Paragraph(report_text.MIXTURE_INTRO), T.mixture_table(summary, published, pack),
+                *_fig(charts, "fig-mode-coverage"), *_fig(charts, "fig-ring8-samples"),
+                *_fig(charts, "fig-grid25-samples")]
+    true_cov = ev.real.get("mixtures", {})
+    if true_cov:
+        mixtures.append(Paragraph("Sanity check of the metric: samples drawn from the true mixtures score " +
+                                  "; ".join(f"{k}: {v['modes']} modes, {100 * v['high_quality']:.1f} % high quality"
+                                            for k, v in true_cov.items()) +
+                                  " (expected: all modes, 1 − e^−4.5 ≈ 98.9 %)."))
+    events = [(r["model"], r["dataset"], r["variant"], r["seed"], e) for r in ev.runs for e in r["failure_events"]]
+    ev_rows = [[f"{m}/{d}/{v}", s, e["kind"], e["step"], e["detail"]] for m, d, v, s, e in events[:40]]
+    failures = Table("Failure events recorded during training", ["Run", "Seed", "Kind", "Step", "Detail"], ev_rows,
+                     table_id="tab-failure-events",
+                     note=f"{len(events)} events in {len(ev.runs)} runs. A failed run is kept as evidence, not "
+                          "discarded." + (" Only the first 40 are listed." if len(events) > 40 else "")) \
+        if ev_rows else Paragraph(f"No failure events (non-finite loss, discriminator overpowering, divergence) "
+                                  f"were recorded in the {len(ev.runs)} training runs of this build.")
+    return Section("failure-modes", "Failure modes", blocks, [
+        Section("mode-collapse", "Mode collapse on 2-D mixtures", mixtures),
+        Section("training-failures", "Training failures", [failures])])
+
+
+def compute_section(ev, charts: dict, costs) -> Section:
+    return Section("compute", "Compute and cost", [Paragraph(report_text.COMPUTE_INTRO), T.compute_table(ev.runs, costs),
+                                                   *_fig(charts, "fig-compute-per-run")])
+
+
+def market_section(mkt, charts: dict) -> Section:
+    rows = [[s.meta.series_id, s.meta.category, s.meta.reliability, len(s.frame), s.meta.classification_note]
+            for s in sorted(mkt.series.values(), key=lambda s: (s.meta.category, s.meta.series_id))]
+    return Section("market", "Market sentiment", [
+        Paragraph(report_text.MARKET_INTRO),
+        Table("How each curated series is classed", ["Series", "Category", "Reliability", "n", "Why this class"],
+              rows, table_id="tab-series-classes"),
+        *_fig(charts, "fig-hype-series"), *_fig(charts, "fig-adoption-series"),
+        *_fig(charts, "fig-capability-series"), *_fig(charts, "fig-disillusionment-series")])
+
+
+def hype_section(charts: dict, growth: pd.DataFrame, summary: pd.DataFrame, runs: list[dict]) -> Section:
+    return Section("hype-vs-capability", "Hype versus capability", [
+        Paragraph(report_text.HYPE_INTRO), *_fig(charts, "fig-hype-vs-capability"), T.growth_rows(growth),
+        *_fig(charts, "fig-growth-rates"),
+        Paragraph("The market series have a time axis; this build's models have a compute axis instead. What a "
+                  "unit of training compute bought here is the capability side of the same ledger:"),
+        T.quality_per_compute(summary, runs)])
+
+
+def bubble_section(mkt, charts: dict, sp500) -> Section:
+    from bubblelens.analysis import timeseries
+
+    blocks = [Paragraph(report_text.BUBBLE_INTRO.format(min_obs=timeseries.MIN_OBS_EXPLOSIVE))]
+    if sp500 is not None:
+        result, cvs, episodes = sp500
+        cv = cvs.value("gsadf", 0.95)
+        verdict = "explosive at the 5 % level" if result.gsadf > cv else "not explosive at the 5 % level"
+        blocks.append(Paragraph(
+            f"S&P 500 price/dividend ratio, {result.n:,} months: SADF = {T.fmt(result.sadf)}, GSADF = "
+            f"{T.fmt(result.gsadf)} against a 95 % Monte Carlo critical value of {T.fmt(cv)} — **{verdict}** "
+            f"(minimum window {result.min_window} regression rows, i.e. {result.min_window + result.lag + 1} "
+            "months). Episodes where BSADF exceeds its 95 % "
+            "critical value for at least log(T) months: " +
+            ("; ".join(f"{_d(e.start)} – {_d(e.end)} (peak {_d(e.peak)}, {e.duration} months)" for e in episodes)
+             or "none") + "."))
+        blocks += _fig(charts, "fig-sp500-bsadf")
+    rows = []
+    for s in sorted(mkt.series.values(), key=lambda s: s.meta.series_id):
+        if s.meta.category not in ("hype",) or s.frame["value"].isna().all():
+            continue
+        ok, reason = timeseries.check_testable(list(s.frame["date"]))
+        rows.append([s.meta.series_id, len(s.frame), "testable" if ok else "insufficient data", reason])
+    blocks.append(Table("Can the hype series be tested for explosive roots?", ["Series", "Points", "Verdict", "Reason"],
+                        rows, table_id="tab-explosive-testability"))
+    return Section("bubble-tests", "Bubble tests", blocks)
+
+
+def _d(x) -> str:
+    return x.strftime("%Y-%m") if hasattr(x, "strftime") else str(x)
+
+
+def limitations_section(meta: ReportMeta, mkt) -> Section:
+    grades = [[s.meta.series_id, s.meta.reliability, getattr(s.meta, "reliability_note", "")]
+              for s in sorted(mkt.series.values(), key=lambda s: s.meta.series_id)]
+    warnings = [Table("Warnings from the data check (bubblelens data check)", ["File", "Line", "Warning"],
+                      [[w.file, w.line or "", w.message] for w in mkt.issues], table_id="tab-data-warnings")] \
+        if mkt.issues else []
+    return Section("limitations", "Limitations", [
+        Paragraph(report_text.limitations(meta.profile)),
+        Table("Reliability of the curated series", ["Series", "Grade", "Why"], grades, table_id="tab-reliability"),
+        *warnings])
+
+
+def methods_section() -> Section:
+    return Section("methods", "Methods and errata of the source article",
+                   [Paragraph(p) for p in report_text.METHODS] +
+                   [Table("Errata: where the source article is wrong, and what bubblelens uses instead",
+                          ["Article", "What it says", "What is used here"], report_text.ERRATA, table_id="tab-errata")])
+
+
+def changes_section(changes: dict | None) -> Section | None:
+    if not changes:
+        return None
+    blocks = [Paragraph(f"Compared with the previous build in this directory (build {changes['previous_build']}).")]
+    for title, rows, cols in (("Verdicts that changed", changes["verdicts"], ["Claim", "Before", "Now"]),
+                              ("Key metrics that moved", changes["metrics"], ["Metric", "Before", "Now"]),
+                              ("Curated rows added, removed or changed", changes["rows"], ["Series", "Date", "Change"])):
+        blocks.append(Table(title, cols, rows) if rows else Paragraph(f"{title}: none."))
+    return Section("what-changed", "What changed since the previous build", blocks)
+
+
+def cite_section(meta: ReportMeta) -> Section:
+    return Section("how-to-cite", "Reproduce and cite", [Paragraph(report_text.REPRODUCE),
+                                                         Paragraph(report_text.how_to_cite(meta)),
+                                                         Paragraph(meta.licence_text)])
+
+
+def assemble(cfg: BuildConfig, state, meta: ReportMeta, manifest: dict, published: pd.DataFrame,
+             costs) -> ReportContent:
+    """The whole report from the build state (evaluated runs, market, claims, charts, changes), the
+    manifest to print, the published reference results and the cost table; nothing is read here."""
+    ev, mkt, claims, ch = state.evaluated, state.market, state.claims, state.charts
+    charts = ch.charts
+    cfg_text = {"dcgan": f"width × {cfg.dcgan.width}, {cfg.dcgan.epochs} epochs, batch {cfg.dcgan.batch_size}",
+                "vae": f"width × {cfg.vae.width}, latent {cfg.vae.latent_dim}, {cfg.vae.epochs} epochs",
+                "mlp_gan": f"{cfg.mixture.steps} steps, pack {cfg.mixture.pack}"}
+    if ev.origin.get("kind") == "bundle":
+        cfg_text = {"bundle": "see the reproducibility appendix (configuration of the imported study)"}
+    sources = sorted(mkt.sources.values(), key=lambda s: s.source_id)
+    sections = [
+        summary_section(meta, claims),
+        Section("thesis", "The thesis and how it is tested", [Paragraph(p) for p in report_text.THESIS]),
+        models_section(charts, ev.features_info, cfg_text),
+        failures_section(ev, charts, ch.summary, published, ev.real.get("n_fid", 0), cfg.mixture.pack),
+        compute_section(ev, charts, costs),
+        market_section(mkt, charts),
+        hype_section(charts, ch.growth, ch.summary, ev.runs),
+        bubble_section(mkt, charts, ch.sp500),
+        limitations_section(meta, mkt),
+        methods_section(),
+    ]
+    changed = changes_section(state.changes)
+    if changed:
+        sections.insert(1, changed)
+    sections.append(cite_section(meta))
+    return ReportContent(meta, sections, report_text.report_bibtex(meta), sources, manifest)

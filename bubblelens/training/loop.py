@@ -1,0 +1,297 @@
+"""One training-loop family: the result record, devices, checkpoints, failure events, loss histories.
+
+The three trainers live in train_gan_images.py (the article's DCGAN), train_vae.py and train_mixture.py
+(2-D MLP GANs, several seeds as one batched ensemble); they are re-exported here so other code imports
+`bubblelens.training.loop` only. A failed run is evidence, not a crash: trainers never raise for a diverged run,
+they stop (non-finite loss) or carry on, and return a RunResult whose `failure_events` say what happened.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from bubblelens.core.config import canonical
+from bubblelens.core.io import atomic_write
+from bubblelens.models.size import count_flops
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int, dict[str, float]], None]
+
+# Result names (keys of RunResult.history / failure_events) that other modules read.
+KEY_STEP, KEY_D_LOSS, KEY_G_LOSS = "step", "d_loss", "g_loss"
+KEY_LOSS, KEY_RECON, KEY_KL = "loss", "recon", "kl"
+EVENT_NON_FINITE, EVENT_D_OVERPOWERING, EVENT_DIVERGENCE = "non_finite", "d_overpowering", "divergence"
+
+HISTORY_POINTS = 500            # at most this many points per loss curve in a RunResult
+CHECK_EVERY = 25                # steps between host syncs (loss read-back, failure checks, progress)
+CKPT_NAME = "last.pt"
+
+# Failure thresholds. BCE(logit) GAN losses start near 2 ln 2 = 1.39 (D) and ln 2 = 0.69 (G).
+D_OVERPOWER_D_LOSS = 0.05       # window-mean D loss below this = D separates real from fake almost perfectly
+D_OVERPOWER_G_LOSS = 3.0        # ... while G's loss is above this and rising over the window
+GAN_DIVERGENCE_LOSS = 50.0      # a window-mean BCE loss this large means saturated logits, not a game
+VAE_DIVERGENCE_FACTOR = 2.0     # window-mean negative ELBO above 2x its first window: training went backwards
+
+
+@dataclass
+class RunResult:
+    model: str
+    dataset: str
+    variant: str
+    seed: int
+    config: dict
+    history: dict[str, list[float]]
+    compute: dict
+    failure_events: list[dict]
+    samples: np.ndarray
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        """Everything but the arrays (samples, extras), as plain JSON-ready data."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("samples", "extras")}
+        out["array_names"] = ["samples", *sorted(self.extras)]
+        return out
+
+    @classmethod
+    def from_parts(cls, data: dict, arrays: dict[str, np.ndarray]) -> "RunResult":
+        """Rebuild from `to_json()` output and the arrays ('samples' plus extras by name), e.g. from a cache."""
+        kw = {f.name: data[f.name] for f in fields(cls) if f.name not in ("samples", "extras")}
+        extras = {k: v for k, v in arrays.items() if k != "samples"}
+        return cls(samples=arrays["samples"], extras=extras, **kw)
+
+
+def downsample_history(history: dict[str, list[float]], max_points: int = HISTORY_POINTS) -> dict[str, list[float]]:
+    """Bucket means of contiguous steps (at most max_points buckets); 'step' is each bucket's last step.
+
+    Means, not every k-th point, so a plotted curve shows the trend rather than one noisy minibatch.
+    """
+    steps = np.asarray(history[KEY_STEP], dtype=np.int64)
+    n = len(steps)
+    if n <= max_points:
+        return {k: [float(v) for v in vals] if k != KEY_STEP else [int(v) for v in vals]
+                for k, vals in history.items()}
+    edges = np.linspace(0, n, max_points + 1).round().astype(int)
+    out: dict[str, list] = {KEY_STEP: [int(steps[e - 1]) for e in edges[1:]]}
+    for key, vals in history.items():
+        if key == KEY_STEP:
+            continue
+        arr = np.asarray(vals, dtype=np.float64)
+        out[key] = [float(arr[a:b].mean()) for a, b in zip(edges[:-1], edges[1:])]
+    return out
+
+
+class FailureMonitor:
+    """Scans full-resolution losses as they arrive and records each failure kind once, at its first step.
+
+    kind 'gan' watches d_loss/g_loss (D overpowering, divergence); 'vae' watches loss (divergence).
+    Non-finite losses are fatal: `stop` becomes True and the trainer ends the run there.
+    """
+
+    def __init__(self, kind: str, total_steps: int, events: list[dict] | None = None) -> None:
+        self.kind = kind
+        self.window = int(min(200, max(10, total_steps // 10)))
+        self.events: list[dict] = list(events or [])
+        self.stop = any(e["kind"] == EVENT_NON_FINITE for e in self.events)
+        self.checked = 0        # history entries already scanned
+
+    def _add(self, step: int, kind: str, detail: str) -> None:
+        if any(e["kind"] == kind for e in self.events):
+            return
+        log.warning("training failure at step %d: %s (%s)", step, kind, detail)
+        self.events.append({"step": int(step), "kind": kind, "detail": detail})
+
+    def update(self, history: dict[str, list[float]]) -> None:
+        """Check losses added since the last call. Window checks run at every multiple of CHECK_EVERY steps,
+        so the events do not depend on when the trainer happened to sync (or was interrupted and resumed)."""
+        keys = [KEY_D_LOSS, KEY_G_LOSS] if self.kind == "gan" else [KEY_LOSS]
+        n = len(history[KEY_STEP])
+        for k in keys:
+            new = np.asarray(history[k][self.checked:n])
+            bad = ~np.isfinite(new)
+            if bad.any():
+                self._add(history[KEY_STEP][self.checked + int(np.argmax(bad))], EVENT_NON_FINITE,
+                          f"{k} is not finite")
+                self.stop = True
+        if self.stop:
+            self.checked = n
+            return
+        for end in range(self.checked + 1, n + 1):
+            if history[KEY_STEP][end - 1] % CHECK_EVERY == 0 and end >= self.window:
+                self._check_window(history, end)
+        self.checked = n
+
+    def _check_window(self, history: dict[str, list[float]], end: int) -> None:
+        w, step = self.window, history[KEY_STEP][end - 1]
+        if self.kind == "gan":
+            d = np.asarray(history[KEY_D_LOSS][end - w:end])
+            g = np.asarray(history[KEY_G_LOSS][end - w:end])
+            g_rising = g[w // 2:].mean() > g[: w // 2].mean()
+            if d.mean() < D_OVERPOWER_D_LOSS and g.mean() > D_OVERPOWER_G_LOSS and g_rising:
+                self._add(step, EVENT_D_OVERPOWERING,
+                          f"mean d_loss {d.mean():.3g} < {D_OVERPOWER_D_LOSS} while g_loss rises (mean "
+                          f"{g.mean():.3g}) over the last {w} steps")
+            if max(d.mean(), g.mean()) > GAN_DIVERGENCE_LOSS:
+                self._add(step, EVENT_DIVERGENCE,
+                          f"mean losses d={d.mean():.3g} g={g.mean():.3g} above {GAN_DIVERGENCE_LOSS} over {w} steps")
+        else:
+            loss = np.asarray(history[KEY_LOSS][:end])
+            first, last = loss[:w].mean(), loss[end - w:].mean()
+            if last > VAE_DIVERGENCE_FACTOR * first:
+                self._add(step, EVENT_DIVERGENCE,
+                          f"mean loss {last:.4g} over the last {w} steps is above {VAE_DIVERGENCE_FACTOR}x "
+                          f"the first window's {first:.4g}")
+
+
+def run_steps(*, start: int, total: int, keys: list[str], history: dict[str, list], monitor: FailureMonitor,
+              step_fn: Callable[[int], torch.Tensor], progress: Progress | None,
+              save_fn: Callable[[int, int], None] | None, save_every: int, flops_per_step: int | None) -> tuple[int, int]:
+    """The shared step loop: run step_fn(step) -> losses (len(keys),) from `start` to `total`, reading losses
+    back every CHECK_EVERY steps (one host sync, not one per step), checking failures, reporting progress
+    and checkpointing every `save_every` steps and at the end. The first step runs under the FLOP counter
+    when flops_per_step is None. Returns (flops_per_step, last completed step)."""
+    pending: list[torch.Tensor] = []
+    step = start
+    while step < total and not monitor.stop:
+        if flops_per_step is None:
+            flops_per_step, losses = count_flops(lambda: step_fn(step))
+        else:
+            losses = step_fn(step)
+        pending.append(losses)
+        step += 1
+        at_save = save_fn is not None and (step % save_every == 0 or step == total)
+        if step % CHECK_EVERY == 0 or step == total or at_save:
+            arr = torch.stack(pending).float().cpu().numpy()              # (n, len(keys))
+            first = step - len(pending) + 1
+            pending.clear()
+            history[KEY_STEP].extend(range(first, step + 1))
+            for j, k in enumerate(keys):
+                history[k].extend(float(v) for v in arr[:, j])
+            monitor.update(history)
+            if progress is not None:
+                progress(step, total, {k: history[k][-1] for k in keys})
+            if at_save or (monitor.stop and save_fn is not None):
+                save_fn(step, int(flops_per_step))
+    return int(flops_per_step or 0), step
+
+
+# ---- checkpoints ----
+
+def save_checkpoint(ckpt_dir: Path, payload: dict[str, Any]) -> Path:
+    """torch.save to a temp file in the same directory, then os.replace: a killed run never leaves half a file."""
+    final = Path(ckpt_dir) / CKPT_NAME
+    atomic_write(final, lambda tmp: torch.save(payload, tmp))
+    return final
+
+
+def load_checkpoint(ckpt_dir: Path | None, resume_key: dict) -> dict | None:
+    """The last checkpoint in ckpt_dir when it belongs to the same run (resume_key), else None.
+
+    Loaded with weights_only=True: a checkpoint is data (tensors, numbers, strings), never code.
+    """
+    if ckpt_dir is None or not (Path(ckpt_dir) / CKPT_NAME).is_file():
+        return None
+    payload = torch.load(Path(ckpt_dir) / CKPT_NAME, map_location="cpu", weights_only=True)
+    if payload.get("resume_key") != resume_key:
+        log.info("checkpoint in %s is for a different run; starting fresh", ckpt_dir)
+        return None
+    return payload
+
+
+def rng_state(device: str, generator: torch.Generator) -> dict[str, torch.Tensor]:
+    state = {"torch": torch.get_rng_state(), "generator": generator.get_state()}
+    if device == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state()
+    return state
+
+
+def set_rng_state(device: str, generator: torch.Generator, state: dict[str, torch.Tensor]) -> None:
+    torch.set_rng_state(state["torch"])
+    generator.set_state(state["generator"])
+    if device == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"])
+
+
+def epoch_permutation(n: int, seed: int, epoch: int, device: str) -> torch.Tensor:
+    """Shuffle order of epoch `epoch`: a pure function of (seed, epoch), so a resumed run needs no extra state."""
+    gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return torch.randperm(n, generator=gen).to(device)
+
+
+# Changing these does not change the trained numbers, so a checkpoint stays valid across them.
+RESUME_FREE = ("epochs", "max_steps", "n_samples")
+
+
+def data_digest(images: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(images).tobytes()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """How an image model's run is laid out: steps per epoch, total steps, and what a checkpoint must match."""
+
+    steps_per_epoch: int
+    total: int
+    resume_key: dict
+
+
+def plan_steps(model: str, images: np.ndarray, params: Any, seed: int) -> StepPlan:
+    """Epochs of `params.batch_size` over `images`, capped by `params.max_steps` (0 = no cap)."""
+    steps_per_epoch = math.ceil(len(images) / params.batch_size)
+    total = params.epochs * steps_per_epoch
+    if params.max_steps > 0:
+        total = min(total, params.max_steps)
+    pcanon = canonical(params)
+    key = {"model": model, "seed": seed, "data": data_digest(images),
+           "params": {k: v for k, v in pcanon.items() if k not in RESUME_FREE}}
+    return StepPlan(steps_per_epoch, total, key)
+
+
+@dataclass
+class ResumePoint:
+    """Where a run (re)starts: step, wall time and FLOPs already spent, history and failure events so far."""
+
+    start: int
+    prev_wall: float
+    flops_per_step: int | None
+    history: dict[str, list]
+    events: list[dict]
+
+
+def resume_progress(ckpt: dict | None, total: int, history: dict[str, list], device: str,
+                    noise_gen: torch.Generator, modules: dict[str, Any]) -> ResumePoint:
+    """Restore `modules` (state-dict owners keyed by checkpoint name) and the noise stream from `ckpt`
+    when it fits this run; otherwise a fresh start with the given empty `history`."""
+    if ckpt is None or ckpt["step"] > total:
+        return ResumePoint(0, 0.0, None, history, [])
+    for name, owner in modules.items():
+        owner.load_state_dict(ckpt[name])
+    set_rng_state(device, noise_gen, ckpt["rng"])
+    return ResumePoint(ckpt["step"], ckpt["wall_s"], ckpt["flops_per_step"], ckpt["history"], ckpt["failure_events"])
+
+
+class EpochBatches:
+    """Batch indices for optimiser step `step`: epoch-wise shuffles (one permutation held at a time)."""
+
+    def __init__(self, n: int, batch_size: int, steps_per_epoch: int, seed: int, device: str):
+        self.n, self.bsz, self.steps_per_epoch, self.seed, self.device = n, batch_size, steps_per_epoch, seed, device
+        self._epoch, self._perm = -1, None
+
+    def __call__(self, step: int) -> torch.Tensor:
+        epoch, i = divmod(step, self.steps_per_epoch)
+        if epoch != self._epoch:
+            self._epoch, self._perm = epoch, epoch_permutation(self.n, self.seed, epoch, self.device)
+        return self._perm[i * self.bsz:(i + 1) * self.bsz]
+
+
+def to_uint8_images(x: torch.Tensor, low: float) -> np.ndarray:
+    """(N, 1, 28, 28) in [low, 1] -> (N, 28, 28) uint8."""
+    unit = (x.float() - low) / (1.0 - low)
+    return (unit.clamp(0, 1) * 255).round().to(torch.uint8).squeeze(1).cpu().numpy()

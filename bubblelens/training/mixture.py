@@ -1,0 +1,175 @@
+"""Training MLP GANs on 2-D Gaussian mixtures: several seeds of one configuration at once.
+
+The seeds of one (dataset, variant) train as a batched ensemble: each weight has a leading member axis and
+every layer is one batched matmul (model_mlp_gan.mlp_apply), the member losses are summed, and one Adam
+steps all members (Adam is elementwise, so each member follows exactly its own trajectory). Each member
+draws its data, noise and initial weights from its own seed, so a member's result does not depend on which
+other seeds share its batch: `ensemble=False` (one seed at a time) gives the same numbers up to float
+rounding, and benchmarks/train_throughput.py measures what the ensemble saves.
+
+Losses: BCE on logits, D then G alternately each step, non-saturating G loss; Adam betas (0.5, 0.999).
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from bubblelens.training import loop as T
+from bubblelens.core.devices import device_name
+from bubblelens.models.size import count_flops, count_params, forward_flops_per_sample
+from bubblelens.training.compute import ResourceMeter
+from bubblelens.core.config import MixtureParams, canonical
+from bubblelens.datasets.mixtures import MIXTURES, sample_mixture
+from bubblelens.core.errors import UsageError
+from bubblelens.models.mlp_gan import MLPGANConfig, build, mlp_apply, stack_members
+
+log = logging.getLogger(__name__)
+
+VARIANTS = ("vanilla", "pacgan")
+ADAM_BETAS = (0.5, 0.999)
+DATA_CHUNK = 250                 # steps of real data and noise drawn at once, per member
+SAMPLE_SEED_OFFSET = 7_919
+NOISE_SEED_OFFSET = 104_729
+
+
+def _bce_per_member(logits: torch.Tensor, target: float) -> torch.Tensor:
+    """logits (E, B, 1) -> mean BCE per member (E,)."""
+    t = torch.full_like(logits, target)
+    return F.binary_cross_entropy_with_logits(logits, t, reduction="none").mean(dim=(1, 2))
+
+
+class _Ensemble:
+    """E members' stacked parameters, optimisers and per-member random streams."""
+
+    def __init__(self, cfg: MLPGANConfig, params: MixtureParams, dataset: str, seeds: tuple[int, ...],
+                 device: str) -> None:
+        self.cfg, self.p, self.dataset, self.seeds, self.device = cfg, params, dataset, seeds, device
+        members = [build(cfg, s) for s in seeds]
+        self.g_mod, self.d_mod = members[0]
+        self.g = stack_members([m[0].to(device) for m in members])     # [(W (E,out,in), b (E,out)), ...]
+        self.d = stack_members([m[1].to(device) for m in members])
+        flat = lambda ps: [t for wb in ps for t in wb]                   # noqa: E731
+        self.g_leaves, self.d_leaves = flat(self.g), flat(self.d)
+        self.opt_g = torch.optim.Adam(self.g_leaves, lr=params.lr, betas=ADAM_BETAS)
+        self.opt_d = torch.optim.Adam(self.d_leaves, lr=params.lr, betas=ADAM_BETAS)
+        self.rngs = [np.random.default_rng(s) for s in seeds]
+        self.noise = [torch.Generator().manual_seed(s + NOISE_SEED_OFFSET) for s in seeds]
+        self.n_draw = params.batch_size * cfg.pack                       # samples per step per member
+        self._chunk_start = -1
+
+    def _batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(real, z), each (E, batch*pack, 2), drawn DATA_CHUNK steps at a time from per-member streams."""
+        c0 = step - step % DATA_CHUNK
+        if c0 != self._chunk_start:
+            k = min(DATA_CHUNK, self.p.steps - c0)
+            real = np.stack([sample_mixture(self.dataset, k * self.n_draw, r).reshape(k, self.n_draw, 2)
+                             for r in self.rngs])                        # (E, k, n_draw, 2)
+            z = torch.stack([torch.randn(k, self.n_draw, self.cfg.noise_dim, generator=gen)
+                             for gen in self.noise])                     # (E, k, n_draw, noise)
+            self._real, self._z = torch.from_numpy(real).to(self.device), z.to(self.device)
+            self._chunk_start = c0
+        j = step - c0
+        return self._real[:, j], self._z[:, j]
+
+    def _d(self, x: torch.Tensor) -> torch.Tensor:
+        e, n, _ = x.shape
+        return mlp_apply(self.d, x.reshape(e, n // self.cfg.pack, -1), self.cfg.maxout)   # (E, B, 1) packed
+
+    def step(self, step: int) -> torch.Tensor:
+        """One alternating D/G update of every member; returns losses (E, 2) as (d_loss, g_loss)."""
+        real, z = self._batch(step)
+        fake = mlp_apply(self.g, z, maxout=1)                            # (E, B*pack, 2)
+        d_loss = _bce_per_member(self._d(real), 1.0) + _bce_per_member(self._d(fake.detach()), 0.0)  # (E,)
+        self.opt_d.zero_grad(set_to_none=True)
+        d_loss.sum().backward()
+        self.opt_d.step()
+        g_loss = _bce_per_member(self._d(fake), 1.0)                     # (E,) non-saturating
+        self.opt_g.zero_grad(set_to_none=True)
+        g_loss.sum().backward(inputs=self.g_leaves)
+        self.opt_g.step()
+        return torch.stack([d_loss.detach(), g_loss.detach()], dim=1)
+
+    @torch.no_grad()
+    def samples(self, n: int) -> np.ndarray:
+        z = torch.stack([torch.randn(n, self.cfg.noise_dim, generator=torch.Generator().manual_seed(
+            s + SAMPLE_SEED_OFFSET)) for s in self.seeds]).to(self.device)          # (E, n, noise)
+        return mlp_apply(self.g, z, maxout=1).float().cpu().numpy().astype(np.float32)   # (E, n, 2)
+
+
+def _train_group(params: MixtureParams, cfg: MLPGANConfig, dataset: str, variant: str, seeds: tuple[int, ...],
+                 device: str, progress: T.Progress | None) -> list[T.RunResult]:
+    e_size, total = len(seeds), params.steps
+    keys = [T.KEY_D_LOSS, T.KEY_G_LOSS]
+    ens = _Ensemble(cfg, params, dataset, seeds, device)
+    histories = [{T.KEY_STEP: [], T.KEY_D_LOSS: [], T.KEY_G_LOSS: []} for _ in seeds]
+    monitors = [T.FailureMonitor("gan", total) for _ in seeds]
+    flops_group, pending, step = None, [], 0
+    with ResourceMeter(device) as meter:
+        while step < total and not all(m.stop for m in monitors):
+            if flops_group is None:
+                flops_group, losses = count_flops(lambda: ens.step(step))
+            else:
+                losses = ens.step(step)
+            pending.append(losses)
+            step += 1
+            if step % T.CHECK_EVERY == 0 or step == total:
+                arr = torch.stack(pending).float().cpu().numpy()          # (n, E, 2)
+                first = step - len(pending) + 1
+                pending.clear()
+                for e, (hist, mon) in enumerate(zip(histories, monitors)):
+                    if mon.stop:                                         # a failed member's record ends there
+                        continue
+                    hist[T.KEY_STEP].extend(range(first, step + 1))
+                    for j, k in enumerate(keys):
+                        hist[k].extend(float(v) for v in arr[:, e, j])
+                    mon.update(hist)
+                if progress is not None:
+                    progress(step, total, {k: float(np.nanmean(arr[-1, :, j])) for j, k in enumerate(keys)})
+        samples = ens.samples(params.n_samples)
+    res = meter.summary()
+    per_member_wall = res["wall_s"] / e_size
+    flops = int(flops_group or 0) // e_size
+    p_g, p_d = count_params(ens.g_mod), count_params(ens.d_mod)
+    fwd = forward_flops_per_sample(ens.g_mod.cpu(), torch.zeros(1, cfg.noise_dim))
+    config = {"params": canonical(params), "architecture": canonical(cfg), "dataset": dataset, "variant": variant,
+              "adam": {"betas": list(ADAM_BETAS)}}
+    out = []
+    for e, seed in enumerate(seeds):
+        steps_done = histories[e][T.KEY_STEP][-1] if histories[e][T.KEY_STEP] else 0
+        compute = {
+            "params": p_g + p_d, "params_g": p_g, "params_d": p_d, "flops_per_step": flops,
+            "flops_total": flops * steps_done, "flops_forward_per_sample": fwd, "steps": steps_done,
+            "epochs": None, "wall_s": per_member_wall,
+            "samples_per_s": step * ens.n_draw / per_member_wall if per_member_wall > 0 else 0.0,
+            "peak_mem_bytes": res["peak_mem_bytes"], "peak_mem_kind": res["peak_mem_kind"],
+            "energy_j": None if res["energy_j"] is None else res["energy_j"] / e_size,
+            "device": device, "device_name": device_name(device), "ensemble_size": e_size,
+        }
+        out.append(T.RunResult("mlp_gan", dataset, variant, seed, config, T.downsample_history(histories[e]),
+                               compute, list(monitors[e].events), samples[e], {}))
+    return out
+
+
+def train_mixture_seeds(params: MixtureParams, dataset: str, variant: str, seeds: tuple[int, ...],
+                        device: str = "cpu", *, progress: T.Progress | None = None,
+                        ensemble: bool = True) -> list[T.RunResult]:
+    """One RunResult per seed, in order. ensemble=True trains all seeds as one batched ensemble;
+    False trains them one after another (same numbers up to float rounding)."""
+    if dataset not in MIXTURES:
+        raise UsageError(f"unknown mixture '{dataset}'; choose one of: {', '.join(MIXTURES)}")
+    if variant not in VARIANTS:
+        raise UsageError(f"unknown variant '{variant}'; choose one of: {', '.join(VARIANTS)}")
+    if not seeds:
+        return []
+    pack = params.pack if variant == "pacgan" else 1
+    cfg = MLPGANConfig(g_hidden=params.g_hidden, d_hidden=params.d_hidden, pack=pack)
+    cuda = device == "cuda"
+    with torch.random.fork_rng(devices=[torch.cuda.current_device()] if cuda else []):
+        groups = [tuple(seeds)] if ensemble else [(s,) for s in seeds]
+        results: list[T.RunResult] = []
+        for group in groups:
+            results += _train_group(params, cfg, dataset, variant, group, device, progress)
+    return results

@@ -1,0 +1,402 @@
+"""Claims registry: each statistic reaches each verdict on synthetic evidence; the registry rejects bad
+entries with messages naming file, claim and field; a changed CSV value flips a verdict end to end.
+
+Closed forms used as references: Clopper-Pearson bounds for k = 0 and k = n ((alpha/2)^(1/n)), the Welch
+interval written out from its textbook formula, and exact recovery of a noise-free quadratic.
+"""
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as sps
+
+from bubblelens.core.resources import DATA_DIR
+from bubblelens.claims.engine import evaluate_claim, evaluate_claims
+from bubblelens.claims.kinds import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Evidence
+from bubblelens.claims.registry import ClaimSpec, load_registry, market_series_ids
+from bubblelens.claims.statistics import KINDS
+from bubblelens.core.errors import DataError
+from bubblelens.market.load import Market, Series, SeriesMeta, load_market
+
+TESTS_DATA = Path(__file__).resolve().parents[2] / "data"
+RUN_COLS = ["model", "dataset", "variant", "seed", "metric", "value"]
+
+
+# ------------------------------------------------------------------------------------ builders
+def runs(*groups: tuple[str, str, str, str, list[float]]) -> pd.DataFrame:
+    """(model, dataset, variant, metric, values per seed) -> the long runs frame."""
+    rows = [(m, d, v, s, met, float(x)) for m, d, v, met, xs in groups for s, x in enumerate(xs)]
+    return pd.DataFrame(rows, columns=RUN_COLS)
+
+
+def fake_series(sid: str, dates, values, direction="up", transform="", labels=None, texts=None,
+                category="hype") -> Series:
+    dates = pd.to_datetime(list(dates))
+    vals = np.asarray([np.nan if v is None else v for v in values], dtype=float)
+    frame = pd.DataFrame({"date": dates, "value": vals,
+                          "value_text": texts or [str(v) for v in values], "unit": "count",
+                          "source_id": "src", "note": "", "label": labels or [""] * len(dates),
+                          "bound": [""] * len(dates)})
+    meta = SeriesMeta(series_id=sid, title=sid, description="", unit="count", frequency="irregular",
+                      category=category, reliability="high", direction=direction, classification_note="",
+                      file=f"market/{sid}.csv", transform=transform)
+    return Series(meta, frame)
+
+
+def evidence(runs_df=None, sweep=None, series=(), profile="quick") -> Evidence:
+    market = Market(series={s.meta.series_id: s for s in series}, sources={}, data_dir=Path("."))
+    return Evidence(runs=runs_df if runs_df is not None else pd.DataFrame(columns=RUN_COLS),
+                    sweep=sweep if sweep is not None else pd.DataFrame(), market=market, profile=profile)
+
+
+def spec(statistic: str, category="models", **params) -> ClaimSpec:
+    kind = KINDS[statistic]
+    full = {k: params.get(k, default) for k, (_, default) in kind.params.items()}
+    return ClaimSpec("test-claim", "a statement", category, statistic, full, "rule",
+                     {v: f"reading {v}" for v in (SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE)}, ("fid",), ())
+
+
+def monthly(n: int, start="2020-01-31") -> pd.DatetimeIndex:
+    return pd.date_range(start, periods=n, freq="ME")
+
+
+def growing(sid: str, factor: float, n=12, direction="up", wiggle=0.05) -> Series:
+    """Monthly series growing `factor` per year with a deterministic wiggle (so fits have residuals)."""
+    t = np.arange(n) / 12.0
+    vals = np.exp(np.log(factor) * t + wiggle * np.sin(np.arange(n) * 2.1))
+    if direction == "down":
+        vals = 1.0 / vals
+    return fake_series(sid, monthly(n), vals, direction=direction)
+
+
+# ------------------------------------------------------------------------------------ model kinds
+MODES = dict(checks=[{"model": "mlp_gan", "dataset": "ring8", "variant": "vanilla", "metric": "modes",
+                      "max": 8}], threshold=0.2)
+
+
+@pytest.mark.parametrize("values, verdict", [
+    ([5] * 10, SUPPORTED), ([8] * 20, NOT_SUPPORTED), ([8] * 9 + [7], INCONCLUSIVE), ([5, 5], INCONCLUSIVE)])
+def test_share_of_runs_failing_verdicts(values, verdict):
+    ev = evidence(runs(("mlp_gan", "ring8", "vanilla", "modes", values),
+                       ("mlp_gan", "ring8", "pacgan", "modes", [0] * 30)))   # other variant: ignored
+    r = evaluate_claim(spec("share_of_runs_failing", **MODES), ev, strict=True)
+    assert r.verdict == verdict
+    if len(values) < 3:
+        assert r.reason == "too few runs (n=2 < 3)"
+
+
+def test_share_of_runs_failing_matches_closed_form_bounds():
+    ev = evidence(runs(("mlp_gan", "ring8", "vanilla", "modes", [3] * 10)))
+    r = evaluate_claim(spec("share_of_runs_failing", **MODES), ev, strict=True)
+    assert r.effect == 1.0 and r.n == 10
+    assert r.ci[0] == pytest.approx(0.025 ** (1 / 10), abs=1e-9) and r.ci[1] == 1.0
+    ev0 = evidence(runs(("mlp_gan", "ring8", "vanilla", "modes", [8] * 20)))
+    r0 = evaluate_claim(spec("share_of_runs_failing", **MODES), ev0, strict=True)
+    assert r0.ci[1] == pytest.approx(1 - 0.025 ** (1 / 20), abs=1e-9)
+    assert r0.p_value == pytest.approx(1.0)
+
+
+BLUR = dict(metric="laplacian_ratio", model="vae", dataset="fashion_mnist", bound=1.0, compare_model="dcgan")
+DCGAN_SHARP = ("dcgan", "fashion_mnist", "reference", "laplacian_ratio", [0.95, 1.02, 0.98, 1.05])
+
+
+@pytest.mark.parametrize("vae, verdict", [
+    ([0.38, 0.40, 0.42, 0.39, 0.41], SUPPORTED), ([1.30, 1.35, 1.28, 1.32], NOT_SUPPORTED),
+    ([0.5, 1.3, 0.9], INCONCLUSIVE), ([0.4], INCONCLUSIVE)])
+def test_mean_below_verdicts(vae, verdict):
+    ev = evidence(runs(("vae", "fashion_mnist", "reference", "laplacian_ratio", vae), DCGAN_SHARP))
+    r = evaluate_claim(spec("mean_below", **BLUR), ev, strict=True)
+    assert r.verdict == verdict
+    if len(vae) == 1:
+        assert r.reason == "too few seeds (n=1 < 3)"
+
+
+def test_mean_below_welch_interval_matches_textbook_formula():
+    a, b = np.array([0.38, 0.40, 0.42, 0.39, 0.41]), np.array(DCGAN_SHARP[4])
+    ev = evidence(runs(("vae", "fashion_mnist", "reference", "laplacian_ratio", list(a)), DCGAN_SHARP))
+    r = evaluate_claim(spec("mean_below", **BLUR), ev, strict=True)
+    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
+    df = (va + vb) ** 2 / (va ** 2 / (a.size - 1) + vb ** 2 / (b.size - 1))
+    half = sps.t.ppf(0.975, df) * math.sqrt(va + vb)
+    d = a.mean() - b.mean()
+    assert r.details["difference_ci"] == pytest.approx([d - half, d + half], rel=1e-10)
+    assert r.effect == pytest.approx(a.mean())
+    assert r.ci == pytest.approx(sps.t.interval(0.95, a.size - 1, a.mean(), a.std(ddof=1) / math.sqrt(a.size)))
+
+
+@pytest.mark.parametrize("fids, verdict", [
+    ([20, 30, 25, 40, 22, 35], SUPPORTED), ([30.0, 30.1, 29.9, 30.05, 29.95, 30.02], NOT_SUPPORTED),
+    ([20, 30, 25], INCONCLUSIVE)])
+def test_seed_cv_verdicts(fids, verdict):
+    ev = evidence(runs(("dcgan", "fashion_mnist", "reference", "fid", fids)))
+    r = evaluate_claim(spec("seed_cv", metric="fid", model="dcgan", dataset="fashion_mnist", threshold=0.05,
+                            reps=500), ev, strict=True)
+    assert r.verdict == verdict
+    f = np.asarray(fids, float)
+    assert r.effect == pytest.approx(f.std(ddof=1) / f.mean()) if len(fids) >= 5 else r.effect is None
+    if len(fids) < 5:
+        assert r.reason == "too few seeds (n=3 < 5)"
+
+
+def sweep_frame(fid_of_x) -> pd.DataFrame:
+    x = np.arange(10, 22, dtype=float)                     # 12 compute levels, log2 FLOPs
+    return pd.DataFrame({"model": "dcgan", "width": 1.0, "epochs": np.arange(12), "seed": 0,
+                         "flops_total": 2.0 ** x, "fid": [fid_of_x(v) for v in x]})
+
+
+@pytest.mark.parametrize("fid_of_x, verdict", [
+    (lambda x: 100 * 0.8 ** (x - 10) + 5, SUPPORTED),                 # saturating: gains shrink
+    (lambda x: 100 - (x - 10) ** 2 * 0.5, NOT_SUPPORTED),             # accelerating gains
+    (lambda x: 100 - 5 * (x - 10) + 3 * math.sin(3 * x), INCONCLUSIVE)])
+def test_compute_returns_verdicts(fid_of_x, verdict):
+    r = evaluate_claim(spec("compute_returns", "compute", model="dcgan"), evidence(sweep=sweep_frame(fid_of_x),
+                                                                                   profile="full"), strict=True)
+    assert r.verdict == verdict
+    assert r.indicative is False
+
+
+def test_compute_returns_recovers_exact_quadratic_and_needs_a_sweep():
+    r = evaluate_claim(spec("compute_returns", "compute", model="dcgan"),
+                       evidence(sweep=sweep_frame(lambda x: 200 - 12 * x + 0.25 * x ** 2), profile="full"))
+    assert r.details["coefficients"] == pytest.approx([200, -12, 0.25], abs=1e-6)
+    assert r.details["gain_per_doubling_at_min"] == pytest.approx(12 - 0.5 * 10, abs=1e-6)
+    r = evaluate_claim(spec("compute_returns", "compute", model="dcgan"), evidence(profile="quick"))
+    assert r.verdict == INCONCLUSIVE and "no compute sweep" in r.reason and r.indicative is True
+
+
+def fix_runs(flops_pac: float, modes_pac: list[float]) -> pd.DataFrame:
+    g = []
+    for ds, mx in (("ring8", 8), ("grid25", 25)):
+        g += [("mlp_gan", ds, "vanilla", "flops_total", [1e9, 1e9, 1e9]),
+              ("mlp_gan", ds, "pacgan", "flops_total", [flops_pac, flops_pac * 1.001, flops_pac * 0.999]),
+              ("mlp_gan", ds, "vanilla", "modes", [3, 4, 2]),
+              ("mlp_gan", ds, "pacgan", "modes", [min(m, mx) for m in modes_pac])]
+    return runs(*g)
+
+
+@pytest.mark.parametrize("flops_pac, modes_pac, verdict", [
+    (1.6e9, [8, 8, 7], SUPPORTED), (0.9e9, [8, 8, 7], NOT_SUPPORTED), (1.6e9, [3, 2, 4], INCONCLUSIVE)])
+def test_cost_of_fix_verdicts(flops_pac, modes_pac, verdict):
+    p = dict(model="mlp_gan", max_modes={"ring8": 8, "grid25": 25}, treatment="pacgan")
+    r = evaluate_claim(spec("cost_of_fix", "compute", **p), evidence(fix_runs(flops_pac, modes_pac)), strict=True)
+    assert r.verdict == verdict
+    assert r.n == 6 and r.effect == pytest.approx(flops_pac / 1e9, rel=1e-3)
+
+
+# ------------------------------------------------------------------------------------ market kinds
+RACE = dict(hype=["h"], capability=["c"])
+
+
+@pytest.mark.parametrize("cap, verdict", [
+    (growing("c", 1.2), SUPPORTED), (growing("c", 12.0, direction="down"), NOT_SUPPORTED),
+    (growing("c", 3.0, wiggle=0.4), INCONCLUSIVE),
+    (fake_series("c", ["2022-01-31", "2023-01-31"], [1.0, 2.0]), INCONCLUSIVE)])
+def test_growth_race_verdicts(cap, verdict):
+    ev = evidence(series=[growing("h", 3.0), cap])
+    r = evaluate_claim(spec("growth_race", "market", **RACE), ev, strict=True)
+    assert r.verdict == verdict
+    c = r.details["capability"][0] if r.details else None
+    if cap.meta.direction == "down":              # a falling price counts as capability per dollar
+        assert c["reciprocal"] and c["factor"] == pytest.approx(12.0, rel=0.05)
+
+
+def test_growth_race_quoted_range_and_error_rate():
+    epoch = fake_series("q", ["2025-03-12"] * 3, [9.0, 40.0, 900.0], labels=["min", "mid", "max"])
+    score = fake_series("s", monthly(12), 100 - 50 * 0.5 ** (np.arange(12) / 12), transform="error_rate")
+    ev = evidence(series=[growing("h", 3.0), epoch, score])
+    p = dict(hype=["h"], capability=["s"], quoted=[{"series": "q", "point": "mid", "lo": "min", "hi": "max"}])
+    r = evaluate_claim(spec("growth_race", "market", **p), ev, strict=True)
+    s = r.details["capability"][0]
+    # the error rate halves per year (month-end dates are not exactly 1/12 year apart, hence 1 %)
+    assert s["reciprocal"] and s["factor"] == pytest.approx(2.0, rel=0.01)
+    assert r.details["capability"][1]["lo"] == 9.0
+    assert r.verdict == NOT_SUPPORTED                   # quoted range (9-900x) lies above 3x
+
+
+def explosive_series(sid: str, kind: str, n: int = 40) -> Series:
+    rng = np.random.default_rng(7)
+    e = rng.standard_normal(n)
+    if kind == "bubble":        # random walk, then a root of 1.08
+        y = np.cumsum(e) + 50
+        for t in range(25, n):
+            y[t] = 1.08 * y[t - 1] + e[t]
+    else:                       # strongly mean-reverting
+        y = 50 + e
+    return fake_series(sid, monthly(n), y)
+
+
+@pytest.mark.parametrize("kind, n, verdict", [
+    ("bubble", 40, SUPPORTED), ("stationary", 40, NOT_SUPPORTED), ("bubble", 16, INCONCLUSIVE)])
+def test_explosive_roots_verdicts(kind, n, verdict):
+    ev = evidence(series=[explosive_series("h", kind, n)])
+    r = evaluate_claim(spec("explosive_roots", "market", series=["h"], reps=200), ev, strict=True)
+    assert r.verdict == verdict
+    if n < 24:
+        assert "16 observations" in r.reason
+
+
+def test_explosive_roots_reference_yardstick_dates_the_episode():
+    sim = pd.read_csv(TESTS_DATA / "exuber_sim_data.csv")
+    ref = fake_series("ref", monthly(len(sim), "2000-01-31"), sim["psy1"].to_numpy(), category="reference")
+    ev = evidence(series=[explosive_series("h", "bubble", 16), ref])
+    p = dict(series=["h"], reference="ref", reps=200, episode_window=["2003-01-01", "2005-12-31"])
+    r = evaluate_claim(spec("explosive_roots", "market", **p), ev, strict=True)
+    assert r.verdict == INCONCLUSIVE                      # the hype series is too short ...
+    ref_d = r.details["reference"]                        # ... but the yardstick is still reported
+    assert ref_d["testable"] and ref_d["gsadf"] > ref_d["cv"]
+    assert ref_d["episodes_in_window"], ref_d["episodes"]  # psy1's bubble: observations 40-55 (2003-2004)
+
+
+PHASES = fake_series("phase", ["2023-07-01", "2024-07-01", "2025-07-01"], [None] * 3,
+                     texts=["peak_of_inflated_expectations", "sliding_into_trough", "trough_of_disillusionment"])
+
+
+@pytest.mark.parametrize("dates, values, verdict", [
+    (["2024-07-01", "2025-07-01"], [17, 42], SUPPORTED), (["2024-07-01", "2025-07-01"], [42, 17], NOT_SUPPORTED),
+    (["2024-07-01", "2025-07-01"], [17, 19], INCONCLUSIVE), (["2022-07-01", "2025-07-01"], [17, 42], INCONCLUSIVE)])
+def test_after_peak_rise_verdicts(dates, values, verdict):
+    ev = evidence(series=[PHASES, fake_series("aband", dates, values)])
+    p = dict(phase_series="phase", peak_phase="peak_of_inflated_expectations", signals=["aband"], min_rise=5.0)
+    r = evaluate_claim(spec("after_peak_rise", "market", **p), ev, strict=True)
+    assert r.verdict == verdict
+    assert r.details["peak_date"] == "2023-07-01"
+
+
+# ------------------------------------------------------------------------------------ registry
+GOOD = """
+[[claim]]
+id = "vae-blurrier"
+category = "models"
+statement = "VAE samples are blurrier."
+metrics = ["laplacian_ratio"]
+statistic = "mean_below"
+decision_rule = "supported when the {level:.0%} interval lies below {bound}"
+[claim.params]
+metric = "laplacian_ratio"
+model = "vae"
+dataset = "fashion_mnist"
+bound = 1
+[claim.reading]
+supported = "s"
+not_supported = "n"
+inconclusive = "i"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "market").mkdir(exist_ok=True)
+    (tmp_path / "market" / "mmlu_sota.csv").write_text("date,value,unit,source_id,note\n")
+    path = tmp_path / "claims.toml"
+    path.write_text(text)
+    return path
+
+
+def test_registry_good_entry_fills_rule_and_defaults(tmp_path):
+    (s,) = load_registry(write(tmp_path, GOOD), KINDS)
+    assert s.decision_rule == "supported when the 95% interval lies below 1.0"
+    assert s.params["min_n"] == 3 and s.params["bound"] == 1.0 and s.readings[NOT_SUPPORTED] == "n"
+
+
+@pytest.mark.parametrize("old, new, field, words", [
+    ('statement = "VAE samples are blurrier."\n', "", "statement", "missing"),
+    ('statistic = "mean_below"', 'statistic = "mean_belwo"', "statistic", "unknown statistic 'mean_belwo'"),
+    ('metrics = ["laplacian_ratio"]', 'metrics = ["laplacian_ratio"]\nseries = ["mmlu_sotaa"]', "series",
+     "unknown series id 'mmlu_sotaa'"),
+    ('metrics = ["laplacian_ratio"]', 'metrics = ["blur"]', "metrics", "unknown metric 'blur'"),
+    ('bound = 1', 'bound = "one"', "params.bound", "must be float"),
+    ('bound = 1', 'bound = 1\nthreshold = 2', "params.threshold", "unknown parameter"),
+    ('model = "vae"\n', "", "params.model", "missing"),
+    ('metric = "laplacian_ratio"', 'metric = "fid"', "params.metric", "'fid' is not declared"),
+    ("{bound}", "{bund}", "decision_rule", "placeholder"),
+    ('inconclusive = "i"', "", "reading.inconclusive", "missing"),
+    ('category = "models"', 'category = "vibes"', "category", "'vibes' is not one of"),
+])
+def test_registry_errors_name_file_claim_and_field(tmp_path, old, new, field, words):
+    assert old in GOOD
+    path = write(tmp_path, GOOD.replace(old, new, 1))
+    with pytest.raises(DataError) as exc:
+        load_registry(path, KINDS)
+    msg = str(exc.value)
+    assert str(path) in msg and "claim 'vae-blurrier'" in msg and f"field '{field}'" in msg and words in msg
+
+
+def test_registry_checks_table_entries(tmp_path):
+    text = GOOD.replace('statistic = "mean_below"', 'statistic = "share_of_runs_failing"').replace(
+        'decision_rule = "supported when the {level:.0%} interval lies below {bound}"', 'decision_rule = "r"')
+    text = text.replace('metric = "laplacian_ratio"\nmodel = "vae"\ndataset = "fashion_mnist"\nbound = 1',
+                        'checks = [{ model = "vae", dataset = "ring8", metric = "laplacian_ratio" }]\nthreshold = 0.2')
+    with pytest.raises(DataError, match=r"field 'params.checks': entry 1 lacks max"):
+        load_registry(write(tmp_path, text), KINDS)
+
+
+def test_registry_rejects_duplicate_ids_and_bad_toml(tmp_path):
+    with pytest.raises(DataError, match="duplicate id"):
+        load_registry(write(tmp_path, GOOD + GOOD), KINDS)
+    with pytest.raises(DataError, match="unknown top-level key"):
+        load_registry(write(tmp_path, "claims = 1\n" + GOOD), KINDS)
+    with pytest.raises(DataError, match="not valid TOML"):
+        load_registry(write(tmp_path, GOOD + "[[claim"), KINDS)
+
+
+def test_shipped_registry_is_valid_and_covers_every_statistic():
+    specs = load_registry(DATA_DIR / "claims.toml", KINDS)
+    assert len(specs) >= 8
+    assert {s.statistic for s in specs} == set(KINDS)
+    assert {s.category for s in specs} == {"models", "compute", "market"}
+    assert all("{" not in s.decision_rule for s in specs)
+    assert market_series_ids(DATA_DIR) >= {i for s in specs for i in s.series}
+
+
+# ------------------------------------------------------------------------------------ engine
+def test_engine_never_raises_and_results_are_json(tmp_path):
+    bad = Evidence(runs=pd.DataFrame({"oops": [1]}), sweep=pd.DataFrame(), market=None, profile="smoke")
+    results = [evaluate_claim(s, bad) for s in load_registry(DATA_DIR / "claims.toml", KINDS)]
+    assert all(r.verdict == INCONCLUSIVE and r.reason for r in results)
+    assert [r.indicative for r in results] == [r.category != "market" for r in results]
+    json.dumps([r.to_json() for r in results], allow_nan=False)
+    with pytest.raises(KeyError):
+        evaluate_claim(load_registry(DATA_DIR / "claims.toml", KINDS)[0], bad, strict=True)
+
+
+DISILLUSION = """
+[[claim]]
+id = "disillusionment-after-peak"
+category = "market"
+statement = "Abandonment rose after the hype peak."
+series = ["gartner_hype_cycle_genai", "sp_global_ai_initiative_abandonment"]
+statistic = "after_peak_rise"
+decision_rule = "supported when it rose by at least {min_rise} points"
+[claim.params]
+phase_series = "gartner_hype_cycle_genai"
+peak_phase = "peak_of_inflated_expectations"
+signals = ["sp_global_ai_initiative_abandonment"]
+min_rise = 5.0
+[claim.reading]
+supported = "rose"
+not_supported = "did not rise"
+inconclusive = "cannot tell"
+"""
+
+
+def test_changed_csv_value_flips_the_verdict(tmp_path):
+    shutil.copytree(DATA_DIR / "market", tmp_path / "market")
+    registry = tmp_path / "claims.toml"
+    registry.write_text(DISILLUSION)
+    csv = tmp_path / "market" / "sp_global_ai_initiative_abandonment.csv"
+    text = csv.read_text()
+
+    def verdict() -> str:
+        ev = Evidence(pd.DataFrame(columns=RUN_COLS), pd.DataFrame(), load_market(tmp_path), "smoke")
+        (r,) = evaluate_claims(registry, ev)
+        return r.verdict, r.reading
+
+    assert verdict() == (SUPPORTED, "rose")                       # 17 % -> 42 %
+    assert ",42," in text
+    csv.write_text(text.replace(",42,", ",12,"))                  # an analyst corrects the 2025 value
+    assert verdict() == (NOT_SUPPORTED, "did not rise")

@@ -1,0 +1,157 @@
+"""Training loops on tiny CPU runs: real steps, determinism, resume == uninterrupted, failure events,
+checkpoints loadable with weights_only=True, ensemble == one seed at a time."""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from bubblelens.training import loop as T
+from bubblelens.core.devices import resolve_device
+from bubblelens.core.config import DCGANParams, MixtureParams, VAEParams
+from bubblelens.datasets.images import SHIPPED_IMAGES, load_split
+from bubblelens.core.errors import UsageError
+from bubblelens.models.dcgan import DCGANConfig, build
+from bubblelens.training.dcgan import KERAS_ADAM, gan_step, train_dcgan
+from bubblelens.training.mixture import train_mixture_seeds
+from bubblelens.training.vae import train_vae
+
+TINY_GAN = DCGANParams(width=0.0625, epochs=2, max_steps=0, batch_size=32, lr=2e-4, n_samples=40)
+TINY_VAE = VAEParams(width=0.125, latent_dim=4, epochs=1, max_steps=0, batch_size=32, n_samples=40)
+TINY_MIX = MixtureParams(steps=60, batch_size=32, lr=1e-3, g_hidden=16, d_hidden=16, n_samples=50)
+
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+@pytest.fixture(scope="module")
+def images() -> np.ndarray:
+    return load_split(SHIPPED_IMAGES, "train", 96).images           # 3 steps per epoch at batch 32
+
+
+def test_one_step_changes_weights_and_losses_finite():
+    torch.manual_seed(0)
+    g, d = build(DCGANConfig(width=0.0625))
+    og = torch.optim.Adam(g.parameters(), lr=1e-3, **KERAS_ADAM)
+    od = torch.optim.Adam(d.parameters(), lr=1e-3, **KERAS_ADAM)
+    before = [p.detach().clone() for p in list(g.parameters()) + list(d.parameters())]
+    losses = gan_step(g, d, og, od, torch.rand(8, 1, 28, 28) * 2 - 1, torch.randn(8, 100), amp=False)
+    after = list(g.parameters()) + list(d.parameters())
+    assert torch.isfinite(losses).all()
+    assert all(not torch.equal(a, b) for a, b in zip(before, after))   # every tensor of both nets moved
+
+
+def test_dcgan_run_record(images):
+    r = train_dcgan(TINY_GAN, images, seed=0)
+    assert r.model == "dcgan" and r.variant == "reference" and r.dataset == "fashion_mnist"
+    assert r.history["step"] == list(range(1, 7))
+    assert all(np.isfinite(r.history[k]).all() for k in ("d_loss", "g_loss"))
+    assert r.samples.shape == (40, 28, 28) and r.samples.dtype == np.uint8
+    c = r.compute
+    assert c["steps"] == 6 and c["epochs"] == 2 and c["flops_total"] == 6 * c["flops_per_step"] > 0
+    assert c["params"] == c["params_g"] + c["params_d"] and c["peak_mem_kind"] == "cpu_maxrss"
+    assert c["energy_j"] is None and c["device"] == "cpu"
+    assert r.failure_events == []
+    data = json.loads(json.dumps(r.to_json()))
+    back = T.RunResult.from_parts(data, {"samples": r.samples})
+    assert back.history == r.history and back.config == r.config and np.array_equal(back.samples, r.samples)
+
+
+def test_dcgan_deterministic_on_cpu(images):
+    a = train_dcgan(replace(TINY_GAN, epochs=1), images, seed=3)
+    b = train_dcgan(replace(TINY_GAN, epochs=1), images, seed=3)
+    c = train_dcgan(replace(TINY_GAN, epochs=1), images, seed=4)
+    assert a.history == b.history and np.array_equal(a.samples, b.samples)
+    assert a.history != c.history
+
+
+def test_dcgan_resume_equals_uninterrupted(images, tmp_path):
+    full = train_dcgan(TINY_GAN, images, seed=1)
+    part = train_dcgan(replace(TINY_GAN, max_steps=4), images, seed=1, ckpt_dir=tmp_path)   # "interrupted"
+    assert part.compute["steps"] == 4
+    resumed = train_dcgan(TINY_GAN, images, seed=1, ckpt_dir=tmp_path)
+    assert resumed.history == full.history
+    assert np.array_equal(resumed.samples, full.samples)
+    ckpt = torch.load(tmp_path / T.CKPT_NAME, weights_only=True)
+    assert ckpt["step"] == 6 and ckpt["config"]["params"]["width"] == TINY_GAN.width
+    assert {"g", "d", "opt_g", "opt_d", "rng", "history"} <= set(ckpt)
+
+
+def test_checkpoint_for_other_run_is_ignored(images, tmp_path):
+    train_dcgan(replace(TINY_GAN, max_steps=2), images, seed=1, ckpt_dir=tmp_path)
+    other = train_dcgan(replace(TINY_GAN, max_steps=2, lr=1e-3), images, seed=1, ckpt_dir=tmp_path)
+    fresh = train_dcgan(replace(TINY_GAN, max_steps=2, lr=1e-3), images, seed=1)
+    assert other.history == fresh.history
+
+
+def test_diverged_run_returns_events_not_exception(images):
+    r = train_dcgan(replace(TINY_GAN, lr=100.0, epochs=10, max_steps=30), images, seed=0)
+    kinds = {e["kind"] for e in r.failure_events}
+    assert kinds & {T.EVENT_DIVERGENCE, T.EVENT_NON_FINITE, T.EVENT_D_OVERPOWERING}
+    assert all(isinstance(e["step"], int) and e["detail"] for e in r.failure_events)
+
+
+def test_vae_run_and_non_finite_stop(images):
+    r = train_vae(TINY_VAE, images, images[:50], seed=0)
+    assert set(r.history) == {"step", "loss", "recon", "kl"}
+    np.testing.assert_allclose(np.array(r.history["loss"]), np.array(r.history["recon"]) + np.array(r.history["kl"]),
+                               rtol=1e-5)
+    assert r.extras["latent_mu"].shape == (50, 4) and r.extras["recon"].shape == (50, 28, 28)   # min(64, n_eval)
+    assert r.samples.shape == (40, 28, 28)
+    bad = train_vae(replace(TINY_VAE, lr=10.0, epochs=20), images, images[:50], seed=0)
+    assert bad.failure_events[0]["kind"] == T.EVENT_NON_FINITE
+    assert bad.compute["steps"] < 60                             # stopped early, no exception
+
+
+def test_failure_monitor_detects_d_overpowering():
+    n = 200
+    hist = {"step": list(range(1, n + 1)), "d_loss": [0.01] * n, "g_loss": list(np.linspace(4, 9, n))}
+    mon = T.FailureMonitor("gan", total_steps=n)
+    mon.update(hist)
+    assert [e["kind"] for e in mon.events] == [T.EVENT_D_OVERPOWERING]
+    healthy = {"step": hist["step"], "d_loss": [1.2] * n, "g_loss": [0.8] * n}
+    mon2 = T.FailureMonitor("gan", total_steps=n)
+    mon2.update(healthy)
+    assert mon2.events == [] and not mon2.stop
+
+
+def test_mixture_ensemble_equals_loop_and_is_seed_local():
+    ens = train_mixture_seeds(TINY_MIX, "ring8", "pacgan", (0, 1, 2))
+    loop = train_mixture_seeds(TINY_MIX, "ring8", "pacgan", (0, 1, 2), ensemble=False)
+    alone = train_mixture_seeds(TINY_MIX, "ring8", "pacgan", (2,))
+    for a, b in zip(ens, loop):
+        assert a.seed == b.seed and a.samples.shape == (50, 2) and a.samples.dtype == np.float32
+        np.testing.assert_allclose(a.history["g_loss"], b.history["g_loss"], rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(a.samples, b.samples, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(ens[2].samples, alone[0].samples, rtol=1e-4, atol=1e-4)
+    assert not np.allclose(ens[0].samples, ens[1].samples)
+    assert ens[0].compute["ensemble_size"] == 3 and ens[0].compute["params_d"] > 0
+
+
+def test_mixture_bad_names():
+    with pytest.raises(UsageError):
+        train_mixture_seeds(TINY_MIX, "ring9", "vanilla", (0,))
+    with pytest.raises(UsageError):
+        train_mixture_seeds(TINY_MIX, "ring8", "wgan", (0,))
+
+
+def test_resolve_device():
+    assert resolve_device("cpu") == "cpu"
+    assert resolve_device("auto") in ("cpu", "cuda")
+    if not torch.cuda.is_available():
+        with pytest.raises(UsageError, match="--device"):
+            resolve_device("cuda")
+    with pytest.raises(UsageError, match="--device"):
+        resolve_device("tpu")
+
+
+def test_downsample_history_bucket_means():
+    n = 1234
+    hist = {"step": list(range(1, n + 1)), "loss": [float(i) for i in range(n)]}
+    out = T.downsample_history(hist)
+    assert len(out["step"]) == T.HISTORY_POINTS and out["step"][-1] == n
+    assert out["loss"][0] == pytest.approx(np.mean(range(0, 2)))      # first bucket: steps 1-2 (edges by rounding)
+    assert T.downsample_history({"step": [1, 2], "loss": [0.5, 0.25]}) == {"step": [1, 2], "loss": [0.5, 0.25]}
