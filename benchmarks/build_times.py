@@ -1,11 +1,13 @@
 """Wall time of `bubblelens build` in the situations the issues budget, side by side in one run.
 
-    python benchmarks/build_times.py [--profile smoke|quick] [--keep DIR]
+    python benchmarks/build_times.py [--profile smoke|quick] [--ref REV] [--keep DIR]
 
 1. cold: empty cache, everything trained and rendered        (smoke < 60 s, quick < 10 min)
 2. warm: the same build again, nothing changed               (< 10 s)
 3. edit: one curated CSV value changed, then rebuilt          (quick < 30 s)
-Each build runs in a fresh process with a private cache, as a user would run it.
+Each build runs in a fresh process with a private cache, as a user would run it. With --ref REV the same
+three situations also run for git revision REV (checked out in a temporary worktree and run from there),
+interleaved with the current tree's, so both see the same machine load.
 """
 from __future__ import annotations
 
@@ -22,46 +24,59 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 
-def build(profile: str, out: Path, cache: Path, data: Path) -> tuple[float, dict]:
-    env = {**os.environ, "BUBBLELENS_CACHE": str(cache)}
+def build(profile: str, out: Path, cache: Path, data: Path, tree: Path) -> tuple[float, dict]:
+    env = {**os.environ, "BUBBLELENS_CACHE": str(cache), "PYTHONPATH": str(tree)}
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "bubblelens", "build", "--profile", profile, "--out", str(out),
-                           "--data", str(data), "--quiet"], capture_output=True, text=True, env=env)
+                           "--data", str(data), "--quiet"], capture_output=True, text=True, env=env, cwd=tree)
     wall = time.perf_counter() - start
     if proc.returncode != 0:
-        raise SystemExit(f"build failed ({proc.returncode}): {proc.stderr[-2000:]}")
+        raise SystemExit(f"build failed ({proc.returncode}) in {tree}: {proc.stderr[-2000:]}")
     return wall, json.loads(proc.stdout)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profile", default="smoke", choices=["smoke", "quick"])
-    parser.add_argument("--keep", type=Path, help="keep outputs here instead of a temporary directory")
-    args = parser.parse_args()
-    root = args.keep or Path(tempfile.mkdtemp(prefix="bubblelens-bench-"))
+def situations(profile: str, root: Path, tree: Path):
+    """Yield (situation, wall, summary) for cold, warm and edited builds of `tree`."""
     data = root / "data"
     shutil.rmtree(data, ignore_errors=True)
-    shutil.copytree(REPO / "data", data, ignore=shutil.ignore_patterns("images"))
+    shutil.copytree(tree / "data", data, ignore=shutil.ignore_patterns("images"))
     cache, out = root / "cache", root / "out"
     shutil.rmtree(cache, ignore_errors=True)
-
-    rows = []
-    wall, s = build(args.profile, out, cache, data)
-    rows.append(("cold (empty cache)", wall, s))
-    wall, s = build(args.profile, out, cache, data)
-    rows.append(("warm (nothing changed)", wall, s))
+    yield ("cold (empty cache)", *build(profile, out, cache, data, tree))
+    yield ("warm (nothing changed)", *build(profile, out, cache, data, tree))
     csv = data / "market" / "chatgpt_weekly_active_users.csv"
     lines = csv.read_text(encoding="utf-8").splitlines(keepends=True)
     date, value, rest = lines[1].split(",", 2)
     lines[1] = f"{date},{float(value) + 1:g},{rest}"
     csv.write_text("".join(lines), encoding="utf-8")
-    wall, s = build(args.profile, out, cache, data)
-    rows.append(("edit one CSV value", wall, s))
+    yield ("edit one CSV value", *build(profile, out, cache, data, tree))
 
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", default="smoke", choices=["smoke", "quick"])
+    parser.add_argument("--ref", help="also time this git revision (e.g. HEAD~3), interleaved")
+    parser.add_argument("--keep", type=Path, help="keep outputs here instead of a temporary directory")
+    args = parser.parse_args()
+    root = args.keep or Path(tempfile.mkdtemp(prefix="bubblelens-bench-"))
+    trees = [("current", REPO)]
+    if args.ref:
+        ref_tree = root / "ref-tree"
+        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", "-f", str(ref_tree), args.ref],
+                       check=True, capture_output=True)
+        trees.insert(0, (args.ref, ref_tree))
+    runs = {name: situations(args.profile, root / name.replace("/", "_"), tree) for name, tree in trees}
+    rows = []
+    for _ in range(3):                      # interleave: cold ref, cold current, warm ref, warm current, ...
+        for name, gen in runs.items():
+            rows.append((name, *next(gen)))
     print(f"profile {args.profile}, {os.cpu_count()} CPUs, outputs in {root}")
-    print(f"{'situation':28s} {'wall s':>8s} {'computed':>9s} {'cached':>7s} {'pages':>6s}")
-    for name, wall, s in rows:
-        print(f"{name:28s} {wall:8.1f} {s['computed']:9d} {s['cached']:7d} {s.get('pages', 0):6d}")
+    print(f"{'tree':12s} {'situation':24s} {'wall s':>8s} {'computed':>9s} {'cached':>7s} {'pages':>6s}")
+    for tree, name, wall, s in rows:
+        print(f"{tree:12s} {name:24s} {wall:8.1f} {s['computed']:9d} {s['cached']:7d} {s.get('pages', 0):6d}")
+    if args.ref:
+        subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(root / "ref-tree")],
+                       capture_output=True)
     if not args.keep:
         shutil.rmtree(root, ignore_errors=True)
 

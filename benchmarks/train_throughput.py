@@ -4,7 +4,7 @@
    CHECK_EVERY steps; on CUDA bf16 autocast + channels_last, optionally torch.compile) against a
    straightforward port of the article's loop (fp32, DataLoader over a TensorDataset, batch 256, eager,
    loss read back every step as the tutorial's progress printing does). Prints samples/s, the ratio and,
-   on CUDA, MFU against the H200's dense bf16 peak (bubblelens.training.compute.H200_BF16_PEAK_FLOPS).
+   on CUDA, MFU against the sourced dense bf16 peak of the GPU used (data/costs/hardware.csv).
 2. 2-D mixture GANs: S seeds as one batched ensemble vs one seed at a time (same code, E=1).
 
     python benchmarks/train_throughput.py --quick          # CPU, < 2 min
@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from bubblelens.training import loop as T
 from bubblelens.models.size import count_flops
-from bubblelens.training.compute import H200_BF16_PEAK_FLOPS
+from bubblelens.training.costs import device_peak
 from bubblelens.core.devices import device_name, resolve_device
 from bubblelens.core.config import MixtureParams
 from bubblelens.datasets.images import SHIPPED_IMAGES, load_split, to_unit_range
@@ -154,10 +154,11 @@ def main() -> None:
     print(f"  bubblelens train step                    : {ours:10.1f} samples/s")
     print(f"  ratio ours / baseline                    : {ours / base:10.2f}x")
     print(f"  counted FLOPs per step {flops / 1e9:.3f} GFLOP ({flops / args.batch / 1e6:.1f} MFLOP per sample)")
-    if device == "cuda":
+    peak = device_peak(device_name(device), "bf16") if device == "cuda" else None
+    if peak is not None:
         achieved = ours / args.batch * flops
-        print(f"  MFU vs H200 dense bf16 peak ({H200_BF16_PEAK_FLOPS / 1e12:.0f} TFLOP/s): "
-              f"{achieved / H200_BF16_PEAK_FLOPS:.2%} ({achieved / 1e12:.2f} TFLOP/s)")
+        print(f"  MFU vs {peak['device']} dense bf16 peak ({peak['flops'] / 1e12:.0f} TFLOP/s): "
+              f"{achieved / peak['flops']:.2%} ({achieved / 1e12:.2f} TFLOP/s)")
 
     mix = MixtureParams(g_hidden=64, d_hidden=64, batch_size=100) if args.quick or device == "cpu" else MixtureParams()
     msteps = 60 if args.quick else 300

@@ -18,6 +18,7 @@ from bubblelens.cli.data import app as data_app
 from bubblelens.core.config import DEVICES, PROFILES
 from bubblelens.core.errors import EXIT_STAGE_FAILED, BubblelensError
 from bubblelens.core.resources import DATA_DIR
+from bubblelens.pipeline.executor import DEFAULT_EXECUTOR, DEFAULT_JOBS, EXECUTORS
 
 app = typer.Typer(
     help="Measured, cited evidence on whether generative AI delivers what the market expects of it.",
@@ -38,6 +39,7 @@ _state = {"debug": False}
 # Choices for --help and validation, from the one list of each in core/config.py.
 Profile = Enum("Profile", {name: name for name in PROFILES}, type=str)
 Device = Enum("Device", {name: name for name in DEVICES}, type=str)
+Executor = Enum("Executor", {name: name for name in EXECUTORS}, type=str)
 
 
 def _version(value: bool) -> None:
@@ -68,6 +70,10 @@ def build(
     frozen: bool = typer.Option(False, "--frozen", help="Never train; exit 4 when a trained result is missing from the cache."),
     device: Device = typer.Option(Device.auto, help="auto uses CUDA when available."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress output; only errors."),
+    executor: Executor = typer.Option(DEFAULT_EXECUTOR, "--executor",
+                                      help="How independent units (training runs, evaluations) run: serial in this "
+                                           "process, or pool (one fresh worker process per unit, --jobs at a time)."),
+    jobs: int = typer.Option(DEFAULT_JOBS, "--jobs", min=1, help="Units at a time with --executor pool (default: CPU cores)."),
 ) -> None:
     """Train, measure, test the claims and render the PDF and HTML report."""
     from bubblelens.core.config import load_config
@@ -78,7 +84,7 @@ def build(
     setup_logging(quiet, _state["debug"])
     opts = BuildOptions(config=load_config(profile.value, config), out_dir=out, data_dir=data, images_dir=images,
                         results_bundle=results, config_file=config, only=only, force=force, frozen=frozen,
-                        device=device.value, quiet=quiet)
+                        device=device.value, quiet=quiet, executor=executor.value, jobs=jobs)
     summary = run_build(opts)
     typer.echo(json.dumps(summary, indent=2, sort_keys=True))
 

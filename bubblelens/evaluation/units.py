@@ -13,8 +13,10 @@ from bubblelens.core.config import EvalParams, FeatureParams
 from bubblelens.datasets.mixtures import mixture_spec, sample_mixture
 from bubblelens.evaluation import failures, quality
 from bubblelens.evaluation.features import FeatureExtractor, train_classifier
-from bubblelens.evaluation.names import (KEY_ACTIVE_UNITS, KEY_FID, KEY_HIGH_QUALITY, KEY_KID_MEAN, KEY_KID_STD,
-                                         KEY_MODE_KL, KEY_MODES, KEY_NON_FINITE_FRAC)
+from bubblelens.training.names import BATCH_STATS_SAMPLES
+from bubblelens.evaluation.names import (CONVERGENCE_FLOOR, KEY_ACTIVE_UNITS, KEY_CONVERGED, KEY_FID, KEY_FID_BATCH_STATS,
+                                         KEY_HIGH_QUALITY, KEY_KID_MEAN, KEY_KID_STD, KEY_MODE_KL, KEY_MODES,
+                                         KEY_NON_FINITE_FRAC)
 
 GRID_SIZE = 64              # images kept per run for the report's sample grids
 TRUE_MIXTURE_SEED = 12345   # the draw of true mixture samples that checks the mode-coverage metric
@@ -66,14 +68,24 @@ def image_metrics(ev: EvalParams, samples: np.ndarray, latent_mu: np.ndarray | N
     return m
 
 
+def batch_stats_fid(samples: np.ndarray, ext: FeatureExtractor, real_arrays: dict) -> dict:
+    """FID of the same generator sampled with BatchNorm batch statistics: measured beside the scored
+    eval-mode samples, so the report can say how much the declared sampling mode matters."""
+    fake = ext.features(samples)
+    real = real_arrays["test_features"]
+    return {KEY_FID_BATCH_STATS: quality.fid(real, fake)} if len(fake) == len(real) else {}
+
+
 def image_eval_unit(ev: EvalParams, feature_params: FeatureParams, feature_state: dict, run_arrays: dict,
                     test_images: np.ndarray, real_arrays: dict, n: int, device: str) -> tuple[dict, dict]:
     """Metrics of one image run, or the reason they could not be computed (a diverged run's samples are
     evidence, not a crash), plus its sample grid and spectrum."""
     samples = run_arrays["samples"][:n]
     try:
-        m = image_metrics(ev, samples, run_arrays.get("latent_mu"), test_images[:n],
-                          extractor(feature_params, feature_state, device), real_arrays, device)
+        ext = extractor(feature_params, feature_state, device)
+        m = image_metrics(ev, samples, run_arrays.get("latent_mu"), test_images[:n], ext, real_arrays, device)
+        if BATCH_STATS_SAMPLES in run_arrays:
+            m.update(batch_stats_fid(run_arrays[BATCH_STATS_SAMPLES][:n], ext, real_arrays))
         error = ""
     except ValueError as exc:
         m, error = {}, str(exc)
@@ -87,10 +99,12 @@ def mixture_metrics(samples: np.ndarray, dataset: str) -> dict:
     means, std = mixture_spec(dataset)
     finite = np.isfinite(samples).all(axis=1)
     if not finite.any():
-        return {KEY_MODES: 0.0, KEY_HIGH_QUALITY: 0.0, KEY_MODE_KL: np.nan, KEY_NON_FINITE_FRAC: 1.0}
+        return {KEY_MODES: 0.0, KEY_HIGH_QUALITY: 0.0, KEY_MODE_KL: np.nan, KEY_NON_FINITE_FRAC: 1.0,
+                KEY_CONVERGED: 0.0}
     cov = failures.mode_coverage(samples[finite], means, std)
-    return {KEY_MODES: float(cov["modes"]), KEY_HIGH_QUALITY: cov["high_quality"] * finite.mean(),
-            KEY_MODE_KL: cov["mode_kl"], KEY_NON_FINITE_FRAC: float(1 - finite.mean())}
+    hq = cov["high_quality"] * finite.mean()
+    return {KEY_MODES: float(cov["modes"]), KEY_HIGH_QUALITY: hq, KEY_MODE_KL: cov["mode_kl"],
+            KEY_NON_FINITE_FRAC: float(1 - finite.mean()), KEY_CONVERGED: float(hq >= CONVERGENCE_FLOOR)}
 
 
 def true_mixture_check(dataset: str, n: int) -> tuple[dict, np.ndarray]:

@@ -1,9 +1,13 @@
 """The source article's DCGAN: an exact PyTorch port of the TensorFlow DCGAN tutorial's Keras models.
 
 Why a port and not "a DCGAN": the report measures what *the article's* model does, so every Keras default
-that changes numbers is copied (LeakyReLU slope 0.3, BatchNormalization eps 1e-3 / momentum 0.99, "same"
-padding of the stride-2 transposed convolutions, Dense before BatchNorm on the flat 12,544-vector).
-At width 1.0 the trainable parameter counts equal Keras's: G 2,305,472, D 212,865 (tests check this).
+that changes numbers is copied (LeakyReLU slope 0.3, BatchNormalization eps 1e-3 / momentum 0.99, Dense
+before BatchNorm on the flat 12,544-vector) and TensorFlow's "same" padding is reproduced exactly: with
+stride 2 and kernel 5 it pads 1 before and 2 after (PyTorch's padding=2 pads 2 and 2, and its transposed
+convolution with output_padding=1 lands one pixel off), so D pads (1, 2) explicitly and G's stride-2
+transposed convolutions use padding 1 and drop the last row and column. At width 1.0 the trainable
+parameter counts equal Keras's: G 2,305,472, D 212,865 (tests check this). The BatchNorm momentum is
+configurable (DCGANConfig.bn_momentum) because the quick profile trains with Radford et al.'s settings.
 """
 from __future__ import annotations
 
@@ -28,14 +32,27 @@ class DCGANConfig:
 
     noise_dim: int = 100
     width: float = 1.0        # multiplies every channel count (256/128/64); 1.0 is the article's model
+    bn_momentum: float = KERAS_BN_MOMENTUM   # PyTorch convention (weight of the new batch statistic)
 
     def ch(self, base: int) -> int:
         return max(1, int(round(base * self.width)))
 
 
-def _bn(n: int, two_d: bool) -> nn.Module:
+def _bn(n: int, two_d: bool, momentum: float) -> nn.Module:
     cls = nn.BatchNorm2d if two_d else nn.BatchNorm1d
-    return cls(n, eps=KERAS_BN_EPS, momentum=KERAS_BN_MOMENTUM)
+    return cls(n, eps=KERAS_BN_EPS, momentum=momentum)
+
+
+# TensorFlow "same" padding for kernel 5, stride 2 on even sizes: total 3, i.e. 1 before and 2 after.
+TF_SAME_PAD_S2 = (1, 2, 1, 2)     # (left, right, top, bottom) for nn.ZeroPad2d
+
+
+class CropLast(nn.Module):
+    """Drop the last row and column: a stride-2 transposed convolution with padding 1 gives 2n + 1 outputs
+    whose first 2n are TensorFlow's "same" conv2d_transpose (the adjoint of the (1, 2)-padded conv)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[..., :-1, :-1]
 
 
 class Generator(nn.Module):
@@ -47,13 +64,14 @@ class Generator(nn.Module):
         c1, c2, c3 = cfg.ch(256), cfg.ch(128), cfg.ch(64)
         self.c1 = c1
         self.fc = nn.Linear(cfg.noise_dim, 7 * 7 * c1, bias=False)
-        self.bn0 = _bn(7 * 7 * c1, two_d=False)
+        m = cfg.bn_momentum
+        self.bn0 = _bn(7 * 7 * c1, two_d=False, momentum=m)
         self.deconv = nn.Sequential(
             nn.ConvTranspose2d(c1, c2, 5, stride=1, padding=2, bias=False),                   # (B, c2, 7, 7)
-            _bn(c2, True), nn.LeakyReLU(KERAS_LEAKY_SLOPE),
-            nn.ConvTranspose2d(c2, c3, 5, stride=2, padding=2, output_padding=1, bias=False),  # (B, c3, 14, 14)
-            _bn(c3, True), nn.LeakyReLU(KERAS_LEAKY_SLOPE),
-            nn.ConvTranspose2d(c3, 1, 5, stride=2, padding=2, output_padding=1, bias=False),   # (B, 1, 28, 28)
+            _bn(c2, True, m), nn.LeakyReLU(KERAS_LEAKY_SLOPE),
+            nn.ConvTranspose2d(c2, c3, 5, stride=2, padding=1, bias=False), CropLast(),        # (B, c3, 14, 14)
+            _bn(c3, True, m), nn.LeakyReLU(KERAS_LEAKY_SLOPE),
+            nn.ConvTranspose2d(c3, 1, 5, stride=2, padding=1, bias=False), CropLast(),         # (B, 1, 28, 28)
             nn.Tanh(),
         )
         self.act0 = nn.LeakyReLU(KERAS_LEAKY_SLOPE)
@@ -73,9 +91,9 @@ class Discriminator(nn.Module):
         self.cfg = cfg
         c3, c2 = cfg.ch(64), cfg.ch(128)
         self.net = nn.Sequential(
-            nn.Conv2d(1, c3, 5, stride=2, padding=2),        # (B, c3, 14, 14)  "same"
+            nn.ZeroPad2d(TF_SAME_PAD_S2), nn.Conv2d(1, c3, 5, stride=2),    # (B, c3, 14, 14)  "same"
             nn.LeakyReLU(KERAS_LEAKY_SLOPE), nn.Dropout(DROPOUT),
-            nn.Conv2d(c3, c2, 5, stride=2, padding=2),       # (B, c2, 7, 7)
+            nn.ZeroPad2d(TF_SAME_PAD_S2), nn.Conv2d(c3, c2, 5, stride=2),   # (B, c2, 7, 7)
             nn.LeakyReLU(KERAS_LEAKY_SLOPE), nn.Dropout(DROPOUT),
             nn.Flatten(),                                    # (B, c2*49)
             nn.Linear(c2 * 7 * 7, 1),                        # (B, 1)
@@ -103,5 +121,6 @@ def build(cfg: DCGANConfig) -> tuple[Generator, Discriminator]:
 
 ARCHITECTURE_SOURCE = (
     "TensorFlow DCGAN tutorial (tensorflow.org/tutorials/generative/dcgan), as reproduced in the source "
-    "article; ported to PyTorch with Keras defaults (LeakyReLU 0.3, BN eps 1e-3 momentum 0.99)"
+    "article; ported to PyTorch with Keras defaults (LeakyReLU 0.3, BN eps 1e-3 momentum 0.99) and "
+    "TensorFlow's asymmetric 'same' padding"
 )

@@ -19,6 +19,7 @@ from bubblelens import __version__
 from bubblelens.core.devices import resolve_device
 from bubblelens.pipeline import model_stages
 from bubblelens.pipeline.cache import Cache
+from bubblelens.pipeline.executor import make_executor
 from bubblelens.pipeline.context import MODEL_STAGES, BuildContext, BuildOptions, needed_stages
 from bubblelens.pipeline.manifest import hardware_description, write_manifest
 from bubblelens.pipeline.progress import Reporter
@@ -31,10 +32,9 @@ REPORT_SIDE = ("market", "claims", "charts", "render")
 def _run_model_stages(ctx: BuildContext, wanted: list[str], state: BuildState) -> None:
     if "data" in wanted:
         state.images = model_stages.load_images(ctx)
-    if "features" in wanted:
-        state.features = model_stages.train_features(ctx, state.images)
-    if "train" in wanted:
-        state.runs = model_stages.train_all(ctx, state.images)
+    if "features" in wanted or "train" in wanted:
+        state.features, state.runs = model_stages.train_models(ctx, state.images, features="features" in wanted,
+                                                               train="train" in wanted)
     if "evaluate" in wanted:
         state.evaluated = model_stages.evaluate_all(ctx, state.images, state.features, state.runs)
 
@@ -73,10 +73,12 @@ def run_build(opts: BuildOptions) -> dict:
     wanted = needed_stages(opts.only)
     reporter = Reporter(quiet=opts.quiet)
     device = resolve_device(opts.device)
-    ctx = BuildContext(opts, Cache(), reporter, device, hardware=hardware_description(device))
+    ctx = BuildContext(opts, Cache(), reporter, device, hardware=hardware_description(device),
+                       executor=make_executor(opts.executor, opts.jobs, reporter), threads=opts.config.threads)
     t0 = time.perf_counter()
     state = BuildState()
-    reporter.info(f"bubblelens {__version__}: profile {opts.config.profile}, device {ctx.device}, "
+    reporter.info(f"bubblelens {__version__}: profile {opts.config.profile}, device {ctx.device}, executor "
+                  f"{opts.executor} ({ctx.executor.jobs} at a time, {ctx.threads} torch thread(s) each), "
                   f"cache {ctx.cache.root}")
     if opts.results_bundle is not None:
         state.evaluated, ctx.input_hashes["results_bundle"] = load_bundle(opts.results_bundle)

@@ -15,7 +15,7 @@ from bubblelens import __version__
 from bubblelens.core.config import canonical
 from bubblelens.datasets.images import file_digest, load_split, resolve_image_dir
 from bubblelens.evaluation import units as eval_units
-from bubblelens.pipeline.context import BuildContext, StageCode
+from bubblelens.pipeline.context import BuildContext, CachedUnit, StageCode
 from bubblelens.pipeline.state import Evaluated, Features, Images, TrainedRun, run_id
 from bubblelens.training import units as train_units
 
@@ -39,93 +39,90 @@ def load_images(ctx: BuildContext) -> Images:
     return Images(train_split, test_split, fp, str(directory))
 
 
-def train_features(ctx: BuildContext, images: Images) -> Features:
-    """The domain classifier; its extractor is rebuilt from the arrays only where features are needed."""
-    params = ctx.cfg.features
-
-    def compute(fp):
-        with ctx.reporter.task("features: training the domain classifier", 1) as cb:
-            info, arrays = eval_units.feature_unit(params, images.train.images, images.train.labels,
-                                                   images.test.images, images.test.labels, ctx.device)
-            cb(1, 1, {"test_acc": info["test_accuracy"]})
-        return info, arrays
-
-    info, arrays, fp = ctx.cached("features", "classifier", params, {"images": images.fingerprint, "device": ctx.device},
-                                  FEATURES_CODE, compute, trained=True)
-    return Features(arrays, info, fp)
+def _features_unit(ctx: BuildContext, images: Images) -> CachedUnit:
+    return CachedUnit("features", "classifier", ctx.cfg.features, {"images": images.fingerprint, "device": ctx.device},
+                      FEATURES_CODE, eval_units.feature_unit,
+                      {"params": ctx.cfg.features, "train_images": images.train.images,
+                       "train_labels": images.train.labels, "test_images": images.test.images,
+                       "test_labels": images.test.labels, "device": ctx.device}, trained=True)
 
 
-def _image_run(ctx: BuildContext, model: str, params, images: Images, seed: int, label: str = "") -> TrainedRun:
-    key = run_id(model, "fashion_mnist", "reference", seed)
-    fp_inputs = {"images": images.fingerprint, "device": ctx.device, "seed": str(seed)}
-
-    def compute(fp):
-        with ctx.reporter.task(f"train {key}{label}", 1) as cb:
-            return train_units.train_image_unit(model, params, images.train.images, images.test.images, seed,
-                                                ctx.device, ckpt_dir=ctx.cache.scratch_dir("train", fp), progress=cb)
-
-    return TrainedRun(*ctx.cached("train", key, params, fp_inputs, TRAIN_CODE, compute, trained=True))
+def _image_unit(ctx: BuildContext, model: str, params, images: Images, seed: int) -> CachedUnit:
+    return CachedUnit("train", run_id(model, "fashion_mnist", "reference", seed), params,
+                      {"images": images.fingerprint, "device": ctx.device, "seed": str(seed)}, TRAIN_CODE,
+                      train_units.train_image_unit,
+                      {"model": model, "params": params, "train_images": images.train.images,
+                       "test_images": images.test.images, "seed": seed, "device": ctx.device},
+                      trained=True, scratch=True, progress=True)
 
 
-def _mixture_runs(ctx: BuildContext, dataset: str, variant: str) -> list[TrainedRun]:
+def _mixture_unit(ctx: BuildContext, dataset: str, variant: str) -> CachedUnit:
     cfg = ctx.cfg
-    key = f"mlp_gan-{dataset}-{variant}"
     # One unit per (dataset, variant): dropping grid25 from the profile must not retrain ring8.
     params = replace(cfg.mixture, datasets=(dataset,), variants=(variant,))
-
-    def compute(fp):
-        with ctx.reporter.task(f"train {key} × {len(cfg.seeds_mixture)} seeds", 1) as cb:
-            return train_units.train_mixture_unit(cfg.mixture, dataset, variant, tuple(cfg.seeds_mixture),
-                                                  ctx.device, progress=cb)
-
-    result, arrays, fp = ctx.cached("train", key, params,
-                                    {"seeds": json.dumps(list(cfg.seeds_mixture)), "device": ctx.device},
-                                    TRAIN_CODE, compute, trained=True)
-    return [TrainedRun(r, {"samples": arrays[f"s{r['seed']}"]}, fp) for r in result["runs"]]
+    return CachedUnit("train", f"mlp_gan-{dataset}-{variant}", params,
+                      {"seeds": json.dumps(list(cfg.seeds_mixture)), "device": ctx.device}, TRAIN_CODE,
+                      train_units.train_mixture_unit,
+                      {"params": cfg.mixture, "dataset": dataset, "variant": variant,
+                       "seeds": tuple(cfg.seeds_mixture), "device": ctx.device}, trained=True, progress=True)
 
 
-def train_all(ctx: BuildContext, images: Images) -> list[TrainedRun]:
-    """Every training run of the profile."""
+def train_models(ctx: BuildContext, images: Images, features: bool = True,
+                 train: bool = True) -> tuple[Features | None, list[TrainedRun] | None]:
+    """The domain classifier and every training run of the profile, as one batch of independent units
+    (the executor runs them in parallel where it can)."""
     cfg = ctx.cfg
-    runs = []
-    for seed in cfg.seeds_image:
-        runs.append(_image_run(ctx, "dcgan", cfg.dcgan, images, seed))
-        runs.append(_image_run(ctx, "vae", cfg.vae, images, seed))
-    for dataset in cfg.mixture.datasets:
-        for variant in cfg.mixture.variants:
-            runs += _mixture_runs(ctx, dataset, variant)
-    for width in cfg.sweep.widths:
-        for epochs in cfg.sweep.epochs:
-            params = replace(cfg.dcgan, width=width, epochs=epochs)
-            # A sweep point equal to the reference configuration is the seed-0 reference run (same fingerprint).
-            run = _image_run(ctx, "dcgan", params, images, 0, label=f" (sweep w{width} e{epochs})")
-            run.record = dict(run.record, sweep={"width": width, "epochs": run.record["compute"].get("epochs", epochs)})
-            runs.append(run)
-    return runs
+    units = [_features_unit(ctx, images)] if features else []
+    tags: list[tuple[str, dict | None]] = []
+    if train:
+        for seed in cfg.seeds_image:
+            units += [_image_unit(ctx, "dcgan", cfg.dcgan, images, seed), _image_unit(ctx, "vae", cfg.vae, images, seed)]
+            tags += [("image", None), ("image", None)]
+        for dataset in cfg.mixture.datasets:
+            for variant in cfg.mixture.variants:
+                units.append(_mixture_unit(ctx, dataset, variant))
+                tags.append(("mixture", None))
+        for width in cfg.sweep.widths:
+            for epochs in cfg.sweep.epochs:
+                # A sweep point equal to the reference configuration is the seed-0 reference run (same fingerprint).
+                units.append(_image_unit(ctx, "dcgan", replace(cfg.dcgan, width=width, epochs=epochs), images, 0))
+                tags.append(("image", {"width": width, "epochs": epochs}))
+    done = ctx.run_units(units)
+    feats = Features(done[0][1], done[0][0], done[0][2]) if features else None
+    if not train:
+        return feats, None
+    runs: list[TrainedRun] = []
+    for (kind, sweep), (result, arrays, fp) in zip(tags, done[1:] if features else done):
+        if kind == "mixture":
+            runs += [TrainedRun(r, {"samples": arrays[f"s{r['seed']}"]}, fp) for r in result["runs"]]
+            continue
+        run = TrainedRun(result, arrays, fp)
+        if sweep is not None:
+            run.record = dict(result, sweep={"width": sweep["width"],
+                                             "epochs": result["compute"].get("epochs", sweep["epochs"])})
+        runs.append(run)
+    return feats, runs
 
 
 def _real_reference(ctx: BuildContext, images: Images, feats: Features) -> tuple[dict, dict]:
     n = min(ctx.cfg.eval.n_fid, len(images.test.images), len(images.train.images))
+    unit = CachedUnit("evaluate", "real-reference", ctx.cfg.eval,
+                      {"images": images.fingerprint, "features": feats.fingerprint}, EVAL_CODE,
+                      eval_units.real_reference_unit,
+                      {"feature_params": ctx.cfg.features, "feature_state": feats.state,
+                       "train_images": images.train.images, "test_images": images.test.images, "n": n,
+                       "device": ctx.device})
+    return ctx.run_units([unit])[0][:2]
 
-    def compute(fp):
-        return eval_units.real_reference_unit(ctx.cfg.features, feats.state, images.train.images,
-                                              images.test.images, n, ctx.device)
 
-    return ctx.cached("evaluate", "real-reference", ctx.cfg.eval, {"images": images.fingerprint,
-                                                                   "features": feats.fingerprint},
-                      EVAL_CODE, compute)[:2]
-
-
-def _evaluate_image_run(ctx: BuildContext, run: TrainedRun, images: Images, feats: Features,
-                        real: tuple[dict, dict]) -> tuple[dict, dict]:
+def _image_eval_unit(ctx: BuildContext, run: TrainedRun, images: Images, feats: Features,
+                     real: tuple[dict, dict]) -> CachedUnit:
     real_info, real_arrays = real
-
-    def compute(fp):
-        return eval_units.image_eval_unit(ctx.cfg.eval, ctx.cfg.features, feats.state, run.arrays,
-                                          images.test.images, real_arrays, real_info["n"], ctx.device)
-
-    return ctx.cached("evaluate", run.run_id, ctx.cfg.eval, {"run": run.fingerprint, "features": feats.fingerprint},
-                      EVAL_CODE, compute)[:2]
+    return CachedUnit("evaluate", run.run_id, ctx.cfg.eval, {"run": run.fingerprint, "features": feats.fingerprint},
+                      EVAL_CODE, eval_units.image_eval_unit,
+                      {"ev": ctx.cfg.eval, "feature_params": ctx.cfg.features, "feature_state": feats.state,
+                       "run_arrays": run.arrays, "test_images": images.test.images, "real_arrays": real_arrays,
+                       "n": real_info["n"], "device": ctx.device})
 
 
 RECORD_FIELDS = ("model", "dataset", "variant", "seed", "config", "compute", "failure_events", "history")
@@ -139,25 +136,25 @@ def evaluate_all(ctx: BuildContext, images: Images, feats: Features, runs: list[
     for name in ctx.cfg.mixture.datasets:
         real_summary["mixtures"][name], arrays[f"real-{name}__samples"] = eval_units.true_mixture_check(
             name, ctx.cfg.mixture.n_samples)
-    with ctx.reporter.task("evaluate", len(runs)) as cb:
-        for i, run in enumerate(runs):
-            rec, rid = run.record, run.run_id
-            if rec["dataset"] == "fashion_mnist":
-                result, ev_arrays = _evaluate_image_run(ctx, run, images, feats, real)
-                metric_values = result["metrics"]
-                if result.get("error"):
-                    ctx.reporter.info(f"evaluate {rid}: metrics unavailable ({result['error']})")
-                if "sweep" in rec:
-                    sweep.append({"model": rec["model"], **rec["sweep"], "seed": rec["seed"],
-                                  "flops_total": rec["compute"]["flops_total"], "fid": metric_values.get("fid")})
-                    cb(i + 1, len(runs), {})
-                    continue
-                arrays[f"{rid}__grid"], arrays[f"{rid}__spectrum"] = ev_arrays["grid"], ev_arrays["spectrum"]
-            else:
-                metric_values = eval_units.mixture_metrics(run.arrays["samples"], rec["dataset"])
-                arrays[f"{rid}__samples"] = run.arrays["samples"]
-            records.append({k: rec[k] for k in RECORD_FIELDS} | {"metrics": metric_values})
-            cb(i + 1, len(runs), {})
+    image_runs = [r for r in runs if r.record["dataset"] == "fashion_mnist"]
+    evaluated = dict(zip((r.run_id + str(id(r)) for r in image_runs),
+                         ctx.run_units([_image_eval_unit(ctx, r, images, feats, real) for r in image_runs])))
+    for run in runs:
+        rec, rid = run.record, run.run_id
+        if rec["dataset"] == "fashion_mnist":
+            result, ev_arrays, _ = evaluated[run.run_id + str(id(run))]
+            metric_values = result["metrics"]
+            if result.get("error"):
+                ctx.reporter.info(f"evaluate {rid}: metrics unavailable ({result['error']})")
+            if "sweep" in rec:
+                sweep.append({"model": rec["model"], **rec["sweep"], "seed": rec["seed"],
+                              "flops_total": rec["compute"]["flops_total"], "fid": metric_values.get("fid")})
+                continue
+            arrays[f"{rid}__grid"], arrays[f"{rid}__spectrum"] = ev_arrays["grid"], ev_arrays["spectrum"]
+        else:
+            metric_values = eval_units.mixture_metrics(run.arrays["samples"], rec["dataset"])
+            arrays[f"{rid}__samples"] = run.arrays["samples"]
+        records.append({k: rec[k] for k in RECORD_FIELDS} | {"metrics": metric_values})
     origin = {"kind": "build", "profile": ctx.cfg.profile, "device": ctx.device,
               "seeds": {"image": list(ctx.cfg.seeds_image), "mixture": list(ctx.cfg.seeds_mixture)},
               "hardware": ctx.hardware, "bubblelens_version": __version__}

@@ -11,6 +11,7 @@ import pandas as pd
 from bubblelens import __version__
 from bubblelens.claims.kinds import VERDICTS
 from bubblelens.core.config import BuildConfig
+from bubblelens.evaluation.names import CONVERGENCE_FLOOR
 from bubblelens.report import tables as T
 from bubblelens.report import text as report_text
 from bubblelens.report.model import Callout, Figure, Paragraph, ReportContent, ReportMeta, Section, Table
@@ -81,6 +82,7 @@ def models_section(charts: dict, features_info: dict, cfg_by_model: dict) -> Sec
     acc = features_info.get("test_accuracy")
     blocks = [
         Paragraph(report_text.MODELS_INTRO),
+        Paragraph(report_text.SAMPLING),
         Paragraph("Configurations used: " + "; ".join(f"**{m}** {txt}" for m, txt in cfg_by_model.items()) + "."),
         *_fig(charts, "fig-sample-grids"),
         *_fig(charts, "fig-training-losses"),
@@ -103,7 +105,7 @@ def failures_section(ev, charts: dict, summary: pd.DataFrame, published: pd.Data
                         f"{ev.real.get('n_fid', n_fid):,} real held-out images in the same feature space is "
                         f"{T.fmt(floor)} — the floor a perfect generator would reach at this n."),
               *_fig(charts, "fig-quality-metrics"), *_fig(charts, "fig-blur-spectra")]
-    mixtures = [Paragraph(report_text.MIXTURE_INTRO), T.mixture_table(summary, published, pack),
+    mixtures = [Paragraph(report_text.MIXTURE_INTRO), T.mixture_table(summary, published, pack, CONVERGENCE_FLOOR),
                 *_fig(charts, "fig-mode-coverage"), *_fig(charts, "fig-ring8-samples"),
                 *_fig(charts, "fig-grid25-samples")]
     true_cov = ev.real.get("mixtures", {})
@@ -224,9 +226,14 @@ def assemble(cfg: BuildConfig, state, meta: ReportMeta, manifest: dict, publishe
     manifest to print, the published reference results and the cost table; nothing is read here."""
     ev, mkt, claims, ch = state.evaluated, state.market, state.claims, state.charts
     charts = ch.charts
-    cfg_text = {"dcgan": f"width × {cfg.dcgan.width}, {cfg.dcgan.epochs} epochs, batch {cfg.dcgan.batch_size}",
-                "vae": f"width × {cfg.vae.width}, latent {cfg.vae.latent_dim}, {cfg.vae.epochs} epochs",
-                "mlp_gan": f"{cfg.mixture.steps} steps, pack {cfg.mixture.pack}"}
+    d, v, m = cfg.dcgan, cfg.vae, cfg.mixture
+    cfg_text = {"dcgan": f"width × {d.width}, {d.epochs} epochs, batch {d.batch_size}, Adam lr {d.lr:g} β1 {d.adam_beta1:g}, "
+                         f"BatchNorm momentum {d.bn_momentum:g}"
+                         + (" (Radford et al.'s optimiser, not the tutorial's lr 1e-4, β1 0.9, momentum 0.01)"
+                            if (d.lr, d.adam_beta1, d.bn_momentum) != (1e-4, 0.9, 0.01) else " (the tutorial's)"),
+                "vae": f"width × {v.width}, latent {v.latent_dim}, {v.epochs} epochs, batch {v.batch_size}",
+                "mlp_gan": f"G 4 × {m.g_hidden}, D 3 × {m.d_hidden} × 5 maxout pieces, {m.steps} steps of "
+                           f"{m.batch_size} packed samples, pack {m.pack}, Adam lr {m.lr:g} β1 {m.adam_beta1:g}"}
     if ev.origin.get("kind") == "bundle":
         cfg_text = {"bundle": "see the reproducibility appendix (configuration of the imported study)"}
     sources = sorted(mkt.sources.values(), key=lambda s: s.source_id)

@@ -37,14 +37,32 @@ FAILURES_INTRO = (
 MIXTURE_INTRO = (
     "On a mixture, mode collapse can be counted exactly. Following PacGAN, a sample is high quality when it lies "
     "within three standard deviations of its nearest mode, and a mode is captured when at least one high-quality "
-    "sample is nearest to it. Each seed is an independent training run."
+    "sample is nearest to it. Each seed is an independent training run on PacGAN's recipe (G: four Linear, "
+    "BatchNorm, ReLU layers; D: three maxout layers of the same width for every packing degree; N(0, 0.02) "
+    "weights; Adam 1e-4, β1 0.8), at the width stated under Models. A run whose high-quality share stays below "
+    "the declared convergence floor has not learned the mixture: that is counted as a failure to converge, not "
+    "as mode dropping."
+)
+
+SAMPLING = (
+    "**How samples are drawn (declared before the runs).** Every generator is sampled as the tutorial samples "
+    "it (`training=False`): BatchNorm uses its running statistics. With a fast-moving generator the running "
+    "statistics can trail the weights, so the DCGAN's samples are also drawn with BatchNorm normalising each "
+    "batch of 1,000 by its own statistics, and that FID is reported beside the scored one (not scored, since "
+    "such samples depend on the sampling batch). VAE samples are the decoder's means for z ~ N(0, I), as the "
+    "blur comparison needs; draws from p(x|z) would add pixel noise and flip the blur verdict by construction."
 )
 
 COMPUTE_INTRO = (
-    "Compute is counted, not estimated: torch.utils.flop_counter records the floating-point operations of one "
-    "training step (forward and backward of both networks), multiplied by the number of steps. Wall time, peak "
-    "memory and throughput are measured on the hardware named on the cover. Dollar costs appear only where "
-    "data/costs holds a price with a quoted source."
+    "Compute is counted, not estimated: torch.utils.flop_counter records the floating-point operations "
+    "(matrix multiplications and convolutions, forward and backward of both networks) of one training step of "
+    "each distinct shape — a full batch, and an epoch's last, partial batch — and a run's training FLOPs are the "
+    "sum over its steps of the count of that step's shape; sampling FLOPs are counted separately. Wall time, "
+    "peak memory (each unit's own: the resident high-water mark is reset when it starts) and throughput are "
+    "measured on the hardware named on the cover; seeds of a 2-D mixture train as one ensemble and report shares "
+    "of it. Utilisation (MFU) is stated only against the sourced peak of the device actually used; data/costs "
+    "has no sourced CPU peak, so CPU runs state none. Dollar figures are estimates from a quoted price and "
+    "appear only where data/costs holds one."
 )
 
 MARKET_INTRO = (

@@ -8,26 +8,49 @@ from __future__ import annotations
 import logging
 import resource
 import time
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
+from bubblelens.core.devices import device_name
+from bubblelens.models.size import count_flops
+
 log = logging.getLogger(__name__)
 
-# NVIDIA H200 SXM dense BF16 tensor-core peak (the sparse figure is 2x); source row h200_dense_specs in
-# data/costs/sources.csv. MFU on the study's GPU is measured against this.
-H200_BF16_PEAK_FLOPS = 989e12
-H200_BF16_PEAK_SOURCE = "h200_dense_specs"
+PEAK_MEM_CUDA = "cuda_allocated"           # torch.cuda.max_memory_allocated over the block
+PEAK_MEM_CPU = "cpu_rss_block"             # VmHWM after resetting it at the block's start: this block's own
+PEAK_MEM_PROCESS = "cpu_maxrss_process"    # fallback where the reset is refused: the whole process's peak
+_CLEAR_REFS, _STATUS = "/proc/self/clear_refs", "/proc/self/status"
 
-PEAK_MEM_CUDA, PEAK_MEM_CPU = "cuda", "cpu_maxrss"
+
+def _reset_peak_rss() -> bool:
+    """Reset this process's peak resident set size (Linux >= 4.0: writing 5 to clear_refs)."""
+    try:
+        with open(_CLEAR_REFS, "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _peak_rss_bytes() -> int | None:
+    try:
+        with open(_STATUS) as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
 
 
 class ResourceMeter:
     """Wall time, peak memory and (CUDA + pynvml) energy over a block of training.
 
-    CPU peak memory is getrusage's ru_maxrss: the whole process's high-water mark since it started, not this
-    run's alone, hence peak_mem_kind 'cpu_maxrss'. Energy is NVML's cumulative board energy counter, so it
-    includes anything else running on that GPU.
+    CPU peak memory is the process's resident high-water mark (VmHWM), reset when the block starts, so it is
+    this block's own peak (kind 'cpu_rss_block'; it still counts memory the process held before the block).
+    Where the reset is refused it is getrusage's ru_maxrss, the whole process's peak ('cpu_maxrss_process').
+    Energy is NVML's cumulative board energy counter, so it includes anything else running on that GPU.
     """
 
     def __init__(self, device: str) -> None:
@@ -42,6 +65,7 @@ class ResourceMeter:
             torch.cuda.reset_peak_memory_stats()
             self._nvml = _nvml_handle()
             self._e0 = _nvml_energy_j(self._nvml)
+        self._rss_reset = self.device != "cuda" and _reset_peak_rss()
         self._t0 = time.perf_counter()
         return self
 
@@ -58,8 +82,10 @@ class ResourceMeter:
     def summary(self) -> dict[str, Any]:
         if self.device == "cuda":
             peak, kind = int(torch.cuda.max_memory_allocated()), PEAK_MEM_CUDA
+        elif self._rss_reset and (hwm := _peak_rss_bytes()) is not None:
+            peak, kind = hwm, PEAK_MEM_CPU
         else:
-            peak, kind = int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024, PEAK_MEM_CPU
+            peak, kind = int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024, PEAK_MEM_PROCESS
         energy = None
         if self._e0 is not None and self._e1 is not None:
             energy = float(self._e1 - self._e0)
@@ -85,8 +111,60 @@ def _nvml_energy_j(handle: Any) -> float | None:
         return None
 
 
-def mfu(flops_per_s: float, peak_flops: float = H200_BF16_PEAK_FLOPS) -> float:
-    """Model FLOPs utilisation: achieved counted FLOP/s over the hardware peak."""
+class FlopLedger:
+    """Training FLOPs as counted, not assumed: each distinct step shape (a full batch, an epoch's last
+    partial batch) is run once under torch.utils.flop_counter, and the total is the sum over steps of the
+    count of that step's shape."""
+
+    def __init__(self, state: dict | None = None) -> None:
+        state = state or {}
+        self.per_shape: dict[int, int] = {int(k): int(v) for k, v in state.get("per_shape", {}).items()}
+        self.steps: dict[int, int] = {int(k): int(v) for k, v in state.get("steps", {}).items()}
+
+    def run(self, shape: int, fn: Callable[[], Any]) -> Any:
+        if shape not in self.per_shape:
+            self.per_shape[shape], out = count_flops(fn)
+        else:
+            out = fn()
+        self.steps[shape] = self.steps.get(shape, 0) + 1
+        return out
+
+    @property
+    def total(self) -> int:
+        return sum(self.per_shape[s] * n for s, n in self.steps.items())
+
+    def state(self) -> dict:
+        return {"per_shape": dict(self.per_shape), "steps": dict(self.steps)}
+
+
+FLOPS_COUNTED = ("training FLOPs counted with torch.utils.flop_counter once per distinct step shape (batch size) "
+                 "and summed over the steps run; sampling FLOPs are the counted forward FLOPs per sample times "
+                 "the samples generated")
+
+
+def mfu(flops_per_s: float, peak_flops: float) -> float:
+    """Model FLOPs utilisation: achieved counted FLOP/s over the peak of the device that ran them."""
     return flops_per_s / peak_flops
 
 
+def compute_record(*, device: str, ledger: FlopLedger, steps: int, wall_s: float, meter: dict,
+                   fwd_flops: int, n_generated: int, params: dict[str, int],
+                   peak: dict | None, **extra: Any) -> dict:
+    """One run's compute record: what was counted (FLOPS_COUNTED), how long it took, peak memory, energy,
+    and MFU against the sourced peak of the device used (`peak`, from training/costs.py), or None with the
+    reason where no peak is sourced (CPUs)."""
+    full = max(ledger.per_shape, default=0)
+    samples = sum(shape * n for shape, n in ledger.steps.items())    # a step's shape is its batch size
+    rec = {**params, "flops_per_step": ledger.per_shape.get(full, 0),
+           "flops_by_batch": {str(k): v for k, v in sorted(ledger.per_shape.items())},
+           "steps_by_batch": {str(k): v for k, v in sorted(ledger.steps.items())},
+           "flops_total": ledger.total, "flops_sampling": fwd_flops * n_generated,
+           "flops_forward_per_sample": fwd_flops, "flops_counted": FLOPS_COUNTED, "steps": steps,
+           "wall_s": wall_s, "samples_per_s": samples / wall_s if wall_s > 0 else 0.0,
+           "peak_mem_bytes": meter["peak_mem_bytes"], "peak_mem_kind": meter["peak_mem_kind"],
+           "energy_j": meter["energy_j"], "device": device, "device_name": device_name(device)}
+    if peak is not None and wall_s > 0:
+        rec |= {"mfu": mfu(ledger.total / wall_s, peak["flops"]), "mfu_peak": peak}
+    else:
+        rec |= {"mfu": None, "mfu_peak": None, "mfu_note": f"no sourced peak for {rec['device_name']} in data/costs"}
+    return rec | extra

@@ -49,6 +49,18 @@ def load_costs(directory: Path = COSTS_DIR) -> CostTable:
     return CostTable(hardware, prices, sources)
 
 
+def device_peak(torch_name: str, dtype: str, table: CostTable | None = None) -> dict | None:
+    """The sourced dense peak FLOP/s of the device torch calls `torch_name` ('NVIDIA H200') at `dtype`
+    ('bf16' | 'fp32'), as {'device', 'dtype', 'flops', 'source_id'}; None when the table has none (any CPU,
+    an unlisted GPU, a blank cell): MFU is then not stated rather than measured against another chip."""
+    table = table or load_costs()
+    for name, row in table.hardware.items():
+        aliases = {a.strip() for a in row.get("torch_names", "").split(";") if a.strip()} | {name}
+        if torch_name in aliases and row.get(f"peak_{dtype}_flops"):
+            return {"device": name, "dtype": dtype, "flops": row[f"peak_{dtype}_flops"], "source_id": row["source_id"]}
+    return None
+
+
 def _num(text: str) -> float | None:
     return float(text) if text.strip() else None
 

@@ -2,9 +2,11 @@
 
 The tutorial's `train_step` updates both networks from ONE forward pass: G's loss and D's loss come from
 the same fake batch and both optimisers step together (simultaneous, not alternating, updates); that is
-kept. Losses are BCE on logits, G's the non-saturating -log D(G(z)) (seed README item 7). Adam uses
-Keras's defaults (betas 0.9/0.999, epsilon 1e-7). On CUDA: data resident on the GPU (no DataLoader),
-bf16 autocast, channels_last, optional torch.compile; the CPU path stays plain fp32.
+kept. Losses are BCE on logits, G's the non-saturating -log D(G(z)) (seed README item 7). Adam keeps
+Keras's epsilon 1e-7 and beta2 0.999; lr, beta1 and the BatchNorm momentum come from DCGANParams (the
+tutorial's 1e-4, 0.9, 0.01 by default; the quick profile uses Radford et al.'s 2e-4, 0.5, 0.1). On CUDA:
+data resident on the GPU (no DataLoader), bf16 autocast, channels_last, optional torch.compile; the CPU
+path stays plain fp32.
 """
 from __future__ import annotations
 
@@ -15,20 +17,25 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bubblelens.training import loop as T
-from bubblelens.core.devices import device_name
-from bubblelens.models.size import count_params, forward_flops_per_sample
-from bubblelens.training.compute import ResourceMeter, mfu
 from bubblelens.core.config import DCGANParams, canonical
+from bubblelens.core.devices import device_name
 from bubblelens.datasets.images import to_unit_range
 from bubblelens.models.dcgan import DCGANConfig, build
+from bubblelens.models.size import count_params, forward_flops_per_sample
+from bubblelens.training import loop as T
+from bubblelens.training.compute import ResourceMeter, compute_record
+from bubblelens.training.costs import device_peak
+from bubblelens.training.names import BATCH_STATS_SAMPLES, SNAPSHOT_PREFIX
 
 log = logging.getLogger(__name__)
 
 KERAS_ADAM = {"betas": (0.9, 0.999), "eps": 1e-7}
+
 SAMPLE_SEED_OFFSET = 7_919          # sampling noise stream, separate from training noise
 NOISE_SEED_OFFSET = 104_729
 SAMPLE_CHUNK = 1000
+
+
 def gan_step(g: torch.nn.Module, d: torch.nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
              real: torch.Tensor, z: torch.Tensor, amp: bool) -> torch.Tensor:
     """One tutorial train_step. real (B, 1, 28, 28) in [-1, 1], z (B, noise). Returns (d_loss, g_loss)."""
@@ -50,17 +57,32 @@ def gan_step(g: torch.nn.Module, d: torch.nn.Module, opt_g: torch.optim.Optimize
     return torch.stack([d_loss.detach(), g_loss.detach()])
 
 
+def snapshot_steps(params: DCGANParams, total: int) -> list[int]:
+    """Optimiser steps after which samples are kept: each fraction of `total`, rounded, at least step 1."""
+    return sorted({max(1, round(f * total)) for f in params.snapshot_fractions if 0 < f < 1})
+
+
 @torch.no_grad()
-def generate(g: torch.nn.Module, n: int, seed: int, noise_dim: int, device: str) -> np.ndarray:
-    """n images (n, 28, 28) uint8 from G in eval mode (BatchNorm running statistics, the tutorial's
-    training=False); noise drawn on the CPU so the same seed gives the same noise on any device."""
+def generate(g: torch.nn.Module, n: int, seed: int, noise_dim: int, device: str,
+             batch_stats: bool = False) -> np.ndarray:
+    """n images (n, 28, 28) uint8 from G. Declared and scored: eval mode, BatchNorm with its running
+    statistics (the tutorial's training=False). `batch_stats=True` normalises each chunk of SAMPLE_CHUNK
+    samples by its own statistics instead (measured beside it, not scored; the running statistics are not
+    updated). Noise is drawn on the CPU so the same seed gives the same noise on any device."""
     gen = torch.Generator().manual_seed(seed + SAMPLE_SEED_OFFSET)
     g.eval()
+    norms = [m for m in g.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)] if batch_stats else []
+    saved = [m.momentum for m in norms]
+    for m in norms:
+        m.train()
+        m.momentum = 0.0          # normalise by the batch, leave the running statistics as they are
     out = []
     for a in range(0, n, SAMPLE_CHUNK):
         z = torch.randn(min(SAMPLE_CHUNK, n - a), noise_dim, generator=gen).to(device)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device == "cuda"):
             out.append(T.to_uint8_images(g(z), low=-1.0))
+    for m, momentum in zip(norms, saved):
+        m.momentum = momentum
     g.train()
     return np.concatenate(out) if out else np.zeros((0, 28, 28), np.uint8)
 
@@ -70,12 +92,15 @@ def train_dcgan(params: DCGANParams, images: np.ndarray, seed: int, device: str 
                 compile_model: bool = False) -> T.RunResult:
     """Train the article's DCGAN on uint8 images (N, 28, 28); never raises for a diverged run."""
     cuda = device == "cuda"
-    cfg = DCGANConfig(noise_dim=params.noise_dim, width=params.width)
+    cfg = DCGANConfig(noise_dim=params.noise_dim, width=params.width, bn_momentum=params.bn_momentum)
     bsz = params.batch_size
     plan = T.plan_steps("dcgan", images, params, seed)
     steps_per_epoch, total, resume_key = plan.steps_per_epoch, plan.total, plan.resume_key
     config = {"params": canonical(params), "architecture": canonical(cfg), "amp_bf16": cuda, "compiled": compile_model,
-              "adam": {"betas": [0.9, 0.999], "eps": 1e-7}}
+              "adam": {"betas": [params.adam_beta1, 0.999], "eps": KERAS_ADAM["eps"]},
+              "sampling": "eval mode (BatchNorm running statistics)"}
+    adam = {"betas": (params.adam_beta1, 0.999), "eps": KERAS_ADAM["eps"]}
+    snaps = snapshot_steps(params, total)
 
     fork_devices = [torch.cuda.current_device()] if cuda else []
     with torch.random.fork_rng(devices=fork_devices):
@@ -87,14 +112,14 @@ def train_dcgan(params: DCGANParams, images: np.ndarray, seed: int, device: str 
         if cuda:
             g, d = g.to(memory_format=torch.channels_last), d.to(memory_format=torch.channels_last)
             data = data.contiguous(memory_format=torch.channels_last)
-        opt_g = torch.optim.Adam(g.parameters(), lr=params.lr, **KERAS_ADAM)
-        opt_d = torch.optim.Adam(d.parameters(), lr=params.lr, **KERAS_ADAM)
+        opt_g = torch.optim.Adam(g.parameters(), lr=params.lr, **adam)
+        opt_d = torch.optim.Adam(d.parameters(), lr=params.lr, **adam)
         noise_gen = torch.Generator(device).manual_seed(seed + NOISE_SEED_OFFSET)
 
         history: dict[str, list] = {T.KEY_STEP: [], T.KEY_D_LOSS: [], T.KEY_G_LOSS: []}
         p0 = T.resume_progress(T.load_checkpoint(ckpt_dir, resume_key), total, history, device, noise_gen,
                                {"g": g, "d": d, "opt_g": opt_g, "opt_d": opt_d})
-        start, prev_wall, flops_per_step = p0.start, p0.prev_wall, p0.flops_per_step
+        start, prev_wall, ledger = p0.start, p0.prev_wall, p0.ledger
         history, events = p0.history, p0.events
         if start:
             log.info("dcgan seed %d: resuming at step %d of %d", seed, start, total)
@@ -103,39 +128,41 @@ def train_dcgan(params: DCGANParams, images: np.ndarray, seed: int, device: str 
 
         g_run, d_run = (torch.compile(g), torch.compile(d)) if compile_model else (g, d)
         batches = T.EpochBatches(len(images), bsz, steps_per_epoch, seed, device)
+        snapshots: dict[int, np.ndarray] = {}
 
         def step_fn(step: int) -> torch.Tensor:
             idx = batches(step)
             z = torch.randn(len(idx), cfg.noise_dim, generator=noise_gen, device=device)
             # The FLOP counter needs eager modules; the first step (counted) never uses the compiled ones.
             gm, dm = (g, d) if step == start else (g_run, d_run)
-            return gan_step(gm, dm, opt_g, opt_d, data[idx], z, amp=cuda)
+            losses = gan_step(gm, dm, opt_g, opt_d, data[idx], z, amp=cuda)
+            if step + 1 in snaps:   # sampling uses its own noise stream: the trajectory is unchanged
+                T.keep_snapshot(ckpt_dir, snapshots, step + 1, generate(g, params.n_samples, seed, cfg.noise_dim,
+                                                                        device))
+            return losses
 
-        def save_fn(step: int, flops: int) -> None:
+        def save_fn(step: int) -> None:
             T.save_checkpoint(ckpt_dir, {
                 "resume_key": resume_key, "config": config, "step": step, "g": g.state_dict(),
                 "d": d.state_dict(), "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
                 "rng": T.rng_state(device, noise_gen), "history": history, "failure_events": monitor.events,
-                "wall_s": prev_wall + meter.elapsed(), "flops_per_step": flops})
+                "wall_s": prev_wall + meter.elapsed(), "flops": ledger.state()})
 
         with ResourceMeter(device) as meter:
-            flops, last = T.run_steps(
+            last = T.run_steps(
                 start=start, total=total, keys=[T.KEY_D_LOSS, T.KEY_G_LOSS], history=history, monitor=monitor,
-                step_fn=step_fn, progress=progress, save_fn=save_fn if ckpt_dir else None,
-                save_every=steps_per_epoch, flops_per_step=flops_per_step)
+                step_fn=step_fn, shape_of=batches.size, ledger=ledger, progress=progress,
+                save_fn=save_fn if ckpt_dir else None, save_every=steps_per_epoch)
         samples = generate(g, params.n_samples, seed, cfg.noise_dim, device)
+        extras = {BATCH_STATS_SAMPLES: generate(g, params.n_samples, seed, cfg.noise_dim, device, batch_stats=True)}
+        extras |= {f"{SNAPSHOT_PREFIX}{s}": a for s, a in T.load_snapshots(ckpt_dir, snapshots, snaps).items()}
 
-    res = meter.summary()
-    steps_run = last - start
-    compute = {
-        "params": count_params(g) + count_params(d), "params_g": count_params(g), "params_d": count_params(d),
-        "flops_per_step": flops, "flops_total": flops * last, "flops_forward_per_sample": fwd_flops,
-        "steps": last, "epochs": last / steps_per_epoch, "wall_s": prev_wall + res["wall_s"],
-        "samples_per_s": steps_run * bsz / res["wall_s"] if res["wall_s"] > 0 else 0.0,
-        "peak_mem_bytes": res["peak_mem_bytes"], "peak_mem_kind": res["peak_mem_kind"],
-        "energy_j": res["energy_j"], "device": device, "device_name": device_name(device),
-    }
-    if cuda and res["wall_s"] > 0:
-        compute["mfu_bf16_h200"] = mfu(flops * steps_run / res["wall_s"])
+    n_generated = params.n_samples * (2 + len(snaps))       # scored, batch-stat and snapshot samples
+    compute = compute_record(
+        device=device, ledger=ledger, steps=last, wall_s=prev_wall + meter.summary()["wall_s"],
+        meter=meter.summary(), fwd_flops=fwd_flops, n_generated=n_generated,
+        params={"params": count_params(g) + count_params(d), "params_g": count_params(g),
+                "params_d": count_params(d)},
+        peak=device_peak(device_name(device), "bf16") if cuda else None, epochs=last / steps_per_epoch)
     return T.RunResult("dcgan", "fashion_mnist", "reference", seed, config, T.downsample_history(history),
-                       compute, list(monitor.events), samples, {})
+                       compute, list(monitor.events), samples, extras)

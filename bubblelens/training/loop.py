@@ -19,7 +19,7 @@ import torch
 
 from bubblelens.core.config import canonical
 from bubblelens.core.io import atomic_write
-from bubblelens.models.size import count_flops
+from bubblelens.training.compute import FlopLedger
 
 log = logging.getLogger(__name__)
 
@@ -151,19 +151,16 @@ class FailureMonitor:
 
 
 def run_steps(*, start: int, total: int, keys: list[str], history: dict[str, list], monitor: FailureMonitor,
-              step_fn: Callable[[int], torch.Tensor], progress: Progress | None,
-              save_fn: Callable[[int, int], None] | None, save_every: int, flops_per_step: int | None) -> tuple[int, int]:
+              step_fn: Callable[[int], torch.Tensor], shape_of: Callable[[int], int], ledger: FlopLedger,
+              progress: Progress | None, save_fn: Callable[[int], None] | None, save_every: int) -> int:
     """The shared step loop: run step_fn(step) -> losses (len(keys),) from `start` to `total`, reading losses
     back every CHECK_EVERY steps (one host sync, not one per step), checking failures, reporting progress
-    and checkpointing every `save_every` steps and at the end. The first step runs under the FLOP counter
-    when flops_per_step is None. Returns (flops_per_step, last completed step)."""
+    and checkpointing every `save_every` steps and at the end. The ledger counts the FLOPs of each distinct
+    step shape (`shape_of(step)`, the batch size) the first time it runs. Returns the last completed step."""
     pending: list[torch.Tensor] = []
     step = start
     while step < total and not monitor.stop:
-        if flops_per_step is None:
-            flops_per_step, losses = count_flops(lambda: step_fn(step))
-        else:
-            losses = step_fn(step)
+        losses = ledger.run(shape_of(step), lambda: step_fn(step))
         pending.append(losses)
         step += 1
         at_save = save_fn is not None and (step % save_every == 0 or step == total)
@@ -178,8 +175,8 @@ def run_steps(*, start: int, total: int, keys: list[str], history: dict[str, lis
             if progress is not None:
                 progress(step, total, {k: history[k][-1] for k in keys})
             if at_save or (monitor.stop and save_fn is not None):
-                save_fn(step, int(flops_per_step))
-    return int(flops_per_step or 0), step
+                save_fn(step)
+    return step
 
 
 # ---- checkpoints ----
@@ -205,6 +202,31 @@ def load_checkpoint(ckpt_dir: Path | None, resume_key: dict) -> dict | None:
     return payload
 
 
+SNAPSHOT_FILE = "snapshot_{step}.npy"
+
+
+def keep_snapshot(ckpt_dir: Path | None, kept: dict[int, np.ndarray], step: int, samples: np.ndarray) -> None:
+    """Keep samples taken at `step`: in memory, and beside the checkpoint so a resumed run still has them."""
+    kept[step] = samples
+    if ckpt_dir is not None:
+        def write(tmp: Path) -> None:
+            with tmp.open("wb") as fh:
+                np.save(fh, samples, allow_pickle=False)
+        atomic_write(Path(ckpt_dir) / SNAPSHOT_FILE.format(step=step), write)
+
+
+def load_snapshots(ckpt_dir: Path | None, kept: dict[int, np.ndarray], steps: list[int]) -> dict[int, np.ndarray]:
+    """The snapshots of `steps` that this run took or an interrupted earlier attempt left beside its checkpoint."""
+    out = {}
+    for s in steps:
+        path = Path(ckpt_dir) / SNAPSHOT_FILE.format(step=s) if ckpt_dir is not None else None
+        if s in kept:
+            out[s] = kept[s]
+        elif path is not None and path.is_file():
+            out[s] = np.load(path, allow_pickle=False)
+    return out
+
+
 def rng_state(device: str, generator: torch.Generator) -> dict[str, torch.Tensor]:
     state = {"torch": torch.get_rng_state(), "generator": generator.get_state()}
     if device == "cuda":
@@ -226,7 +248,7 @@ def epoch_permutation(n: int, seed: int, epoch: int, device: str) -> torch.Tenso
 
 
 # Changing these does not change the trained numbers, so a checkpoint stays valid across them.
-RESUME_FREE = ("epochs", "max_steps", "n_samples")
+RESUME_FREE = ("epochs", "max_steps", "n_samples", "snapshot_fractions")
 
 
 def data_digest(images: np.ndarray) -> str:
@@ -260,7 +282,7 @@ class ResumePoint:
 
     start: int
     prev_wall: float
-    flops_per_step: int | None
+    ledger: FlopLedger
     history: dict[str, list]
     events: list[dict]
 
@@ -270,15 +292,16 @@ def resume_progress(ckpt: dict | None, total: int, history: dict[str, list], dev
     """Restore `modules` (state-dict owners keyed by checkpoint name) and the noise stream from `ckpt`
     when it fits this run; otherwise a fresh start with the given empty `history`."""
     if ckpt is None or ckpt["step"] > total:
-        return ResumePoint(0, 0.0, None, history, [])
+        return ResumePoint(0, 0.0, FlopLedger(), history, [])
     for name, owner in modules.items():
         owner.load_state_dict(ckpt[name])
     set_rng_state(device, noise_gen, ckpt["rng"])
-    return ResumePoint(ckpt["step"], ckpt["wall_s"], ckpt["flops_per_step"], ckpt["history"], ckpt["failure_events"])
+    return ResumePoint(ckpt["step"], ckpt["wall_s"], FlopLedger(ckpt["flops"]), ckpt["history"], ckpt["failure_events"])
 
 
 class EpochBatches:
-    """Batch indices for optimiser step `step`: epoch-wise shuffles (one permutation held at a time)."""
+    """Batch indices for optimiser step `step`: epoch-wise shuffles (one permutation held at a time).
+    An epoch's last batch holds what is left (`size(step)`), as the tutorial's tf.data batches do."""
 
     def __init__(self, n: int, batch_size: int, steps_per_epoch: int, seed: int, device: str):
         self.n, self.bsz, self.steps_per_epoch, self.seed, self.device = n, batch_size, steps_per_epoch, seed, device
@@ -289,6 +312,10 @@ class EpochBatches:
         if epoch != self._epoch:
             self._epoch, self._perm = epoch, epoch_permutation(self.n, self.seed, epoch, self.device)
         return self._perm[i * self.bsz:(i + 1) * self.bsz]
+
+    def size(self, step: int) -> int:
+        i = step % self.steps_per_epoch
+        return min(self.bsz, self.n - i * self.bsz)
 
 
 def to_uint8_images(x: torch.Tensor, low: float) -> np.ndarray:

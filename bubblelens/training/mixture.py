@@ -1,13 +1,14 @@
 """Training MLP GANs on 2-D Gaussian mixtures: several seeds of one configuration at once.
 
 The seeds of one (dataset, variant) train as a batched ensemble: each weight has a leading member axis and
-every layer is one batched matmul (model_mlp_gan.mlp_apply), the member losses are summed, and one Adam
+every layer is one batched matmul (models/mlp_gan.py), the member losses are summed, and one Adam
 steps all members (Adam is elementwise, so each member follows exactly its own trajectory). Each member
 draws its data, noise and initial weights from its own seed, so a member's result does not depend on which
 other seeds share its batch: `ensemble=False` (one seed at a time) gives the same numbers up to float
 rounding, and benchmarks/train_throughput.py measures what the ensemble saves.
 
-Losses: BCE on logits, D then G alternately each step, non-saturating G loss; Adam betas (0.5, 0.999).
+Losses: BCE on logits, D then G alternately each step, non-saturating G loss; PacGAN's Adam (lr 1e-4,
+betas (0.8, 0.999)). G's BatchNorm normalises each member's batch of batch_size * pack samples.
 """
 from __future__ import annotations
 
@@ -19,17 +20,18 @@ import torch.nn.functional as F
 
 from bubblelens.training import loop as T
 from bubblelens.core.devices import device_name
-from bubblelens.models.size import count_flops, count_params, forward_flops_per_sample
-from bubblelens.training.compute import ResourceMeter
+from bubblelens.models.size import count_params, forward_flops_per_sample
+from bubblelens.training.compute import FlopLedger, ResourceMeter, compute_record
+from bubblelens.training.costs import device_peak
 from bubblelens.core.config import MixtureParams, canonical
 from bubblelens.datasets.mixtures import MIXTURES, sample_mixture
 from bubblelens.core.errors import UsageError
-from bubblelens.models.mlp_gan import MLPGANConfig, build, mlp_apply, stack_members
+from bubblelens.models.mlp_gan import MLPGANConfig, build, maxout_apply, stack_discriminators, stack_generators
 
 log = logging.getLogger(__name__)
 
 VARIANTS = ("vanilla", "pacgan")
-ADAM_BETAS = (0.5, 0.999)
+ADAM_BETA2 = 0.999
 DATA_CHUNK = 250                 # steps of real data and noise drawn at once, per member
 SAMPLE_SEED_OFFSET = 7_919
 NOISE_SEED_OFFSET = 104_729
@@ -49,12 +51,12 @@ class _Ensemble:
         self.cfg, self.p, self.dataset, self.seeds, self.device = cfg, params, dataset, seeds, device
         members = [build(cfg, s) for s in seeds]
         self.g_mod, self.d_mod = members[0]
-        self.g = stack_members([m[0].to(device) for m in members])     # [(W (E,out,in), b (E,out)), ...]
-        self.d = stack_members([m[1].to(device) for m in members])
-        flat = lambda ps: [t for wb in ps for t in wb]                   # noqa: E731
-        self.g_leaves, self.d_leaves = flat(self.g), flat(self.d)
-        self.opt_g = torch.optim.Adam(self.g_leaves, lr=params.lr, betas=ADAM_BETAS)
-        self.opt_d = torch.optim.Adam(self.d_leaves, lr=params.lr, betas=ADAM_BETAS)
+        self.g = stack_generators([m[0] for m in members], device)       # weights, BatchNorm params, buffers
+        self.d = stack_discriminators([m[1] for m in members], device)   # [(W (E,out,in), b (E,out)), ...]
+        self.g_leaves, self.d_leaves = self.g.parameters(), [t for wb in self.d for t in wb]
+        betas = (params.adam_beta1, ADAM_BETA2)
+        self.opt_g = torch.optim.Adam(self.g_leaves, lr=params.lr, betas=betas)
+        self.opt_d = torch.optim.Adam(self.d_leaves, lr=params.lr, betas=betas)
         self.rngs = [np.random.default_rng(s) for s in seeds]
         self.noise = [torch.Generator().manual_seed(s + NOISE_SEED_OFFSET) for s in seeds]
         self.n_draw = params.batch_size * cfg.pack                       # samples per step per member
@@ -76,12 +78,12 @@ class _Ensemble:
 
     def _d(self, x: torch.Tensor) -> torch.Tensor:
         e, n, _ = x.shape
-        return mlp_apply(self.d, x.reshape(e, n // self.cfg.pack, -1), self.cfg.maxout)   # (E, B, 1) packed
+        return maxout_apply(self.d, x.reshape(e, n // self.cfg.pack, -1), self.cfg.maxout)   # (E, B, 1) packed
 
     def step(self, step: int) -> torch.Tensor:
         """One alternating D/G update of every member; returns losses (E, 2) as (d_loss, g_loss)."""
         real, z = self._batch(step)
-        fake = mlp_apply(self.g, z, maxout=1)                            # (E, B*pack, 2)
+        fake = self.g(z, training=True)                                  # (E, B*pack, 2)
         d_loss = _bce_per_member(self._d(real), 1.0) + _bce_per_member(self._d(fake.detach()), 0.0)  # (E,)
         self.opt_d.zero_grad(set_to_none=True)
         d_loss.sum().backward()
@@ -96,7 +98,8 @@ class _Ensemble:
     def samples(self, n: int) -> np.ndarray:
         z = torch.stack([torch.randn(n, self.cfg.noise_dim, generator=torch.Generator().manual_seed(
             s + SAMPLE_SEED_OFFSET)) for s in self.seeds]).to(self.device)          # (E, n, noise)
-        return mlp_apply(self.g, z, maxout=1).float().cpu().numpy().astype(np.float32)   # (E, n, 2)
+        # Declared: eval mode, BatchNorm with the running statistics (as the image models are sampled).
+        return self.g(z, training=False).float().cpu().numpy().astype(np.float32)   # (E, n, 2)
 
 
 def _train_group(params: MixtureParams, cfg: MLPGANConfig, dataset: str, variant: str, seeds: tuple[int, ...],
@@ -106,13 +109,10 @@ def _train_group(params: MixtureParams, cfg: MLPGANConfig, dataset: str, variant
     ens = _Ensemble(cfg, params, dataset, seeds, device)
     histories = [{T.KEY_STEP: [], T.KEY_D_LOSS: [], T.KEY_G_LOSS: []} for _ in seeds]
     monitors = [T.FailureMonitor("gan", total) for _ in seeds]
-    flops_group, pending, step = None, [], 0
+    ledger, pending, step = FlopLedger(), [], 0
     with ResourceMeter(device) as meter:
         while step < total and not all(m.stop for m in monitors):
-            if flops_group is None:
-                flops_group, losses = count_flops(lambda: ens.step(step))
-            else:
-                losses = ens.step(step)
+            losses = ledger.run(ens.n_draw * e_size, lambda: ens.step(step))    # one shape: the whole ensemble
             pending.append(losses)
             step += 1
             if step % T.CHECK_EVERY == 0 or step == total:
@@ -130,24 +130,24 @@ def _train_group(params: MixtureParams, cfg: MLPGANConfig, dataset: str, variant
                     progress(step, total, {k: float(np.nanmean(arr[-1, :, j])) for j, k in enumerate(keys)})
         samples = ens.samples(params.n_samples)
     res = meter.summary()
-    per_member_wall = res["wall_s"] / e_size
-    flops = int(flops_group or 0) // e_size
     p_g, p_d = count_params(ens.g_mod), count_params(ens.d_mod)
     fwd = forward_flops_per_sample(ens.g_mod.cpu(), torch.zeros(1, cfg.noise_dim))
     config = {"params": canonical(params), "architecture": canonical(cfg), "dataset": dataset, "variant": variant,
-              "adam": {"betas": list(ADAM_BETAS)}}
+              "adam": {"betas": [params.adam_beta1, ADAM_BETA2]},
+              "sampling": "eval mode (BatchNorm running statistics)"}
     out = []
     for e, seed in enumerate(seeds):
         steps_done = histories[e][T.KEY_STEP][-1] if histories[e][T.KEY_STEP] else 0
-        compute = {
-            "params": p_g + p_d, "params_g": p_g, "params_d": p_d, "flops_per_step": flops,
-            "flops_total": flops * steps_done, "flops_forward_per_sample": fwd, "steps": steps_done,
-            "epochs": None, "wall_s": per_member_wall,
-            "samples_per_s": step * ens.n_draw / per_member_wall if per_member_wall > 0 else 0.0,
-            "peak_mem_bytes": res["peak_mem_bytes"], "peak_mem_kind": res["peak_mem_kind"],
-            "energy_j": None if res["energy_j"] is None else res["energy_j"] / e_size,
-            "device": device, "device_name": device_name(device), "ensemble_size": e_size,
-        }
+        # A member's share of the ensemble: its steps at 1/E of the ensemble's counted FLOPs and wall time.
+        member = FlopLedger({"per_shape": {ens.n_draw: ledger.per_shape.get(ens.n_draw * e_size, 0) // e_size},
+                             "steps": {ens.n_draw: steps_done}})
+        share = {**res, "energy_j": None if res["energy_j"] is None else res["energy_j"] / e_size}
+        compute = compute_record(
+            device=device, ledger=member, steps=steps_done, wall_s=res["wall_s"] / e_size, meter=share,
+            fwd_flops=fwd, n_generated=params.n_samples, params={"params": p_g + p_d, "params_g": p_g, "params_d": p_d},
+            peak=device_peak(device_name(device), "fp32") if device == "cuda" else None, epochs=None,
+            ensemble_size=e_size, ensemble_note="wall time, FLOPs and energy are 1/E shares of the ensemble's; "
+                                                "peak memory is the whole ensemble's")
         out.append(T.RunResult("mlp_gan", dataset, variant, seed, config, T.downsample_history(histories[e]),
                                compute, list(monitors[e].events), samples[e], {}))
     return out
@@ -165,7 +165,7 @@ def train_mixture_seeds(params: MixtureParams, dataset: str, variant: str, seeds
     if not seeds:
         return []
     pack = params.pack if variant == "pacgan" else 1
-    cfg = MLPGANConfig(g_hidden=params.g_hidden, d_hidden=params.d_hidden, pack=pack)
+    cfg = MLPGANConfig(g_hidden=params.g_hidden, d_hidden=params.d_hidden, pack=pack)   # D: same width any pack
     cuda = device == "cuda"
     with torch.random.fork_rng(devices=[torch.cuda.current_device()] if cuda else []):
         groups = [tuple(seeds)] if ensemble else [(s,) for s in seeds]

@@ -16,7 +16,8 @@ from bubblelens.training import loop as T
 from bubblelens.core.devices import device_name
 from bubblelens.models.catalogue import VAEPass
 from bubblelens.models.size import count_params, forward_flops_per_sample
-from bubblelens.training.compute import ResourceMeter, mfu
+from bubblelens.training.compute import ResourceMeter, compute_record
+from bubblelens.training.costs import device_peak
 from bubblelens.core.config import VAEParams, canonical
 from bubblelens.models.vae import VAE, VAEConfig, elbo_terms
 from bubblelens.training.dcgan import NOISE_SEED_OFFSET, SAMPLE_CHUNK, SAMPLE_SEED_OFFSET
@@ -87,7 +88,7 @@ def train_vae(params: VAEParams, images: np.ndarray, eval_images: np.ndarray, se
         history: dict[str, list] = {T.KEY_STEP: [], **{k: [] for k in keys}}
         p0 = T.resume_progress(T.load_checkpoint(ckpt_dir, resume_key), total, history, device, noise_gen,
                                {"model": model, "opt": opt})
-        start, prev_wall, flops_per_step = p0.start, p0.prev_wall, p0.flops_per_step
+        start, prev_wall, ledger = p0.start, p0.prev_wall, p0.ledger
         history, events = p0.history, p0.events
         if start:
             log.info("vae seed %d: resuming at step %d of %d", seed, start, total)
@@ -100,30 +101,23 @@ def train_vae(params: VAEParams, images: np.ndarray, eval_images: np.ndarray, se
             eps = torch.randn(len(idx), cfg.latent_dim, generator=noise_gen, device=device)
             return vae_step(model, opt, data[idx], eps, params.beta, amp=cuda)
 
-        def save_fn(step: int, flops: int) -> None:
+        def save_fn(step: int) -> None:
             T.save_checkpoint(ckpt_dir, {
                 "resume_key": resume_key, "config": config, "step": step, "model": model.state_dict(),
                 "opt": opt.state_dict(), "rng": T.rng_state(device, noise_gen), "history": history,
-                "failure_events": monitor.events, "wall_s": prev_wall + meter.elapsed(), "flops_per_step": flops})
+                "failure_events": monitor.events, "wall_s": prev_wall + meter.elapsed(), "flops": ledger.state()})
 
         with ResourceMeter(device) as meter:
-            flops, last = T.run_steps(
+            last = T.run_steps(
                 start=start, total=total, keys=keys, history=history, monitor=monitor, step_fn=step_fn,
-                progress=progress, save_fn=save_fn if ckpt_dir else None, save_every=steps_per_epoch,
-                flops_per_step=flops_per_step)
+                shape_of=batches.size, ledger=ledger, progress=progress, save_fn=save_fn if ckpt_dir else None,
+                save_every=steps_per_epoch)
         samples, extras = _evaluate(model, eval_x, params.n_samples, seed, device)
 
-    res = meter.summary()
-    steps_run = last - start
-    compute = {
-        "params": count_params(model), "flops_per_step": flops, "flops_total": flops * last,
-        "flops_forward_per_sample": fwd_flops, "steps": last, "epochs": last / steps_per_epoch,
-        "wall_s": prev_wall + res["wall_s"],
-        "samples_per_s": steps_run * bsz / res["wall_s"] if res["wall_s"] > 0 else 0.0,
-        "peak_mem_bytes": res["peak_mem_bytes"], "peak_mem_kind": res["peak_mem_kind"],
-        "energy_j": res["energy_j"], "device": device, "device_name": device_name(device),
-    }
-    if cuda and res["wall_s"] > 0:
-        compute["mfu_bf16_h200"] = mfu(flops * steps_run / res["wall_s"])
+    compute = compute_record(
+        device=device, ledger=ledger, steps=last, wall_s=prev_wall + meter.summary()["wall_s"],
+        meter=meter.summary(), fwd_flops=fwd_flops, n_generated=params.n_samples,
+        params={"params": count_params(model)},
+        peak=device_peak(device_name(device), "bf16") if cuda else None, epochs=last / steps_per_epoch)
     return T.RunResult("vae", "fashion_mnist", "reference", seed, config, T.downsample_history(history),
                        compute, list(monitor.events), samples, extras)

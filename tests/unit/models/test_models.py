@@ -5,7 +5,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 from torch.distributions import Normal, kl_divergence
-from torch.func import functional_call
 
 from bubblelens.models import dcgan as model_dcgan
 from bubblelens.models import mlp_gan as model_mlp_gan
@@ -85,36 +84,69 @@ def test_vae_reparameterisation_passes_gradients():
     assert vae.to_stats.weight.grad is not None and vae.to_stats.weight.grad.abs().sum() > 0
 
 
-def test_mlp_gan_shapes_and_pack():
+def test_mlp_gan_shapes_pack_and_same_d_width():
     cfg = model_mlp_gan.MLPGANConfig(g_hidden=16, d_hidden=16, pack=4)
     g, d = model_mlp_gan.build(cfg, seed=0)
     assert g(torch.randn(5, 2)).shape == (5, 2)
     assert d(torch.randn(5, 8)).shape == (5, 1)          # 4 packed 2-D points per D input
-    assert cfg.d_width == 8                               # 16 / sqrt(4)
-    assert d.layers[0].out_features == 8 * model_mlp_gan.MAXOUT_PIECES
+    # PacGAN keeps D's width for every packing degree: only the first layer's inputs grow
+    vanilla_d = model_mlp_gan.build(model_mlp_gan.MLPGANConfig(g_hidden=16, d_hidden=16), seed=0)[1]
+    assert [lin.out_features for lin in d.layers] == [lin.out_features for lin in vanilla_d.layers]
+    assert d.layers[0].out_features == 16 * model_mlp_gan.MAXOUT_PIECES
+    assert sum(p.numel() for p in d.parameters()) - sum(p.numel() for p in vanilla_d.parameters()) == 6 * 16 * 5
+    assert all(lin.bias is None for lin in g.hidden)     # no bias before BatchNorm
+
+
+def test_mlp_gan_init_is_pacgans():
+    g, d = model_mlp_gan.build(model_mlp_gan.MLPGANConfig(g_hidden=400, d_hidden=200), seed=0)
+    w = torch.cat([m.weight.flatten() for m in g.modules() if isinstance(m, torch.nn.Linear)])
+    assert abs(w.std().item() - model_mlp_gan.INIT_STD) < 0.001 and abs(w.mean().item()) < 0.001
+    assert all(torch.count_nonzero(lin.bias) == 0 for lin in d.layers)
 
 
 def test_mlp_gan_member_init_depends_only_on_its_seed():
     cfg = model_mlp_gan.MLPGANConfig(g_hidden=8, d_hidden=8)
     a, b = model_mlp_gan.build(cfg, 3), model_mlp_gan.build(cfg, 3)
     c = model_mlp_gan.build(cfg, 4)
-    assert torch.equal(a[0].layers[0].weight, b[0].layers[0].weight)
-    assert not torch.equal(a[0].layers[0].weight, c[0].layers[0].weight)
+    assert torch.equal(a[0].hidden[0].weight, b[0].hidden[0].weight)
+    assert not torch.equal(a[0].hidden[0].weight, c[0].hidden[0].weight)
 
 
-def test_mlp_ensemble_forward_equals_each_member():
+def test_mlp_ensemble_equals_each_member_module_with_batchnorm():
+    """The stacked ensemble (train-mode BatchNorm per member, running statistics, eval mode) equals each
+    member's own nn.Module, the reference, step for step."""
     cfg = model_mlp_gan.MLPGANConfig(g_hidden=16, d_hidden=12, pack=2)
     members = [model_mlp_gan.build(cfg, s) for s in (0, 1, 2)]
-    g_ens = model_mlp_gan.stack_members([m[0] for m in members])
-    d_ens = model_mlp_gan.stack_members([m[1] for m in members])
-    z, x = torch.randn(3, 10, 2), torch.randn(3, 10, 4)
-    out_g = model_mlp_gan.mlp_apply(g_ens, z, maxout=1)
-    out_d = model_mlp_gan.mlp_apply(d_ens, x, maxout=cfg.maxout)
-    for e, (g, d) in enumerate(members):
-        # reference: the library's functional_call of member e's own module
-        ref_g = functional_call(g, dict(g.named_parameters()), (z[e],))
-        ref_d = functional_call(d, dict(d.named_parameters()), (x[e],))
-        torch.testing.assert_close(out_g[e], ref_g, rtol=1e-5, atol=1e-6)
-        torch.testing.assert_close(out_d[e], ref_d, rtol=1e-5, atol=1e-6)
-    back = model_mlp_gan.unstack_member(g_ens, 1, model_mlp_gan.Generator(cfg))
-    assert torch.equal(back.layers[2].weight, members[1][0].layers[2].weight)
+    g_ens = model_mlp_gan.stack_generators([m[0] for m in members])
+    d_ens = model_mlp_gan.stack_discriminators([m[1] for m in members])
+    for _ in range(3):                                   # running statistics accumulate identically
+        z, x = torch.randn(3, 10, 2), torch.randn(3, 10, 4)
+        out_g = g_ens(z, training=True)
+        out_d = model_mlp_gan.maxout_apply(d_ens, x, cfg.maxout)
+        for e, (g, d) in enumerate(members):
+            g.train()
+            torch.testing.assert_close(out_g[e], g(z[e]), rtol=1e-5, atol=1e-6)
+            torch.testing.assert_close(out_d[e], d(x[e]), rtol=1e-5, atol=1e-6)
+    z = torch.randn(3, 7, 2)
+    out = g_ens(z, training=False)
+    for e, (g, _) in enumerate(members):
+        g.eval()
+        torch.testing.assert_close(out[e], g(z[e]), rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(g_ens.running_var[1][e], g.norms[1].running_var, rtol=1e-5, atol=1e-7)
+
+
+def test_dcgan_padding_is_tensorflows_same():
+    """TF 'same' with kernel 5, stride 2 pads 1 before and 2 after: D's conv equals a conv of the (1, 2)-padded
+    input, and G's transposed conv is its exact adjoint (TF's conv2d_transpose), checked by autograd."""
+    g, d = model_dcgan.build(model_dcgan.DCGANConfig(width=0.25))
+    conv = d.net[1]
+    x = torch.randn(2, 1, 28, 28, requires_grad=True)
+    ref = torch.nn.functional.conv2d(torch.nn.functional.pad(x, (1, 2, 1, 2)), conv.weight, conv.bias, stride=2)
+    torch.testing.assert_close(d.net[1](d.net[0](x)), ref)
+    deconv = g.deconv[3]                                 # 7 -> 14, stride 2
+    u = torch.randn(2, deconv.out_channels, 14, 14, requires_grad=True)
+    h = torch.randn(2, deconv.in_channels, 7, 7)
+    # TF's conv2d_transpose is the adjoint of the "same" conv: <conv(u), h> = <u, conv^T(h)>
+    fwd = torch.nn.functional.conv2d(torch.nn.functional.pad(u, (1, 2, 1, 2)), deconv.weight, stride=2)
+    adj, = torch.autograd.grad((fwd * h).sum(), u)
+    torch.testing.assert_close(g.deconv[4](deconv(h)), adj, rtol=1e-4, atol=1e-5)

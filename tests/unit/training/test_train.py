@@ -52,12 +52,31 @@ def test_dcgan_run_record(images):
     assert r.samples.shape == (40, 28, 28) and r.samples.dtype == np.uint8
     c = r.compute
     assert c["steps"] == 6 and c["epochs"] == 2 and c["flops_total"] == 6 * c["flops_per_step"] > 0
-    assert c["params"] == c["params_g"] + c["params_d"] and c["peak_mem_kind"] == "cpu_maxrss"
+    assert c["params"] == c["params_g"] + c["params_d"] and c["peak_mem_kind"] == "cpu_rss_block"
+    assert c["mfu"] is None and "no sourced peak" in c["mfu_note"]          # a CPU has no sourced peak
+    assert c["flops_sampling"] == c["flops_forward_per_sample"] * 2 * 40      # scored + batch-stat samples
     assert c["energy_j"] is None and c["device"] == "cpu"
     assert r.failure_events == []
     data = json.loads(json.dumps(r.to_json()))
     back = T.RunResult.from_parts(data, {"samples": r.samples})
     assert back.history == r.history and back.config == r.config and np.array_equal(back.samples, r.samples)
+
+
+def test_partial_last_batch_is_counted_as_its_own_shape(images):
+    """100 images at batch 32: three full steps and one of 4 per epoch; FLOPs are counted per shape."""
+    r = train_dcgan(replace(TINY_GAN, epochs=1), load_split(SHIPPED_IMAGES, "train", 100).images, seed=0)
+    c = r.compute
+    assert c["steps_by_batch"] == {"32": 3, "4": 1}
+    f32, f4 = c["flops_by_batch"]["32"], c["flops_by_batch"]["4"]
+    assert f4 == pytest.approx(f32 * 4 / 32, rel=1e-9)                      # convolution FLOPs scale with batch
+    assert c["flops_total"] == 3 * f32 + f4
+
+
+def test_snapshots_do_not_change_the_run(images):
+    plain = train_dcgan(TINY_GAN, images, seed=0)
+    snapped = train_dcgan(replace(TINY_GAN, snapshot_fractions=(0.5,)), images, seed=0)
+    np.testing.assert_array_equal(plain.samples, snapped.samples)
+    assert snapped.extras["snap_3"].shape == (40, 28, 28) and "snap_3" not in plain.extras
 
 
 def test_dcgan_deterministic_on_cpu(images):

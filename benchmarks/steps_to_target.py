@@ -1,0 +1,87 @@
+"""Steps to target: how long the quick-profile image models must train to reach the quality targets.
+
+    python benchmarks/steps_to_target.py dcgan --steps 3000 --every 500 [--seeds 0 1] [--set lr=2e-4 ...]
+    python benchmarks/steps_to_target.py vae --epochs 10 15 20 [--seeds 0]
+
+Trains on the shipped subset with the quick profile's settings (overridden by --set key=value), measures
+FID and recall in the quick profile's domain features (n as the build uses) at each snapshot (DCGAN) or
+each training length (VAE), and prints one row per point with the wall time spent so far. The issue's
+targets: DCGAN FID <= 80 and recall >= 0.10, VAE FID <= 60 and recall >= 0.35, on every seed.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import replace
+
+import torch
+
+from bubblelens.core.config import profile_config
+from bubblelens.datasets.images import SHIPPED_IMAGES, load_split
+from bubblelens.evaluation import quality, units
+from bubblelens.training.dcgan import train_dcgan
+from bubblelens.training.names import BATCH_STATS_SAMPLES, SNAPSHOT_PREFIX
+from bubblelens.training.vae import train_vae
+
+
+def parse_set(items: list[str], params):
+    changes = {}
+    for item in items:
+        key, value = item.split("=", 1)
+        current = getattr(params, key)
+        changes[key] = type(current)(value)
+    return replace(params, **changes)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("model", choices=["dcgan", "vae"])
+    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--every", type=int, default=500)
+    ap.add_argument("--epochs", type=int, nargs="*", default=[10, 15, 20])
+    ap.add_argument("--seeds", type=int, nargs="*", default=[0])
+    ap.add_argument("--set", nargs="*", default=[])
+    ap.add_argument("--threads", type=int, default=torch.get_num_threads())
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    cfg = profile_config("quick")
+    train = load_split(SHIPPED_IMAGES, "train", cfg.images.n_train)
+    test = load_split(SHIPPED_IMAGES, "test", cfg.images.n_eval)
+    n = min(cfg.eval.n_fid, len(test.images))
+    info, state = units.feature_unit(cfg.features, train.images, train.labels, test.images, test.labels, "cpu")
+    ext = units.extractor(cfg.features, state, "cpu")
+    real = ext.features(test.images[:n])
+    print(f"features: test accuracy {info['test_accuracy']:.3f}; n = {n}")
+
+    def score(samples) -> tuple[float, float]:
+        fake = ext.features(samples[:n])
+        return quality.fid(real, fake), quality.prdc(real, fake, k=cfg.eval.prdc_k)["recall"]
+
+    print("model  seed  steps  wall_s   FID    recall   FID(batch-stat sampling)")
+    for seed in args.seeds:
+        if args.model == "dcgan":
+            p = parse_set(args.set, cfg.dcgan)
+            steps = list(range(args.every, args.steps, args.every))
+            p = replace(p, epochs=10_000, max_steps=args.steps, snapshot_fractions=tuple(s / args.steps for s in steps))
+            t0 = time.perf_counter()
+            run = train_dcgan(p, train.images, seed, "cpu")
+            wall = time.perf_counter() - t0
+            per_step = run.compute["wall_s"] / args.steps
+            for s in steps:
+                fid, rec = score(run.extras[f"{SNAPSHOT_PREFIX}{s}"])
+                print(f"dcgan  {seed:4d}  {s:5d}  {per_step * s:6.0f}  {fid:6.1f}  {rec:6.3f}")
+            fid, rec = score(run.samples)
+            fid_b, _ = score(run.extras[BATCH_STATS_SAMPLES])
+            print(f"dcgan  {seed:4d}  {args.steps:5d}  {wall:6.0f}  {fid:6.1f}  {rec:6.3f}   {fid_b:6.1f}")
+        else:
+            for epochs in args.epochs:
+                p = replace(parse_set(args.set, cfg.vae), epochs=epochs)
+                t0 = time.perf_counter()
+                run = train_vae(p, train.images, test.images, seed, "cpu")
+                fid, rec = score(run.samples)
+                print(f"vae    {seed:4d}  {run.compute['steps']:5d}  {time.perf_counter() - t0:6.0f}  {fid:6.1f}  "
+                      f"{rec:6.3f}   (epochs {epochs})")
+
+
+if __name__ == "__main__":
+    main()

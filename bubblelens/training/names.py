@@ -1,0 +1,11 @@
+"""Names of the arrays a training run returns beside its samples: the contract with evaluation.
+
+A module of its own so that evaluation can read them without importing (and fingerprinting) a trainer.
+"""
+from __future__ import annotations
+
+SAMPLES = "samples"                          # scored samples: eval-mode BatchNorm, the tutorial's training=False
+BATCH_STATS_SAMPLES = "samples_batch_stats"  # DCGAN samples with BatchNorm batch statistics (measured, not scored)
+SNAPSHOT_PREFIX = "snap_"                    # "snap_<step>": DCGAN samples at a fraction of the run
+LATENT_MU = "latent_mu"                      # VAE posterior means of held-out images (active units)
+RECON = "recon"                              # VAE reconstructions of held-out images (report grid)

@@ -1,0 +1,81 @@
+"""Executors: serial and pool give the same numbers; a dead worker's unit is resubmitted; a failing unit
+fails the build; each pool unit runs in a fresh process with the unit's own thread count."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bubblelens.core.config import MixtureParams
+from bubblelens.core.errors import StageError, UsageError
+from bubblelens.pipeline.executor import PoolExecutor, SerialExecutor, Unit, make_executor
+from bubblelens.training import units as train_units
+
+from executor_helpers import boom, die_once, threads_and_pid
+
+TINY_MIX = MixtureParams(steps=40, batch_size=20, g_hidden=8, d_hidden=8, n_samples=30)
+
+
+def collect(executor, units):
+    out = {}
+    executor.run(units, lambda o: out.__setitem__(o.key, o))
+    return out
+
+
+def mixture_units():
+    return [Unit(f"{d}-{v}", train_units.train_mixture_unit,
+                 {"params": TINY_MIX, "dataset": d, "variant": v, "seeds": (0, 1), "device": "cpu"}, threads=1)
+            for d in ("ring8", "grid25") for v in ("vanilla", "pacgan")]
+
+
+@pytest.mark.slow
+def test_serial_and_pool_give_identical_results():
+    serial = collect(SerialExecutor(), mixture_units())
+    pool = collect(PoolExecutor(2), mixture_units())
+    assert serial.keys() == pool.keys()
+    for key in serial:
+        (rec_s, arr_s), (rec_p, arr_p) = serial[key].value, pool[key].value
+        assert [r["history"] for r in rec_s["runs"]] == [r["history"] for r in rec_p["runs"]]
+        for name in arr_s:
+            np.testing.assert_array_equal(arr_s[name], arr_p[name])
+
+
+@pytest.mark.slow
+def test_pool_runs_each_unit_in_a_fresh_process_with_its_thread_count():
+    out = collect(PoolExecutor(2), [Unit(f"u{i}", threads_and_pid, {}, threads=1) for i in range(3)])
+    assert {o.value[0] for o in out.values()} == {1}
+    assert len({o.value[1] for o in out.values()}) == 3          # max_tasks_per_child=1: one process per unit
+
+
+@pytest.mark.slow
+def test_dead_worker_is_replaced_and_its_unit_resubmitted(tmp_path):
+    out = collect(PoolExecutor(2), [Unit("dies", die_once, {"marker": str(tmp_path / "m"), "value": 21}),
+                                    Unit("fine", threads_and_pid, {})])
+    assert out["dies"].value == 42 and out["dies"].attempts == 2
+    assert "fine" in out
+
+
+def test_a_failing_unit_fails_the_run():
+    with pytest.raises(RuntimeError, match="on purpose"):
+        collect(SerialExecutor(), [Unit("boom", boom, {})])
+
+
+@pytest.mark.slow
+def test_a_failing_unit_fails_the_pool_run():
+    with pytest.raises(RuntimeError, match="on purpose"):
+        collect(PoolExecutor(2), [Unit("boom", boom, {})])
+
+
+@pytest.mark.slow
+def test_a_unit_that_always_kills_its_worker_is_a_stage_error(tmp_path, monkeypatch):
+    import bubblelens.pipeline.executor as ex
+
+    monkeypatch.setattr(ex, "RETRIES", 0)
+    with pytest.raises(StageError, match="died"):
+        collect(PoolExecutor(1), [Unit("dies", die_once, {"marker": str(tmp_path / "m"), "value": 1})])
+
+
+def test_unknown_backend_and_bad_jobs_are_usage_errors():
+    with pytest.raises(UsageError, match="--executor"):
+        make_executor("ray-ish", 2)
+    with pytest.raises(UsageError, match="--jobs"):
+        make_executor("pool", 0)
