@@ -290,6 +290,10 @@ def decode_csv_bytes(raw: bytes, file: str) -> tuple[str, list[Issue]]:
         return raw.decode("utf-8", errors="replace"), issues
 
 
+# Control characters other than tab and newline (a newline may stand inside a quoted cell): C0, DEL, C1.
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
 def read_csv_records(text: str, file: str, required: tuple[str, ...], optional: tuple[str, ...] = ()
                      ) -> tuple[list[str], list[tuple[int, dict[str, str]]], list[Issue]]:
     """Parse CSV text into (header, [(first line number, {column: cell})], issues).
@@ -332,7 +336,13 @@ def read_csv_records(text: str, file: str, required: tuple[str, ...], optional: 
                 issues.append(Issue("error", file, start, None,
                                     f"row has {len(cells)} fields, the header has {len(header)}"))
                 continue
-            records.append((start, {h: c for h, c in zip(header, cells) if h in allowed}))
+            bad = [(h, c) for h, c in zip(header, cells) if _CONTROL_RE.search(c)]
+            for h, c in bad:
+                ch = _CONTROL_RE.search(c).group()
+                issues.append(Issue("error", file, start, h, f"cell contains the control character U+{ord(ch):04X} "
+                                    "(NUL, escape, carriage return, ...): it would reach the report; remove it"))
+            if not bad:
+                records.append((start, {h: c for h, c in zip(header, cells) if h in allowed}))
     except csv.Error as exc:
         issues.append(Issue("error", file, reader.line_num, None, f"unreadable CSV: {exc}"))
     return header, records, issues

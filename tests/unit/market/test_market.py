@@ -229,6 +229,22 @@ def test_bom_is_an_error(d):
                             "UTF-8 without BOM")]
 
 
+@pytest.mark.parametrize("char", ["\x00", "\x1b", "\r", "\x7f", "\x85"])
+def test_control_characters_in_a_cell_are_an_error(d, char):
+    """NUL, escape, a carriage return inside a quoted cell, DEL, a C1 control: refused with file, line and
+    column, never loaded."""
+    edit(d, "alpha.csv", "second", f'"sec{char}ond"')
+    assert found(d) == [err("alpha.csv", 3, "note", f"cell contains the control character U+{ord(char):04X} "
+                            "(NUL, escape, carriage return, ...): it would reach the report; remove it")]
+    with pytest.raises(DataError):
+        load_market(d, today=TODAY)
+
+
+def test_tab_and_quoted_newline_stay_allowed(d):
+    edit(d, "alpha.csv", "second", '"sec\tond, over\ntwo lines"')
+    assert found(d) == []
+
+
 def test_non_utf8_bytes_are_an_error(d):
     p = mk(d, "alpha.csv")
     raw = p.read_bytes().replace(b"second", "s\u00e9cond".encode("latin-1"))   # a Latin-1 export
