@@ -126,17 +126,21 @@ class BuildContext:
         from bubblelens.pipeline.executor import Unit
 
         out: list[tuple[dict, dict, str] | None] = [None] * len(units)
+        # One record per unit, appended in unit order once all are done, so the manifest, the build id and
+        # the render fingerprint never depend on which worker finished first or on what was cached.
+        status: list[tuple[str, float]] = [("cached", 0.0)] * len(units)
+        fps: list[str] = []
         todo: dict[str, tuple[CachedUnit, str, list[int]]] = {}     # fingerprint -> unit, name, positions
         for i, u in enumerate(units):
             inputs = {**u.inputs, "threads": str(self.threads)}
             fp = fingerprint(f"{u.stage}:{u.key}", canonical(u.params), inputs, u.code.version())
+            fps.append(fp)
             if fp in todo:                       # the same work named twice (a sweep point = a reference run)
                 todo[fp][2].append(i)
                 continue
             force = self.opts.force and (self.opts.only in (None, u.stage))
             entry = None if force else self.cache.lookup(u.stage, fp)
             if entry is not None:
-                self.records.append(StageRecord(u.stage, u.key, fp, "cached", 0.0))
                 out[i] = (entry.result, entry.arrays, fp)
                 continue
             if u.trained and self.opts.frozen:
@@ -154,9 +158,9 @@ class BuildContext:
             result, arrays = outcome.value
             self.cache.store(u.stage, fp, result, arrays)
             self.cache.drop_scratch(u.stage, fp)
-            self.records.append(StageRecord(u.stage, u.key, fp, "computed", outcome.seconds))
             for i in positions:
                 out[i] = (result, arrays, fp)
+                status[i] = ("computed", outcome.seconds)
 
         work = []
         for fp, (u, name, _) in todo.items():
@@ -164,6 +168,8 @@ class BuildContext:
             work.append(Unit(name, u.fn, kwargs, self.threads, u.progress))
         if work:
             self.executor.run(work, store)
+        for u, fp, (state, seconds) in zip(units, fps, status):
+            self.records.append(StageRecord(u.stage, u.key, fp, state, seconds))
         return out   # type: ignore[return-value]
 
     def cached(self, stage: str, key: str, params: Any, inputs: dict[str, str], code: StageCode,

@@ -115,14 +115,17 @@ class PoolExecutor:
                 pending = set(futures)
                 while pending:
                     finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for fut in finished:
+                    failed = [f for f in finished if f.exception() is not None]
+                    for fut in (f for f in finished if f not in failed):
                         unit = futures[fut]
-                        value, seconds, pid = fut.result()      # a unit that raises fails the build
+                        value, seconds, pid = fut.result()
                         todo.remove(unit)
                         done += 1
                         outcome = UnitOutcome(unit.key, value, seconds, pid, attempts[unit.key])
                         on_done(outcome)
                         self._say(outcome, done, len(units))
+                    if failed:                   # a unit that raises fails the build (finished ones are kept)
+                        failed[0].result()
             except BrokenProcessPool:
                 dead = [u.key for u in todo if attempts[u.key] > RETRIES]
                 if dead:

@@ -92,7 +92,7 @@ def write_manifest(ctx: BuildContext, extra: dict) -> dict:
 def build_id(ctx: BuildContext) -> str:
     """A short id of everything the report depends on (fingerprints and input hashes), never of the clock."""
     h = hashlib.sha256()
-    for r in sorted(ctx.records, key=lambda r: (r.stage, r.key)):
+    for r in sorted(ctx.records, key=lambda r: (r.stage, r.key, r.fingerprint)):
         h.update(f"{r.stage}:{r.key}:{r.fingerprint}".encode())
     h.update(json.dumps(ctx.input_hashes, sort_keys=True).encode())
     h.update(__version__.encode())

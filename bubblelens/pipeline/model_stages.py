@@ -63,7 +63,7 @@ def _mixture_unit(ctx: BuildContext, dataset: str, variant: str) -> CachedUnit:
     return CachedUnit("train", f"mlp_gan-{dataset}-{variant}", params,
                       {"seeds": json.dumps(list(cfg.seeds_mixture)), "device": ctx.device}, TRAIN_CODE,
                       train_units.train_mixture_unit,
-                      {"params": cfg.mixture, "dataset": dataset, "variant": variant,
+                      {"params": params, "dataset": dataset, "variant": variant,
                        "seeds": tuple(cfg.seeds_mixture), "device": ctx.device}, trained=True, progress=True)
 
 
@@ -137,12 +137,13 @@ def evaluate_all(ctx: BuildContext, images: Images, feats: Features, runs: list[
         real_summary["mixtures"][name], arrays[f"real-{name}__samples"] = eval_units.true_mixture_check(
             name, ctx.cfg.mixture.n_samples)
     image_runs = [r for r in runs if r.record["dataset"] == "fashion_mnist"]
-    evaluated = dict(zip((r.run_id + str(id(r)) for r in image_runs),
+    # Keyed by object: a sweep run may share its run id with a reference run.
+    evaluated = dict(zip((id(r) for r in image_runs),
                          ctx.run_units([_image_eval_unit(ctx, r, images, feats, real) for r in image_runs])))
     for run in runs:
         rec, rid = run.record, run.run_id
         if rec["dataset"] == "fashion_mnist":
-            result, ev_arrays, _ = evaluated[run.run_id + str(id(run))]
+            result, ev_arrays, _ = evaluated[id(run)]
             metric_values = result["metrics"]
             if result.get("error"):
                 ctx.reporter.info(f"evaluate {rid}: metrics unavailable ({result['error']})")

@@ -92,7 +92,8 @@ def report_unit(ctx: BuildContext, state: BuildState, manifest_extra: dict) -> d
     and tables, the curated inputs read here and the build date, so any change that could alter a byte of
     the report re-renders it.
     """
-    inputs = {f"{r.stage}:{r.key}": r.fingerprint for r in ctx.records}
+    # Indexed, not keyed by stage:key alone: sweep runs share the key of the seed-0 reference run.
+    inputs = {f"{r.stage}:{r.key}#{i}": r.fingerprint for i, r in enumerate(ctx.records)}
     inputs |= {f"input:{k}": v for k, v in ctx.input_hashes.items()}
     for sub in ("costs", "reference"):   # everything else under --data is in input_hashes (market, claims)
         inputs[sub] = tree_digest(curated(ctx.opts.data_dir, sub))

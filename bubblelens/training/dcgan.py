@@ -133,13 +133,14 @@ def train_dcgan(params: DCGANParams, images: np.ndarray, seed: int, device: str 
         def step_fn(step: int) -> torch.Tensor:
             idx = batches(step)
             z = torch.randn(len(idx), cfg.noise_dim, generator=noise_gen, device=device)
-            # The FLOP counter needs eager modules; the first step (counted) never uses the compiled ones.
-            gm, dm = (g, d) if step == start else (g_run, d_run)
-            losses = gan_step(gm, dm, opt_g, opt_d, data[idx], z, amp=cuda)
-            if step + 1 in snaps:   # sampling uses its own noise stream: the trajectory is unchanged
-                T.keep_snapshot(ckpt_dir, snapshots, step + 1, generate(g, params.n_samples, seed, cfg.noise_dim,
-                                                                        device))
-            return losses
+            # The FLOP counter needs eager modules: a step whose shape is still to be counted never uses
+            # the compiled ones.
+            gm, dm = (g, d) if len(idx) not in ledger.per_shape else (g_run, d_run)
+            return gan_step(gm, dm, opt_g, opt_d, data[idx], z, amp=cuda)
+
+        def after_step(n: int) -> None:
+            if n in snaps:   # outside the FLOP counter; sampling has its own noise stream: trajectory unchanged
+                T.keep_snapshot(ckpt_dir, snapshots, n, generate(g, params.n_samples, seed, cfg.noise_dim, device))
 
         def save_fn(step: int) -> None:
             T.save_checkpoint(ckpt_dir, {
@@ -152,7 +153,7 @@ def train_dcgan(params: DCGANParams, images: np.ndarray, seed: int, device: str 
             last = T.run_steps(
                 start=start, total=total, keys=[T.KEY_D_LOSS, T.KEY_G_LOSS], history=history, monitor=monitor,
                 step_fn=step_fn, shape_of=batches.size, ledger=ledger, progress=progress,
-                save_fn=save_fn if ckpt_dir else None, save_every=steps_per_epoch)
+                save_fn=save_fn if ckpt_dir else None, save_every=steps_per_epoch, after_step=after_step)
         samples = generate(g, params.n_samples, seed, cfg.noise_dim, device)
         extras = {BATCH_STATS_SAMPLES: generate(g, params.n_samples, seed, cfg.noise_dim, device, batch_stats=True)}
         extras |= {f"{SNAPSHOT_PREFIX}{s}": a for s, a in T.load_snapshots(ckpt_dir, snapshots, snaps).items()}

@@ -152,17 +152,21 @@ class FailureMonitor:
 
 def run_steps(*, start: int, total: int, keys: list[str], history: dict[str, list], monitor: FailureMonitor,
               step_fn: Callable[[int], torch.Tensor], shape_of: Callable[[int], int], ledger: FlopLedger,
-              progress: Progress | None, save_fn: Callable[[int], None] | None, save_every: int) -> int:
+              progress: Progress | None, save_fn: Callable[[int], None] | None, save_every: int,
+              after_step: Callable[[int], None] | None = None) -> int:
     """The shared step loop: run step_fn(step) -> losses (len(keys),) from `start` to `total`, reading losses
     back every CHECK_EVERY steps (one host sync, not one per step), checking failures, reporting progress
     and checkpointing every `save_every` steps and at the end. The ledger counts the FLOPs of each distinct
-    step shape (`shape_of(step)`, the batch size) the first time it runs. Returns the last completed step."""
+    step shape (`shape_of(step)`, the batch size) the first time it runs; `after_step(n)` runs after the
+    n-th step, outside the FLOP counter (e.g. taking a snapshot). Returns the last completed step."""
     pending: list[torch.Tensor] = []
     step = start
     while step < total and not monitor.stop:
         losses = ledger.run(shape_of(step), lambda: step_fn(step))
         pending.append(losses)
         step += 1
+        if after_step is not None:
+            after_step(step)
         at_save = save_fn is not None and (step % save_every == 0 or step == total)
         if step % CHECK_EVERY == 0 or step == total or at_save:
             arr = torch.stack(pending).float().cpu().numpy()              # (n, len(keys))
