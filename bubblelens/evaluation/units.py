@@ -13,7 +13,7 @@ from bubblelens.core.config import EvalParams, FeatureParams
 from bubblelens.datasets.mixtures import mixture_spec, sample_mixture
 from bubblelens.evaluation import failures, quality
 from bubblelens.evaluation.features import FeatureExtractor, train_classifier
-from bubblelens.training.names import BATCH_STATS_SAMPLES
+from bubblelens.training.names import BATCH_STATS_SAMPLES, LATENT_MU, SAMPLES
 from bubblelens.evaluation.names import (CONVERGENCE_FLOOR, KEY_ACTIVE_UNITS, KEY_CONVERGED, KEY_FID, KEY_FID_BATCH_STATS,
                                          KEY_HIGH_QUALITY, KEY_KID_MEAN, KEY_KID_STD, KEY_MODE_KL, KEY_MODES,
                                          KEY_NON_FINITE_FRAC)
@@ -80,10 +80,10 @@ def image_eval_unit(ev: EvalParams, feature_params: FeatureParams, feature_state
                     test_images: np.ndarray, real_arrays: dict, n: int, device: str) -> tuple[dict, dict]:
     """Metrics of one image run, or the reason they could not be computed (a diverged run's samples are
     evidence, not a crash), plus its sample grid and spectrum."""
-    samples = run_arrays["samples"][:n]
+    samples = run_arrays[SAMPLES][:n]
     try:
         ext = extractor(feature_params, feature_state, device)
-        m = image_metrics(ev, samples, run_arrays.get("latent_mu"), test_images[:n], ext, real_arrays, device)
+        m = image_metrics(ev, samples, run_arrays.get(LATENT_MU), test_images[:n], ext, real_arrays, device)
         if BATCH_STATS_SAMPLES in run_arrays:
             m.update(batch_stats_fid(run_arrays[BATCH_STATS_SAMPLES][:n], ext, real_arrays))
         error = ""

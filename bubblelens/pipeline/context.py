@@ -6,7 +6,6 @@ its entry modules, plus the non-Python files it reads) and key library versions.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -120,9 +119,10 @@ class BuildContext:
     def cfg(self) -> BuildConfig:
         return self.opts.config
 
-    def run_units(self, units: list[CachedUnit]) -> list[tuple[dict, dict, str]]:
+    def run_units(self, units: list[CachedUnit], executor: Any = None) -> list[tuple[dict, dict, str]]:
         """Look every unit up; compute the missing ones on the executor (in parallel where it allows) and
-        store each as it finishes. Returns (result, arrays, fingerprint) per unit, in order."""
+        store each as it finishes. Returns (result, arrays, fingerprint) per unit, in order. A unit marked
+        `trained` that is missing is an error under --frozen; --force recomputes the --only stage."""
         from bubblelens.pipeline.executor import Unit
 
         out: list[tuple[dict, dict, str] | None] = [None] * len(units)
@@ -167,34 +167,16 @@ class BuildContext:
             kwargs = dict(u.kwargs) | ({"ckpt_dir": self.cache.scratch_dir(u.stage, fp)} if u.scratch else {})
             work.append(Unit(name, u.fn, kwargs, self.threads, u.progress))
         if work:
-            self.executor.run(work, store)
+            (executor or self.executor).run(work, store)
         for u, fp, (state, seconds) in zip(units, fps, status):
             self.records.append(StageRecord(u.stage, u.key, fp, state, seconds))
         return out   # type: ignore[return-value]
 
     def cached(self, stage: str, key: str, params: Any, inputs: dict[str, str], code: StageCode,
-               compute: Callable[[str], tuple[dict, dict]], *, trained: bool = False):
-        """Lookup-or-compute one stage instance; returns (result, arrays, fingerprint).
+               compute: Callable[[], tuple[dict, dict]], *, trained: bool = False) -> tuple[dict, dict, str]:
+        """Lookup-or-compute one stage instance in this process (its `compute` may close over the build,
+        as the render does); returns (result, arrays, fingerprint). Same rules as `run_units`."""
+        from bubblelens.pipeline.executor import SerialExecutor
 
-        `compute(fp)` gets the fingerprint so it can keep resumable work (checkpoints) in
-        `cache.scratch_dir(stage, fp)`; that scratch is dropped once the entry is stored, and on --force.
-        """
-        fp = fingerprint(f"{stage}:{key}", canonical(params), inputs, code.version())
-        start = time.perf_counter()
-        force = self.opts.force and (self.opts.only in (None, stage))
-        entry = None if force else self.cache.lookup(stage, fp)
-        if entry is not None:
-            self.records.append(StageRecord(stage, key, fp, "cached", time.perf_counter() - start))
-            return entry.result, entry.arrays, fp
-        if trained and self.opts.frozen:
-            raise FrozenMissingError(
-                f"--frozen: no trained result for {stage} '{key}' in the cache; build once without --frozen "
-                "or pass --results BUNDLE"
-            )
-        if force:
-            self.cache.drop_scratch(stage, fp)
-        result, arrays = compute(fp)
-        self.cache.store(stage, fp, result, arrays)
-        self.cache.drop_scratch(stage, fp)
-        self.records.append(StageRecord(stage, key, fp, "computed", time.perf_counter() - start))
-        return result, arrays, fp
+        unit = CachedUnit(stage, key, params, inputs, code, compute, {}, trained=trained)
+        return self.run_units([unit], executor=SerialExecutor())[0]

@@ -18,6 +18,7 @@ from bubblelens.evaluation import units as eval_units
 from bubblelens.pipeline.context import BuildContext, CachedUnit, StageCode
 from bubblelens.pipeline.state import Evaluated, Features, Images, TrainedRun, run_id
 from bubblelens.training import units as train_units
+from bubblelens.training.names import SAMPLES
 
 # Each stage's code is what its unit functions import (pipeline/code_graph.py), never a hand-kept list.
 TRAIN_CODE = StageCode(("bubblelens.training.units",))
@@ -94,7 +95,7 @@ def train_models(ctx: BuildContext, images: Images, features: bool = True,
     runs: list[TrainedRun] = []
     for (kind, sweep), (result, arrays, fp) in zip(tags, done[1:] if features else done):
         if kind == "mixture":
-            runs += [TrainedRun(r, {"samples": arrays[f"s{r['seed']}"]}, fp) for r in result["runs"]]
+            runs += [TrainedRun(r, {SAMPLES: arrays[train_units.mixture_array(r["seed"])]}, fp) for r in result["runs"]]
             continue
         run = TrainedRun(result, arrays, fp)
         if sweep is not None:
@@ -153,8 +154,8 @@ def evaluate_all(ctx: BuildContext, images: Images, feats: Features, runs: list[
                 continue
             arrays[f"{rid}__grid"], arrays[f"{rid}__spectrum"] = ev_arrays["grid"], ev_arrays["spectrum"]
         else:
-            metric_values = eval_units.mixture_metrics(run.arrays["samples"], rec["dataset"])
-            arrays[f"{rid}__samples"] = run.arrays["samples"]
+            metric_values = eval_units.mixture_metrics(run.arrays[SAMPLES], rec["dataset"])
+            arrays[f"{rid}__samples"] = run.arrays[SAMPLES]
         records.append({k: rec[k] for k in RECORD_FIELDS} | {"metrics": metric_values})
     origin = {"kind": "build", "profile": ctx.cfg.profile, "device": ctx.device,
               "seeds": {"image": list(ctx.cfg.seeds_image), "mixture": list(ctx.cfg.seeds_mixture)},

@@ -103,7 +103,7 @@ def report_unit(ctx: BuildContext, state: BuildState, manifest_extra: dict) -> d
     inputs["libraries"] = json.dumps(other_versions(), sort_keys=True)
     params = {"date": ctx.date_text, "profile": ctx.cfg.profile, "config": canonical(ctx.cfg)}
 
-    def compute(fp):
+    def compute():
         state.charts = charts_stage(ctx, state)
         info = render_stage(ctx, state, manifest_extra | {"build_id": state.charts.meta.build_id})
         files = {f"charts/{p.name}": p for p in sorted(state.charts.chart_dir.iterdir()) if p.is_file()}

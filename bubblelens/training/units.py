@@ -16,6 +16,7 @@ from bubblelens.core.config import DCGANParams, MixtureParams, VAEParams
 from bubblelens.training.dcgan import train_dcgan
 from bubblelens.training.loop import Progress
 from bubblelens.training.mixture import train_mixture_seeds
+from bubblelens.training.names import SAMPLES
 from bubblelens.training.vae import train_vae
 
 IMAGE_MODELS = ("dcgan", "vae")
@@ -32,11 +33,16 @@ def train_image_unit(model: str, params: DCGANParams | VAEParams, train_images: 
         run = train_vae(params, train_images, test_images, seed, device, ckpt_dir=ckpt_dir, progress=progress)
     else:
         raise ValueError(f"unknown image model {model!r}; choose one of {IMAGE_MODELS}")
-    return run.to_json(), {"samples": run.samples, **run.extras}
+    return run.to_json(), {SAMPLES: run.samples, **run.extras}
 
 
 def train_mixture_unit(params: MixtureParams, dataset: str, variant: str, seeds: tuple[int, ...], device: str,
                        progress: Progress | None = None) -> tuple[dict, dict[str, np.ndarray]]:
     """All seeds of one (mixture, variant) as one batched ensemble: ({'runs': [...]}, {'s<seed>': samples})."""
     results = train_mixture_seeds(params, dataset, variant, tuple(seeds), device, progress=progress)
-    return {"runs": [r.to_json() for r in results]}, {f"s{r.seed}": r.samples for r in results}
+    return {"runs": [r.to_json() for r in results]}, {mixture_array(r.seed): r.samples for r in results}
+
+
+def mixture_array(seed: int) -> str:
+    """Name of one seed's samples in a mixture unit's arrays."""
+    return f"s{seed}"

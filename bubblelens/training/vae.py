@@ -18,6 +18,7 @@ from bubblelens.models.catalogue import VAEPass
 from bubblelens.models.size import count_params, forward_flops_per_sample
 from bubblelens.training.compute import ResourceMeter, compute_record
 from bubblelens.training.costs import device_peak
+from bubblelens.training.names import LATENT_MU, RECON
 from bubblelens.core.config import VAEParams, canonical
 from bubblelens.models.vae import VAE, VAEConfig, elbo_terms
 from bubblelens.training.dcgan import NOISE_SEED_OFFSET, SAMPLE_CHUNK, SAMPLE_SEED_OFFSET
@@ -59,7 +60,7 @@ def _evaluate(model: VAE, eval_x: torch.Tensor, n_samples: int, seed: int,
     model.train()
     latent_mu = torch.cat(mus).numpy().astype(np.float32) if mus else np.zeros((0, model.cfg.latent_dim), np.float32)
     out = np.concatenate(samples) if samples else np.zeros((0, 28, 28), np.uint8)
-    return out, {"latent_mu": latent_mu, "recon": recon}
+    return out, {LATENT_MU: latent_mu, RECON: recon}
 
 
 def train_vae(params: VAEParams, images: np.ndarray, eval_images: np.ndarray, seed: int, device: str = "cpu", *,
