@@ -72,8 +72,13 @@ def build(
     quiet: bool = typer.Option(False, "--quiet", help="No progress output; only errors."),
     executor: Executor = typer.Option(DEFAULT_EXECUTOR, "--executor",
                                       help="How independent units (training runs, evaluations) run: serial in this "
-                                           "process, or pool (one fresh worker process per unit, --jobs at a time)."),
+                                           "process, pool (one fresh worker process per unit, --jobs at a time), or "
+                                           "ray (Ray tasks on a local runtime or a cluster; pip install "
+                                           "'bubblelens[ray]')."),
     jobs: int = typer.Option(DEFAULT_JOBS, "--jobs", min=1, help="Units at a time with --executor pool (default: CPU cores)."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", envvar="BUBBLELENS_RAY_ADDRESS",
+                                              help="With --executor ray: join the cluster at 'auto' or HOST:PORT "
+                                                   "(`ray start --head` prints it); none starts a local Ray runtime."),
 ) -> None:
     """Train, measure, test the claims and render the PDF and HTML report."""
     from bubblelens.core.config import load_config
@@ -84,7 +89,8 @@ def build(
     setup_logging(quiet, _state["debug"])
     opts = BuildOptions(config=load_config(profile.value, config), out_dir=out, data_dir=data, images_dir=images,
                         results_bundle=results, config_file=config, only=only, force=force, frozen=frozen,
-                        device=device.value, quiet=quiet, executor=executor.value, jobs=jobs)
+                        device=device.value, quiet=quiet, executor=executor.value, jobs=jobs,
+                        ray_address=ray_address)
     summary = run_build(opts)
     typer.echo(json.dumps(summary, indent=2, sort_keys=True))
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from bubblelens import __version__
 from bubblelens.core.devices import resolve_device
+from bubblelens.core.errors import UsageError
 from bubblelens.pipeline import model_stages
 from bubblelens.pipeline.cache import Cache
 from bubblelens.pipeline.executor import make_executor
@@ -73,12 +74,23 @@ def run_build(opts: BuildOptions) -> dict:
     wanted = needed_stages(opts.only)
     reporter = Reporter(quiet=opts.quiet)
     device = resolve_device(opts.device)
+    if opts.ray_address is not None and opts.executor != "ray":
+        raise UsageError(f"--ray-address needs --executor ray (this build uses --executor {opts.executor})")
+    executor = make_executor(opts.executor, opts.jobs, reporter, ray_address=opts.ray_address, device=device)
     ctx = BuildContext(opts, Cache(), reporter, device, hardware=hardware_description(device),
-                       executor=make_executor(opts.executor, opts.jobs, reporter), threads=opts.config.threads)
+                       executor=executor, threads=opts.config.threads)
+    try:
+        return _build(ctx, wanted)
+    finally:
+        executor.close()
+
+
+def _build(ctx: BuildContext, wanted: list[str]) -> dict:
+    opts, reporter = ctx.opts, ctx.reporter
     t0 = time.perf_counter()
     state = BuildState()
     reporter.info(f"bubblelens {__version__}: profile {opts.config.profile}, device {ctx.device}, executor "
-                  f"{opts.executor} ({ctx.executor.jobs} at a time, {ctx.threads} torch thread(s) each), "
+                  f"{ctx.executor.label} ({ctx.threads} torch thread(s) per unit), "
                   f"cache {ctx.cache.root}")
     if opts.results_bundle is not None:
         state.evaluated, ctx.input_hashes["results_bundle"] = load_bundle(opts.results_bundle)

@@ -72,6 +72,7 @@ class BuildOptions:
     quiet: bool = False
     executor: str = "pool"      # pipeline/executor.py: DEFAULT_EXECUTOR (the CLI passes it)
     jobs: int = 1
+    ray_address: str | None = None   # --executor ray: join this cluster ('auto', HOST:PORT); None starts one
 
 
 @dataclass
@@ -100,6 +101,7 @@ class StageRecord:
     fingerprint: str
     status: str          # "computed" | "cached" | "bundle"
     seconds: float
+    node: str = ""       # where a computed unit ran (the executor's name for it); never in the build id
 
 
 @dataclass
@@ -123,12 +125,12 @@ class BuildContext:
         """Look every unit up; compute the missing ones on the executor (in parallel where it allows) and
         store each as it finishes. Returns (result, arrays, fingerprint) per unit, in order. A unit marked
         `trained` that is missing is an error under --frozen; --force recomputes the --only stage."""
-        from bubblelens.pipeline.executor import Unit
+        from bubblelens.pipeline.work import Unit
 
         out: list[tuple[dict, dict, str] | None] = [None] * len(units)
         # One record per unit, appended in unit order once all are done, so the manifest, the build id and
         # the render fingerprint never depend on which worker finished first or on what was cached.
-        status: list[tuple[str, float]] = [("cached", 0.0)] * len(units)
+        status: list[tuple[str, float, str]] = [("cached", 0.0, "")] * len(units)
         fps: list[str] = []
         todo: dict[str, tuple[CachedUnit, str, list[int]]] = {}     # fingerprint -> unit, name, positions
         for i, u in enumerate(units):
@@ -160,16 +162,18 @@ class BuildContext:
             self.cache.drop_scratch(u.stage, fp)
             for i in positions:
                 out[i] = (result, arrays, fp)
-                status[i] = ("computed", outcome.seconds)
+                status[i] = ("computed", outcome.seconds, outcome.node)
 
         work = []
         for fp, (u, name, _) in todo.items():
             kwargs = dict(u.kwargs) | ({"ckpt_dir": self.cache.scratch_dir(u.stage, fp)} if u.scratch else {})
-            work.append(Unit(name, u.fn, kwargs, self.threads, u.progress))
+            # A worker that may run other code (Ray) checks the stage's code version before the unit.
+            code = None if u.code.extra else (u.code.entries, u.code.version())
+            work.append(Unit(name, u.fn, kwargs, self.threads, u.progress, code))
         if work:
             (executor or self.executor).run(work, store)
-        for u, fp, (state, seconds) in zip(units, fps, status):
-            self.records.append(StageRecord(u.stage, u.key, fp, state, seconds))
+        for u, fp, (state, seconds, node) in zip(units, fps, status):
+            self.records.append(StageRecord(u.stage, u.key, fp, state, seconds, node))
         return out   # type: ignore[return-value]
 
     def cached(self, stage: str, key: str, params: Any, inputs: dict[str, str], code: StageCode,

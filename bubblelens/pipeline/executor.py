@@ -1,63 +1,31 @@
-"""Executors for independent work units: `serial` (in this process) or `pool` (local worker processes).
+"""Executors for independent work units: `serial` (in this process), `pool` (local worker processes) or
+`ray` (a Ray runtime or cluster: pipeline/ray_executor.py, imported only when asked for).
 
-A unit is a top-level function with plain, picklable keyword arguments (training/units.py,
-evaluation/units.py) and a fixed torch thread count. The thread count is part of every unit's cache
+A unit (pipeline/work.py) is a top-level function with plain, picklable keyword arguments
+(training/units.py, evaluation/units.py) and a fixed torch thread count. The thread count is part of every unit's cache
 fingerprint because results differ between thread counts after a few steps; it never depends on the
 backend, so every backend gives the same numbers. The pool runs one unit per fresh worker process
 (`max_tasks_per_child=1`, forkserver start): a unit's peak memory is its own, and a worker that dies is
-replaced and its unit resubmitted (up to `RETRIES` times) while the other workers carry on.
+replaced and its unit resubmitted (up to `RETRIES` times) while the other workers carry on. Every backend
+reports to a UnitBoard (pipeline/unit_board.py): done / running / queued, per-unit ETA, where each runs.
 """
 from __future__ import annotations
 
 import multiprocessing
 import os
-import time
+import queue as queue_module
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from bubblelens.core.errors import StageError, UsageError
+from bubblelens.pipeline.unit_board import UnitBoard
+from bubblelens.pipeline.work import POLL_S, RETRIES, Unit, UnitOutcome, run_reporting
 
-EXECUTORS = ("serial", "pool")
+EXECUTORS = ("serial", "pool", "ray")
 # Decided by benchmarks/executors.py on the project's 2-core machines (see docs/architecture.md).
 DEFAULT_EXECUTOR = "pool"
 DEFAULT_JOBS = os.cpu_count() or 1
-RETRIES = 2            # resubmissions of a unit whose worker process died
-
-
-@dataclass
-class Unit:
-    """One independent piece of work: `fn(**kwargs)` with torch limited to `threads` threads."""
-
-    key: str
-    fn: Callable[..., Any]
-    kwargs: dict[str, Any]
-    threads: int = 1
-    progress: bool = False        # fn takes a `progress` callback (serial runs show per-step progress)
-
-
-@dataclass
-class UnitOutcome:
-    key: str
-    value: Any
-    seconds: float
-    pid: int
-    attempts: int = 1
-    extra: dict = field(default_factory=dict)
-
-
-def run_unit(fn: Callable[..., Any], kwargs: dict[str, Any], threads: int) -> tuple[Any, float, int]:
-    """What a worker runs (also in-process for `serial`): the unit under its own thread count."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    start = time.perf_counter()
-    try:
-        return fn(**kwargs), time.perf_counter() - start, os.getpid()
-    finally:
-        torch.set_num_threads(before)
 
 
 class SerialExecutor:
@@ -66,17 +34,39 @@ class SerialExecutor:
 
     def __init__(self, reporter=None) -> None:
         self.reporter = reporter
+        self.board: UnitBoard | None = None          # the running (or last) batch's progress
+
+    label = "serial (one unit at a time in this process)"
+
+    def describe(self) -> dict:
+        return {"backend": self.name, "jobs": self.jobs}
+
+    def close(self) -> None:
+        pass
 
     def run(self, units: list[Unit], on_done: Callable[[UnitOutcome], None]) -> None:
-        for unit in units:
-            kwargs = dict(unit.kwargs)
-            if unit.progress and self.reporter is not None:
-                with self.reporter.task(unit.key, 1) as cb:
-                    kwargs["progress"] = cb
-                    value, seconds, pid = run_unit(unit.fn, kwargs, unit.threads)
-            else:
-                value, seconds, pid = run_unit(unit.fn, kwargs, unit.threads)
-            on_done(UnitOutcome(unit.key, value, seconds, pid))
+        if not units:
+            return
+        board = self.board = UnitBoard(self.reporter, [u.key for u in units])
+        try:
+            for unit in units:
+                value, seconds, pid = run_reporting(unit, "this process", board.handle)
+                board.finish(unit.key, seconds)
+                on_done(UnitOutcome(unit.key, value, seconds, pid, node="this process"))
+        finally:
+            board.close()
+
+
+_EVENTS: Any = None     # a pool worker's event queue, set by the pool's initializer
+
+
+def _pool_init(events) -> None:
+    global _EVENTS
+    _EVENTS = events
+
+
+def _pool_task(unit: Unit) -> tuple[Any, float, int]:
+    return run_reporting(unit, f"worker {os.getpid()}", _EVENTS.put)
 
 
 class PoolExecutor:
@@ -88,58 +78,89 @@ class PoolExecutor:
         if jobs < 1:
             raise UsageError(f"--jobs must be at least 1, not {jobs}")
         self.jobs, self.reporter = jobs, reporter
+        self.board: UnitBoard | None = None
 
-    def _pool(self) -> ProcessPoolExecutor:
+    @property
+    def label(self) -> str:
+        return f"pool ({self.jobs} worker processes at a time, a fresh one per unit)"
+
+    def describe(self) -> dict:
+        return {"backend": self.name, "jobs": self.jobs}
+
+    def close(self) -> None:
+        pass
+
+    def _pool(self) -> tuple[ProcessPoolExecutor, Any]:
         method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-        return ProcessPoolExecutor(max_workers=self.jobs, mp_context=multiprocessing.get_context(method),
-                                   max_tasks_per_child=1)
-
-    def _say(self, outcome: UnitOutcome, done: int, total: int) -> None:
-        if self.reporter is not None:
-            self.reporter.info(f"  units: {done}/{total} done ({outcome.key}: {outcome.seconds:.1f} s in worker "
-                               f"{outcome.pid}{', attempt ' + str(outcome.attempts) if outcome.attempts > 1 else ''})")
+        context = multiprocessing.get_context(method)
+        events = context.Queue()
+        return ProcessPoolExecutor(max_workers=self.jobs, mp_context=context, max_tasks_per_child=1,
+                                   initializer=_pool_init, initargs=(events,)), events
 
     def run(self, units: list[Unit], on_done: Callable[[UnitOutcome], None]) -> None:
         if not units:
             return
         todo = list(units)
         attempts = {u.key: 0 for u in units}
-        done = 0
-        while todo:
-            pool = self._pool()
-            futures = {}
+        board = self.board = UnitBoard(self.reporter, [u.key for u in units])
+        try:
+            while todo:
+                pool, events = self._pool()
+                try:
+                    self._run_pool(pool, events, todo, attempts, board, on_done)
+                except BrokenProcessPool:
+                    dead = [u.key for u in todo if attempts[u.key] > RETRIES]
+                    if dead:
+                        raise StageError(f"a worker process died running {', '.join(dead)} {RETRIES + 1} times; "
+                                         "rerun with --executor serial to see why") from None
+                    if self.reporter is not None:
+                        self.reporter.info(f"  a worker process died; resubmitting {len(todo)} unfinished unit(s)")
+                finally:
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    events.close()
+        finally:
+            board.close()
+
+    @staticmethod
+    def _drain(events, board: UnitBoard) -> None:
+        while True:
             try:
-                for u in todo:
-                    attempts[u.key] += 1
-                    futures[pool.submit(run_unit, u.fn, u.kwargs, u.threads)] = u
-                pending = set(futures)
-                while pending:
-                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    failed = [f for f in finished if f.exception() is not None]
-                    for fut in (f for f in finished if f not in failed):
-                        unit = futures[fut]
-                        value, seconds, pid = fut.result()
-                        todo.remove(unit)
-                        done += 1
-                        outcome = UnitOutcome(unit.key, value, seconds, pid, attempts[unit.key])
-                        on_done(outcome)
-                        self._say(outcome, done, len(units))
-                    if failed:                   # a unit that raises fails the build (finished ones are kept)
-                        failed[0].result()
-            except BrokenProcessPool:
-                dead = [u.key for u in todo if attempts[u.key] > RETRIES]
-                if dead:
-                    raise StageError(f"a worker process died running {', '.join(dead)} {RETRIES + 1} times; "
-                                     "rerun with --executor serial to see why") from None
-                if self.reporter is not None:
-                    self.reporter.info(f"  a worker process died; resubmitting {len(todo)} unfinished unit(s)")
-            finally:
-                pool.shutdown(wait=True, cancel_futures=True)
+                board.handle(events.get_nowait())
+            except (queue_module.Empty, OSError, ValueError):
+                return
+
+    def _run_pool(self, pool, events, todo: list[Unit], attempts: dict[str, int], board: UnitBoard,
+                  on_done: Callable[[UnitOutcome], None]) -> None:
+        futures = {}
+        for u in todo:
+            attempts[u.key] += 1
+            futures[pool.submit(_pool_task, u)] = u
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, timeout=POLL_S, return_when=FIRST_COMPLETED)
+            self._drain(events, board)
+            failed = [f for f in finished if f.exception() is not None]
+            for fut in (f for f in finished if f not in failed):
+                unit = futures[fut]
+                value, seconds, pid = fut.result()
+                todo.remove(unit)
+                board.finish(unit.key, seconds, f"worker {pid}")
+                on_done(UnitOutcome(unit.key, value, seconds, pid, attempts[unit.key], node=f"worker {pid}"))
+            if failed:                   # a unit that raises fails the build (finished ones are kept)
+                failed[0].result()
 
 
-def make_executor(name: str, jobs: int, reporter=None):
+def make_executor(name: str, jobs: int, reporter=None, ray_address: str | None = None, device: str = "cpu"):
     if name == "serial":
         return SerialExecutor(reporter)
     if name == "pool":
         return PoolExecutor(jobs, reporter)
+    if name == "ray":
+        try:
+            from bubblelens.pipeline.ray_executor import RayExecutor
+        except ModuleNotFoundError as err:
+            if (err.name or "").split(".")[0] != "ray":
+                raise
+            raise UsageError("--executor ray needs Ray, an optional extra: pip install 'bubblelens[ray]'") from None
+        return RayExecutor(reporter, address=ray_address, device=device)
     raise UsageError(f"--executor: unknown backend '{name}'; choose one of: {', '.join(EXECUTORS)}")

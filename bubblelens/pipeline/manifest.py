@@ -70,16 +70,18 @@ def manifest_dict(ctx: BuildContext, extra: dict) -> dict:
         "input_hashes": dict(sorted(ctx.input_hashes.items())),
         "stages": [
             {"stage": r.stage, "key": r.key, "fingerprint": r.fingerprint, "status": r.status,
-             "seconds": round(r.seconds, 3)}
+             "seconds": round(r.seconds, 3)} | ({"ran_on": r.node} if r.node else {})
             for r in ctx.records
         ],
+        "executor": ctx.executor.describe() if ctx.executor is not None else None,
     } | extra
 
 
 def stable_manifest(ctx: BuildContext, extra: dict) -> dict:
     """The manifest without what varies between identical builds (timings, cached/computed status)."""
     m = manifest_dict(ctx, extra)
-    m["stages"] = [{k: v for k, v in s.items() if k not in ("status", "seconds")} for s in m["stages"]]
+    m["stages"] = [{k: v for k, v in s.items() if k not in ("status", "seconds", "ran_on")} for s in m["stages"]]
+    m.pop("executor", None)
     return m
 
 

@@ -83,7 +83,9 @@ class Evaluated:
             values[KEY_N_FAILURE_EVENTS] = len(r["failure_events"])
             values[KEY_DIVERGED] = float(any(e["kind"] in (EVENT_NON_FINITE, EVENT_DIVERGENCE)
                                              for e in r["failure_events"]))
-            for metric, value in values.items():
+            # By name: a result read back from the cache has its keys sorted, a fresh one does not, and
+            # metrics.csv must not depend on which it was.
+            for metric, value in sorted(values.items()):
                 if isinstance(value, (int, float)) and value is not None:
                     rows.append((r["model"], r["dataset"], r["variant"], r["seed"], metric, float(value)))
         return pd.DataFrame(rows, columns=["model", "dataset", "variant", "seed", "metric", "value"])

@@ -1,6 +1,7 @@
 """The smoke build end to end, through the CLI as a user runs it: files, PDF content, cache, exit codes."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -80,12 +81,14 @@ def test_manifest(smoke):
 
 
 def test_rebuild_is_cached_and_byte_identical(smoke):
-    pdf = (smoke["out"] / "bubblelens-report.pdf").read_bytes()
+    names = ("bubblelens-report.pdf", "results/metrics.csv", "results/claims.json")
+    before = {name: (smoke["out"] / name).read_bytes() for name in names}
     proc = run_cli("build", "--profile", "smoke", "--out", str(smoke["out"]), "--device", "cpu", "--quiet",
                    env=smoke["env"], check=True)
     summary = json.loads(proc.stdout)
     assert summary["computed"] == 0 and summary["cached"] > 5
-    assert (smoke["out"] / "bubblelens-report.pdf").read_bytes() == pdf
+    for name in names:          # results read back from the cache give the same bytes as fresh ones
+        assert (smoke["out"] / name).read_bytes() == before[name], name
 
 
 def test_frozen_uses_cache_and_fails_without(smoke, tmp_path):
@@ -182,3 +185,47 @@ def test_edited_csv_reruns_only_report_and_shows_what_changed(smoke, tmp_path):
     flat = " ".join(pdf_text(out / "bubblelens-report.pdf").split())
     assert "What changed since the previous build" in flat
     assert re.search(r"chatgpt_weekly_active_users 2023-11-06 100 (→|->) 101", flat)
+
+
+def _untimed_metrics(out: Path) -> list[str]:
+    """metrics.csv without its timing rows (wall-clock seconds differ between any two builds)."""
+    lines = (out / "results" / "metrics.csv").read_text().splitlines()
+    kept = [line for line in lines if line.split(",")[4] != "wall_s"]
+    assert len(kept) > len(lines) / 2
+    return kept
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["serial", "ray"])
+def test_every_backend_gives_the_same_claims_and_metrics(smoke, tmp_path, backend):
+    """The smoke fixture ran on the default pool; serial and Ray builds, each with a cold cache, must give
+    byte-identical claims and the same metrics (timings aside)."""
+    if backend == "ray":
+        pytest.importorskip("ray")
+    out = tmp_path / "out"
+    env = {**smoke["env"], "BUBBLELENS_CACHE": str(tmp_path / "cache")}
+    run_cli("build", "--profile", "smoke", "--out", str(out), "--device", "cpu", "--executor", backend, env=env,
+            check=True)
+    assert (out / "results" / "claims.json").read_bytes() == (smoke["out"] / "results" / "claims.json").read_bytes()
+    assert _untimed_metrics(out) == _untimed_metrics(smoke["out"])
+    stages = json.loads((out / "manifest.json").read_text())["stages"]
+    trained = [s for s in stages if s["stage"] == "train"]
+    assert trained and all(s["status"] == "computed" and s["ran_on"] for s in trained)
+
+
+def test_ray_address_without_the_ray_backend_and_an_unreachable_cluster_are_usage_errors():
+    proc = run_cli("build", "--profile", "smoke", "--ray-address", "auto")
+    assert proc.returncode == 2 and "--ray-address needs --executor ray" in proc.stderr
+    if importlib.util.find_spec("ray") is not None:
+        proc = run_cli("build", "--profile", "smoke", "--executor", "ray", "--ray-address", "127.0.0.1:1")
+        assert proc.returncode == 2 and "--ray-address 127.0.0.1:1" in proc.stderr and "Traceback" not in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_the_default_build_never_imports_ray():
+    code = ("import sys; from bubblelens.cli import main; from bubblelens.pipeline import build; "
+            "from bubblelens.pipeline.executor import make_executor; from bubblelens.pipeline.work import Unit; "
+            "import os; make_executor('pool', 1).run([Unit('u', os.path.basename, {'p': 'a/b'})], lambda o: None); "
+            "print('ray' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.stdout.strip() == "False", proc.stderr

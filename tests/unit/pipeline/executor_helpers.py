@@ -22,3 +22,20 @@ def threads_and_pid() -> tuple[int, int]:
     import torch
 
     return torch.get_num_threads(), os.getpid()
+
+
+def sleepy(seconds: float, value: int, progress=None) -> int:
+    """A unit that takes `seconds` and reports ten progress steps (for node-removal tests)."""
+    import time
+
+    for step in range(1, 11):
+        time.sleep(seconds / 10)
+        if progress is not None:
+            progress(step, 10, {})
+    return value
+
+
+def shape_and_scratch(images, ckpt_dir=None):
+    """What a unit received: its array's shape (and that it can write into it) and its scratch directory."""
+    images[0, 0] = 1
+    return images.shape, ckpt_dir

@@ -7,7 +7,8 @@ import pytest
 
 from bubblelens.core.config import MixtureParams
 from bubblelens.core.errors import StageError, UsageError
-from bubblelens.pipeline.executor import PoolExecutor, SerialExecutor, Unit, make_executor
+from bubblelens.pipeline.executor import PoolExecutor, SerialExecutor, make_executor
+from bubblelens.pipeline.work import Unit
 from bubblelens.training import units as train_units
 
 from executor_helpers import boom, die_once, threads_and_pid
@@ -79,3 +80,15 @@ def test_unknown_backend_and_bad_jobs_are_usage_errors():
         make_executor("ray-ish", 2)
     with pytest.raises(UsageError, match="--jobs"):
         make_executor("pool", 0)
+
+
+@pytest.mark.slow
+def test_pool_workers_report_where_they_run_and_their_steps():
+    from executor_helpers import sleepy
+
+    executor = PoolExecutor(2)
+    out = collect(executor, [Unit(f"s{i}", sleepy, {"seconds": 0.3, "value": i}, progress=True) for i in range(2)])
+    assert {k: o.value for k, o in out.items()} == {"s0": 0, "s1": 1}
+    for key, unit in executor.board.units.items():
+        assert unit.done and unit.step == unit.total == 10
+        assert unit.where == f"worker {out[key].pid}" == out[key].node

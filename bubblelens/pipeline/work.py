@@ -1,0 +1,66 @@
+"""A unit of work, what it reports back, and how a worker of any backend runs it.
+
+A unit is a top-level function with plain, picklable keyword arguments (training/units.py,
+evaluation/units.py) and a fixed torch thread count; every backend (pipeline/executor.py,
+pipeline/ray_executor.py) runs it through `run_unit`, so every backend computes the same numbers.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from bubblelens.pipeline.unit_board import START, ThrottledSender
+
+RETRIES = 2            # resubmissions of a unit whose worker process (or node) died
+POLL_S = 0.5           # how often a driver drains worker events while it waits
+
+
+@dataclass
+class Unit:
+    """One independent piece of work: `fn(**kwargs)` with torch limited to `threads` threads.
+
+    `code` is (entry modules, code version) of the stage the unit belongs to: a backend whose workers
+    may run other code (Ray) checks it there before running the unit."""
+
+    key: str
+    fn: Callable[..., Any]
+    kwargs: dict[str, Any]
+    threads: int = 1
+    progress: bool = False        # fn takes a `progress(step, total, values)` callback
+    code: tuple[tuple[str, ...], str] | None = None
+
+
+@dataclass
+class UnitOutcome:
+    key: str
+    value: Any
+    seconds: float
+    pid: int
+    attempts: int = 1
+    node: str = ""                # where it ran: "this process", "worker PID", a Ray node
+    extra: dict = field(default_factory=dict)
+
+
+def run_unit(fn: Callable[..., Any], kwargs: dict[str, Any], threads: int) -> tuple[Any, float, int]:
+    """What a worker runs (also in-process for `serial`): the unit under its own thread count."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    start = time.perf_counter()
+    try:
+        return fn(**kwargs), time.perf_counter() - start, os.getpid()
+    finally:
+        torch.set_num_threads(before)
+
+
+def run_reporting(unit: Unit, where: str, send: Callable[[tuple], None],
+                  kwargs: dict[str, Any] | None = None) -> tuple[Any, float, int]:
+    """`run_unit` that first sends (START, key, where) and, for a unit that reports progress, its steps."""
+    kwargs = dict(unit.kwargs if kwargs is None else kwargs)
+    send((START, unit.key, where))
+    if unit.progress:
+        kwargs["progress"] = ThrottledSender(send, unit.key)
+    return run_unit(unit.fn, kwargs, unit.threads)

@@ -1,0 +1,57 @@
+"""The progress board every backend feeds: counts, ETA, plain log lines, and the throttled sender."""
+from __future__ import annotations
+
+import logging
+
+from bubblelens.pipeline import unit_board
+from bubblelens.pipeline.progress import Reporter
+from bubblelens.pipeline.unit_board import START, STEP, ThrottledSender, UnitBoard, UnitState
+
+
+def test_counts_follow_the_events(caplog):
+    board = UnitBoard(Reporter(force_plain=True), ["a", "b", "c"])
+    assert board.counts() == (0, 0, 3)
+    with caplog.at_level(logging.INFO, logger="bubblelens"):
+        board.handle((START, "a", "node 1234abcd (host)"))
+        board.handle((STEP, "a", 5, 10))
+        board.handle((START, "b", "worker 7"))
+        assert board.counts() == (0, 2, 1)
+        board.finish("a", 2.0)
+    assert board.counts() == (1, 1, 1)
+    text = caplog.text
+    assert "started a on node 1234abcd (host)" in text
+    assert "a: 5/10 steps on node 1234abcd (host), ETA" in text
+    assert "1 done, 1 running, 1 queued; a took 2.0 s on node 1234abcd (host)" in text
+
+
+def test_a_restarted_unit_counts_its_attempts_and_restarts_its_clock():
+    board = UnitBoard(None, ["a"])
+    board.start("a", "node x")
+    board.step("a", 3, 10)
+    board.start("a", "node y")
+    unit = board.units["a"]
+    assert unit.attempts == 2 and unit.step == 0 and unit.where == "node y"
+
+
+def test_eta_is_the_mean_rate_so_far():
+    unit = UnitState("a", started=100.0, step=25, total=100)
+    assert unit.eta(110.0) == 30.0
+    assert UnitState("b").eta(5.0) is None
+
+
+def test_quiet_board_logs_nothing(caplog):
+    board = UnitBoard(Reporter(quiet=True), ["a"])
+    with caplog.at_level(logging.INFO, logger="bubblelens"):
+        board.start("a", "here")
+        board.finish("a", 1.0)
+    assert caplog.text == ""
+
+
+def test_sender_throttles_but_always_sends_the_last_step(monkeypatch):
+    clock = iter([0.0, 0.1, 0.2, 0.7, 0.8])
+    monkeypatch.setattr(unit_board.time, "monotonic", lambda: next(clock))
+    sent = []
+    sender = ThrottledSender(sent.append, "k")
+    for step in (1, 2, 3, 4, 10):
+        sender(step, 10, {})
+    assert sent == [(STEP, "k", 1, 10), (STEP, "k", 4, 10), (STEP, "k", 10, 10)]
