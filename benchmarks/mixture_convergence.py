@@ -56,9 +56,16 @@ def main() -> None:
             cov = [mode_coverage(s[np.isfinite(s).all(1)], means, std) for s in samples]
             hq = np.array([c["high_quality"] for c in cov])
             modes = np.array([c["modes"] for c in cov])
-            with torch.no_grad():   # G normalising a batch of 2,500 by its own statistics, for comparison
-                batch = ens.g(torch.randn(args.seeds, 2500, 2), training=False if args.eval_only else True)
-            hq_b = np.median([mode_coverage(s, means, std)["high_quality"] for s in batch.numpy()])
+            hq_b = float("nan")
+            if not args.eval_only:  # G normalising a batch of 2,500 by its own statistics, for comparison;
+                # training-mode BatchNorm updates the running statistics, so they are put back afterwards
+                # (otherwise every checkpoint would shift the eval-mode samples of the next one).
+                saved = [t.clone() for t in ens.g.running_mean + ens.g.running_var]
+                with torch.no_grad():
+                    batch = ens.g(torch.randn(args.seeds, 2500, 2), training=True)
+                for t, v in zip(ens.g.running_mean + ens.g.running_var, saved):
+                    t.copy_(v)
+                hq_b = np.median([mode_coverage(s, means, std)["high_quality"] for s in batch.numpy()])
             print(f"{step + 1:6d}  {1000 * elapsed / (step + 1):6.2f}  {np.median(hq):8.3f}  {hq.min():6.3f}  "
                   f"{int((modes == len(means)).sum()):6d}/{args.seeds}  {np.median(modes):6.1f}  {hq_b:8.3f}",
                   flush=True)

@@ -83,7 +83,7 @@ class UnitBoard:
         if self._rich is not None:
             if key in self._bars:
                 self._rich.remove_task(self._bars.pop(key))
-            self._bars[key] = self._rich.add_task(f"{key} @ {where}", total=1, info="")
+            self._bars[key] = self._rich.add_task(key, total=1, info=where)
             self._rich.update(self._overall, info=self._counts_text())
         elif not self.quiet:
             self.reporter.info(f"  units: {self._counts_text()}; started {key} on {where}{again}")
@@ -95,7 +95,7 @@ class UnitBoard:
         u.step, u.total = step, total
         eta = _duration(u.eta(time.perf_counter()))
         if self._rich is not None and key in self._bars:
-            self._rich.update(self._bars[key], completed=step, total=max(total, 1), info=eta)
+            self._rich.update(self._bars[key], completed=step, total=max(total, 1), info=f"{eta} on {u.where}")
         elif not self.quiet:
             decile = int(10 * step / max(total, 1))
             if decile > u.decile:
