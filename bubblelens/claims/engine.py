@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from bubblelens.claims import history
+from bubblelens.claims.check import check_claims
 from bubblelens.claims.kinds import INCONCLUSIVE, VERDICTS, Evidence, Insufficient, Outcome, fnum, jsonable
 from bubblelens.claims.registry import INDICATIVE_CATEGORIES, ClaimSpec, load_registry
 from bubblelens.claims.statistics import KINDS
+from bubblelens.core.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +39,15 @@ class ClaimResult:
     decision_rule: str
     indicative: bool
     details: dict
+    declared: str = ""                      # the registry's history of the claim (claims/history.py)
+    revised: str | None = None              # date of the latest revision, None when never revised
+    revisions: list[dict] = field(default_factory=list)
+    known_when_declared: str = ""
+    # Which verdicts the rule could reach on evidence of these sizes (claims/reachability.py), and the
+    # status that follows: "decidable", "settled by its design at these sizes", or at smoke size
+    # "cannot be decided at smoke size" (claims/check.py).
+    reachable: list[str] = field(default_factory=list)
+    reachability: str = ""
 
     def to_json(self) -> dict:
         return {k: jsonable(getattr(self, k)) for k in self.__dataclass_fields__}
@@ -64,12 +76,35 @@ def evaluate_claim(spec: ClaimSpec, evidence: Evidence, strict: bool = False) ->
         effect_label=out.effect_label, ci=ci, ci_level=out.ci_level, p_value=fnum(out.p_value), n=out.n,
         evidence=spec.evidence, decision_rule=spec.decision_rule,
         indicative=spec.category in INDICATIVE_CATEGORIES and evidence.profile != "full",
-        details=jsonable(details))
+        details=jsonable(details), declared=spec.declared,
+        revised=spec.last_revision["date"] if spec.last_revision else None,
+        revisions=[dict(r) for r in spec.revisions], known_when_declared=spec.known_when_declared)
 
 
 def evaluate_claims(path: Path, evidence: Evidence, series_ids: Iterable[str] | None = None,
-                    strict: bool = False) -> list[ClaimResult]:
-    """Every claim of the registry at `path`, in file order. Raises only for an invalid registry."""
-    results = [evaluate_claim(s, evidence, strict) for s in load_registry(path, KINDS, series_ids)]
+                    strict: bool = False, lock: Path | None = None) -> list[ClaimResult]:
+    """Every claim of the registry at `path`, in file order, each with the verdicts its rule could reach
+    at the evidence's sizes. Raises only for an invalid registry or, given the `lock` file, a rule that
+    changed without a revision entry (claims/history.py)."""
+    specs = load_registry(path, KINDS, series_ids)
+    if lock is not None and (problems := history.lock_problems(specs, lock)):
+        raise DataError("claims: " + " ".join(problems))
+    results = [evaluate_claim(s, evidence, strict) for s in specs]
+    for spec, r in zip(specs, results):
+        try:
+            c = check_claims([spec], evidence)[0]
+            r.reachable, r.reachability = list(c.reach.verdicts), c.status
+        except Exception as exc:  # a probe's bug must not sink the report; the claim is then not counted
+            if strict:
+                raise
+            log.warning("claim %s: reachability could not be checked: %s: %s", spec.id, type(exc).__name__, exc)
+            r.reachable, r.reachability = [], f"reachability not checked ({type(exc).__name__})"
     log.info("claims: %s", ", ".join(f"{r.claim_id}={r.verdict}" for r in results))
     return results
+
+
+def answer_questions(path: Path, results: list[ClaimResult]) -> list[dict]:
+    """The registry's [[question]]s answered from `results` by the rule of claims/questions.py."""
+    from bubblelens.claims.questions import answer, load_questions
+
+    return [answer(q, results).to_json() for q in load_questions(path, [r.claim_id for r in results])]

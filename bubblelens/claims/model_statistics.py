@@ -19,6 +19,7 @@ from scipy import stats as sps
 from bubblelens.analysis import stats
 from bubblelens.claims.kinds import INCONCLUSIVE, NOT_SUPPORTED, REQUIRED, SUPPORTED, Insufficient
 from bubblelens.claims.kinds import Outcome, StatisticKind, fnum, interval_verdict, registrar
+from bubblelens.evaluation.names import KEY_HIGH_QUALITY
 
 if TYPE_CHECKING:
     from bubblelens.claims.kinds import Evidence
@@ -44,26 +45,51 @@ def _need(n: int, min_n: int, what: str = "seeds") -> None:
         raise Insufficient(f"too few {what} (n={n} < {min_n})")
 
 
+def learned_seeds(ev: "Evidence", check: Mapping[str, Any], floor: float) -> set[int] | None:
+    """Seeds of a check's group whose high-quality share is at least `floor`; None when no floor is set
+    or the group records no high-quality share (the DCGAN: every run counts)."""
+    if floor <= 0:
+        return None
+    hq = run_values(ev, KEY_HIGH_QUALITY, check["model"], check["dataset"], check.get("variant", ""))
+    return None if hq.empty else {int(s) for s, v in hq.items() if v >= floor}
+
+
 @register("share_of_runs_failing",
           {"checks": (list, REQUIRED), "threshold": (float, REQUIRED), "level": (float, 0.95),
-           "min_n": (int, 3)}, metric_params=("checks",), tables={"checks": ("model", "dataset", "metric", "max")})
+           "min_n": (int, 3), "min_high_quality": (float, 0.0)}, metric_params=("checks",),
+          tables={"checks": ("model", "dataset", "metric", "max")})
 def share_of_runs_failing(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
-    """Share of runs whose metric falls short of its maximum (e.g. modes < 8), Clopper-Pearson interval."""
+    """Share of runs whose metric falls short of its target value `max` (e.g. modes < 8, or a least-made
+    class share below 0.5), Clopper-Pearson interval.
+
+    With `min_high_quality` > 0, a run of a group that records a high-quality share counts only at or
+    above that floor: a run below it did not learn its data well enough for a missing mode to be mode
+    dropping (non-convergence is its own failure mode). The rule is then conditional on convergence,
+    and how many runs were left out is reported beside the verdict."""
     k = n = 0
     per_check = []
     for c in p["checks"]:
         vals = run_values(ev, c["metric"], c["model"], c["dataset"], c.get("variant", ""))
+        kept = learned_seeds(ev, c, p["min_high_quality"])
+        not_converged = 0
+        if kept is not None:
+            not_converged = int((~vals.index.isin(list(kept))).sum())
+            vals = vals[vals.index.isin(list(kept))]
         fails = int((vals < float(c["max"])).sum())
         k, n = k + fails, n + int(vals.size)
-        per_check.append({**c, "k": fails, "n": int(vals.size), "values": [float(v) for v in vals]})
-    _need(n, p["min_n"], "runs")
+        per_check.append({**c, "k": fails, "n": int(vals.size), "not_converged": not_converged,
+                          "values": [float(v) for v in vals]})
+    _need(n, p["min_n"], "converged runs" if p["min_high_quality"] > 0 else "runs")
     cp = stats.clopper_pearson(k, n, p["level"])
     pval = float(sps.binomtest(k, n, p["threshold"], alternative="greater").pvalue)
-    details: dict[str, Any] = {"per_check": per_check, "k": k}
+    left_out = sum(c["not_converged"] for c in per_check)
+    details: dict[str, Any] = {"per_check": per_check, "k": k, "not_converged": left_out}
     if ev.published is not None and not ev.published.empty:
         details["published"] = ev.published.astype(object).where(ev.published.notna(), None).to_dict("records")
     verdict = interval_verdict(cp["lo"], cp["hi"], p["threshold"])
-    return Outcome(verdict, f"{k} of {n} runs fell short; CI [{cp['lo']:.2f}, {cp['hi']:.2f}] vs "
+    floor = f" ({left_out} below the high-quality floor of {p['min_high_quality']:g} left out)" \
+        if p["min_high_quality"] > 0 else ""
+    return Outcome(verdict, f"{k} of {n} counted runs fell short{floor}; CI [{cp['lo']:.2f}, {cp['hi']:.2f}] vs "
                    f"threshold {p['threshold']:.2f}", k / n, "share of runs missing at least one mode/class",
                    (cp["lo"], cp["hi"]), p["level"], pval, n, details)
 
@@ -81,22 +107,19 @@ def mean_below(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
     a = run_values(ev, p["metric"], p["model"], p["dataset"])
     _need(a.size, p["min_n"])
     ci = stats.mean_ci(a.to_numpy(), p["level"])
-    p_bound = float(sps.ttest_1samp(a, p["bound"], alternative="less").pvalue) if ci["sd"] else \
-        (0.0 if ci["mean"] < p["bound"] else 1.0)
+    if not ci["sd"]:               # an interval of zero width is no interval
+        raise Insufficient(f"all {a.size} seeds gave the same {p['metric']} ({ci['mean']:.6g}): no spread to "
+                           "build an interval from")
+    p_bound = float(sps.ttest_1samp(a, p["bound"], alternative="less").pvalue)
     parts = [interval_verdict(-ci["hi"], -ci["lo"], -p["bound"])]      # "below" = negated "above"
     details: dict[str, Any] = {"mean": ci["mean"], "sd": ci["sd"], "p_below_bound": fnum(p_bound)}
     pvals = [p_bound]
     if p["compare_model"]:
         b = run_values(ev, p["metric"], p["compare_model"], p["dataset"])
         _need(b.size, p["min_n"])
-        if a.std() == 0 and b.std() == 0:
-            d = float(a.mean() - b.mean())
-            lo = hi = d
-            p_cmp = 0.0 if d < 0 else 1.0
-        else:
-            t = sps.ttest_ind(a, b, equal_var=False)
-            lo, hi = (float(x) for x in t.confidence_interval(p["level"]))
-            p_cmp = float(sps.ttest_ind(a, b, equal_var=False, alternative="less").pvalue)
+        t = sps.ttest_ind(a, b, equal_var=False)        # a has spread (checked above), so the interval has width
+        lo, hi = (float(x) for x in t.confidence_interval(p["level"]))
+        p_cmp = float(sps.ttest_ind(a, b, equal_var=False, alternative="less").pvalue)
         parts.append(interval_verdict(-hi, -lo, 0.0))
         pvals.append(p_cmp)
         details.update({"compare_mean": float(b.mean()), "difference": float(a.mean() - b.mean()),
@@ -114,21 +137,53 @@ def _cv(x: np.ndarray, axis: int = -1) -> np.ndarray:
     return np.std(x, axis=axis, ddof=1) / np.mean(x, axis=axis)
 
 
+SEED_CV_BOOTSTRAP = ("percentile", "basic", "bca")     # scipy.stats.bootstrap methods (case-insensitive)
+
+
 @register("seed_cv",
-          {"metric": (str, REQUIRED), "model": (str, REQUIRED), "dataset": (str, REQUIRED),
+          {"metric": (str, REQUIRED), "model": (str, REQUIRED), "dataset": (str, REQUIRED), "variant": (str, ""),
            "threshold": (float, REQUIRED), "level": (float, 0.95), "min_n": (int, 5), "reps": (int, 2000),
-           "seed": (int, 0), "method": (str, "percentile")}, metric_params=("metric",))
+           "seed": (int, 0), "method": (str, "vangel")}, metric_params=("metric",))
 def seed_cv(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
-    """Coefficient of variation of a metric across seeds, with a bootstrap interval over seeds."""
-    vals = run_values(ev, p["metric"], p["model"], p["dataset"]).to_numpy()
+    """Coefficient of variation of a metric across seeds with a confidence interval over seeds.
+
+    method "vangel" (default) or "mckay": the chi-square intervals of `stats.cv_interval` (normal seeds;
+    coverage checked by simulation in tests/unit/analysis/test_cv_interval.py). "percentile", "basic" or
+    "BCa": a bootstrap over seeds (`reps`, `seed` apply only to these; the percentile one covers far less
+    than its nominal level at 5 seeds). Identical values on every seed (sd 0) or a mean <= 0 are
+    inconclusive: there is no interval of non-zero width to compare with the threshold. An interval with
+    no upper bound (large CV, few seeds) can still be supported (lower bound above the threshold), never
+    not supported.
+    """
+    vals = run_values(ev, p["metric"], p["model"], p["dataset"], p["variant"]).to_numpy()
     _need(vals.size, p["min_n"])
-    bs = stats.bootstrap_ci(vals, _cv, reps=p["reps"], seed=p["seed"], level=p["level"], method=p["method"])
-    verdict = interval_verdict(bs["lo"], bs["hi"], p["threshold"])
-    return Outcome(verdict, f"CV {bs['estimate']:.3f} [{bs['lo']:.3f}, {bs['hi']:.3f}] vs threshold "
-                   f"{p['threshold']:g}", bs["estimate"], f"coefficient of variation of {p['metric']} across seeds",
-                   (bs["lo"], bs["hi"]), p["level"], None, int(vals.size),
-                   {"values": vals.tolist(), "mean": float(vals.mean()), "sd": float(vals.std(ddof=1)),
-                    "bootstrap_method": bs["method"], "reps": p["reps"]})
+    mean, sd = float(vals.mean()), float(vals.std(ddof=1))
+    base = {"values": vals.tolist(), "mean": mean, "sd": sd}
+    if mean <= 0:
+        raise Insufficient(f"mean {p['metric']} across seeds is {mean:.3g} <= 0: no coefficient of variation", base)
+    if sd == 0:
+        raise Insufficient(f"all {vals.size} seeds gave the same {p['metric']} ({mean:.6g}): the CV is 0 and "
+                           "there is no spread to build an interval from", base)
+    method = p["method"]
+    if method.lower() in stats.CV_METHODS:
+        ci = stats.cv_interval(vals, p["level"], method.lower())
+        extra = {"method": ci["method"], "upper_unbounded": ci["upper_unbounded"]}
+    elif method.lower() in SEED_CV_BOOTSTRAP:
+        ci = stats.bootstrap_ci(vals, _cv, reps=p["reps"], seed=p["seed"], level=p["level"], method=method)
+        extra = {"method": f"bootstrap-{ci['method']}", "bootstrap_method": ci["method"], "reps": p["reps"],
+                 "seed": p["seed"], "upper_unbounded": False}
+    else:
+        raise ValueError(f"seed_cv: method must be one of {stats.CV_METHODS + SEED_CV_BOOTSTRAP}, got {method!r}")
+    lo, hi = float(ci["lo"]), float(ci["hi"])
+    if math.isinf(hi) and math.isfinite(lo):    # no upper bound: only "supported" can be decided
+        verdict = SUPPORTED if lo > p["threshold"] else INCONCLUSIVE
+    else:
+        verdict = interval_verdict(lo, hi, p["threshold"])
+    hi_text = "unbounded" if math.isinf(hi) else f"{hi:.3f}"
+    return Outcome(verdict, f"CV {ci['estimate']:.3f} [{lo:.3f}, {hi_text}] ({extra['method']}) vs threshold "
+                   f"{p['threshold']:g}", ci["estimate"], f"coefficient of variation of {p['metric']} across seeds",
+                   (lo, hi), p["level"], None, int(vals.size),
+                   {**base, **extra, "interval": [lo, hi], "level": p["level"]})
 
 
 @register("compute_returns",
@@ -154,6 +209,8 @@ def compute_returns(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
     (b2, b1, b0), cov = np.polyfit(x, y, 2, cov=True)
     dof = len(x) - 3
     se = math.sqrt(cov[0, 0])
+    if not se > 0:
+        raise Insufficient("the sweep lies exactly on a parabola: no residual spread for an interval")
     half = float(sps.t.ppf(0.5 + p["level"] / 2, dof)) * se
     t_stat = b2 / se if se > 0 else math.inf
     pval = float(sps.t.sf(t_stat, dof))                            # one-sided: b2 > 0
@@ -166,47 +223,3 @@ def compute_returns(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
                    f"{details['gain_per_doubling_at_min']:.3g} -> {details['gain_per_doubling_at_max']:.3g}",
                    float(b2), f"curvature of {p['metric']} in log2 FLOPs (> 0: diminishing returns)",
                    (float(b2 - half), float(b2 + half)), p["level"], fnum(pval), len(x), details)
-
-
-@register("cost_of_fix",
-          {"model": (str, REQUIRED), "max_modes": (dict, REQUIRED), "baseline": (str, "vanilla"),
-           "treatment": (str, REQUIRED), "cost_metric": (str, "flops_total"), "gain_metric": (str, "modes"),
-           "level": (float, 0.95), "min_n": (int, 3)}, metric_params=("cost_metric", "gain_metric"))
-def cost_of_fix(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
-    """Compute ratio (treatment / baseline) against the gain in modes, paired by (dataset, seed).
-
-    The ratio's interval is a t interval of the mean log ratio, exponentiated (a geometric mean); the gain
-    is the paired difference in the share of modes captured (modes / max for that dataset).
-    """
-    ratios, gains, per = [], [], {}
-    for ds, mx in p["max_modes"].items():
-        cost = {v: run_values(ev, p["cost_metric"], p["model"], ds, v) for v in (p["baseline"], p["treatment"])}
-        gain = {v: run_values(ev, p["gain_metric"], p["model"], ds, v) for v in (p["baseline"], p["treatment"])}
-        seeds = sorted(set.intersection(*(set(s.index) for s in (*cost.values(), *gain.values()))))
-        r = [cost[p["treatment"]][s] / cost[p["baseline"]][s] for s in seeds]
-        g = [(gain[p["treatment"]][s] - gain[p["baseline"]][s]) / float(mx) for s in seeds]
-        ratios += r
-        gains += g
-        per[ds] = {"n": len(seeds), "flops_ratio": fnum(np.mean(r)) if r else None,
-                   "modes_gain_share": fnum(np.mean(g)) if g else None}
-    _need(len(ratios), p["min_n"], "paired runs")
-    if min(ratios) <= 0:
-        raise Insufficient(f"non-positive {p['cost_metric']} in some runs")
-    lr = stats.mean_ci(np.log(ratios), p["level"])
-    gc = stats.mean_ci(np.asarray(gains), p["level"])
-    r_lo, r_hi = math.exp(lr["lo"]), math.exp(lr["hi"])
-    cost_v, gain_v = interval_verdict(r_lo, r_hi, 1.0), interval_verdict(gc["lo"], gc["hi"], 0.0)
-    if cost_v == SUPPORTED and gain_v == SUPPORTED:
-        verdict, why = SUPPORTED, "the fix recovers modes and costs more compute"
-    elif r_hi <= 1.0:
-        verdict, why = NOT_SUPPORTED, "the fix costs no extra compute"
-    elif gain_v != SUPPORTED:
-        verdict, why = INCONCLUSIVE, "no measurable gain in modes, so there is no fix to price"
-    else:
-        verdict, why = INCONCLUSIVE, "compute ratio interval includes 1"
-    details = {"per_dataset": per, "modes_gain_share": gc["mean"], "modes_gain_ci": [gc["lo"], gc["hi"]],
-               "p_gain": fnum(sps.ttest_1samp(gains, 0.0, alternative="greater").pvalue) if gc["sd"] else None}
-    return Outcome(verdict, f"{why}: {p['cost_metric']} ratio {math.exp(lr['mean']):.3g} [{r_lo:.3g}, {r_hi:.3g}]"
-                   f", modes-share gain {gc['mean']:.3g} [{gc['lo']:.3g}, {gc['hi']:.3g}]",
-                   math.exp(lr["mean"]), f"{p['treatment']} / {p['baseline']} {p['cost_metric']}",
-                   (r_lo, r_hi), p["level"], None, len(ratios), details)

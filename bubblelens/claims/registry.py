@@ -5,11 +5,16 @@ decision rule, and the verdict follows mechanically from the evidence — change
 result and the verdict follows; nothing is decided by hand. The statistic kinds a claim may name are
 handed in (`load_registry(path, kinds)`), so this module does not depend on which kinds exist.
 
+Each claim also carries its history: the date it was `declared`, the `revisions` of its rule (date, what
+changed, why) and `known_when_declared`, a plain sentence saying which data were already known when the
+rule was written (claims/history.py keeps the lock of rule fingerprints that holds the history honest).
+
 An invalid registry (a missing field, an unknown statistic, a series id that does not exist) is a
 `DataError` naming the file, the claim and the field. See docs/claims.md.
 """
 from __future__ import annotations
 
+import datetime as dt
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -27,8 +32,12 @@ CATEGORIES = ("models", "compute", "market")
 INDICATIVE_CATEGORIES = ("models", "compute")     # model behaviour: short training outside 'full'
 _ID_RE = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
 _FIELDS = {"id": str, "statement": str, "category": str, "statistic": str, "decision_rule": str,
-           "reading": dict, "metrics": list, "series": list, "params": dict, "references": list}
-_REQUIRED_FIELDS = ("id", "statement", "category", "statistic", "decision_rule", "reading")
+           "reading": dict, "metrics": list, "series": list, "params": dict, "references": list,
+           "declared": object, "revisions": list, "known_when_declared": str}    # declared: date or str
+_REQUIRED_FIELDS = ("id", "statement", "category", "statistic", "decision_rule", "reading", "declared",
+                    "revisions", "known_when_declared")
+_REVISION_KEYS = ("date", "what", "why")
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 @dataclass(frozen=True)
@@ -43,10 +52,58 @@ class ClaimSpec:
     metrics: tuple[str, ...] = ()
     series: tuple[str, ...] = ()
     references: tuple[str, ...] = ()
+    declared: str = ""                                  # ISO date the claim was first written down
+    revisions: tuple[Mapping[str, str], ...] = ()       # {date, what, why}, oldest first
+    known_when_declared: str = ""                       # which data were known when the rule was written
 
     @property
     def evidence(self) -> list[str]:
         return [*self.metrics, *self.series]
+
+    @property
+    def last_revision(self) -> Mapping[str, str] | None:
+        return self.revisions[-1] if self.revisions else None
+
+
+def iso_date(value: Any) -> str | None:
+    """A TOML date or a 'YYYY-MM-DD' string -> 'YYYY-MM-DD'; None for anything else (a datetime too)."""
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, str) and _DATE_RE.match(value.strip()):
+        try:
+            return dt.date.fromisoformat(value.strip()).isoformat()
+        except ValueError:
+            return None
+    return None
+
+
+def _history(raw: dict, fail) -> tuple[str, tuple[dict[str, str], ...], str]:
+    """The validated `declared`, `revisions` and `known_when_declared` of one claim."""
+    declared = iso_date(raw["declared"])
+    if declared is None:
+        raise fail("declared", f"must be a date (YYYY-MM-DD), got {raw['declared']!r}")
+    revisions, last = [], declared
+    for i, rev in enumerate(raw["revisions"], 1):
+        fld = f"revisions[{i}]"
+        if not isinstance(rev, dict):
+            raise fail(fld, f"must be a table {{ date, what, why }}, got {type(rev).__name__}")
+        missing = [k for k in _REVISION_KEYS if k not in rev]
+        unknown = sorted(set(rev) - set(_REVISION_KEYS))
+        if missing or unknown:
+            raise fail(fld, f"needs exactly {', '.join(_REVISION_KEYS)}"
+                            + (f"; lacks {', '.join(missing)}" if missing else "")
+                            + (f"; unknown {', '.join(unknown)}" if unknown else ""))
+        date = iso_date(rev["date"])
+        if date is None:
+            raise fail(f"{fld}.date", f"must be a date (YYYY-MM-DD), got {rev['date']!r}")
+        if date < last:
+            raise fail(f"{fld}.date", f"{date} is earlier than {last} (declared date or the revision before)")
+        for key in ("what", "why"):
+            if not isinstance(rev[key], str) or not rev[key].strip():
+                raise fail(f"{fld}.{key}", "must be a non-empty string")
+        revisions.append({"date": date, "what": " ".join(rev["what"].split()), "why": " ".join(rev["why"].split())})
+        last = date
+    return declared, tuple(revisions), " ".join(raw["known_when_declared"].split())
 
 
 def referenced_ids(value: Any, key: str) -> list[str]:
@@ -140,12 +197,19 @@ def _spec(raw: Any, where: str, kinds: Mapping[str, StatisticKind], series_ids: 
     except (KeyError, ValueError, IndexError, TypeError) as exc:
         raise fail("decision_rule", f"placeholder cannot be filled from params ({exc!r})") from None
     reading = raw["reading"]
+    texts = {}
     for key in READING_KEYS.values():
         if not isinstance(reading.get(key), str) or not reading[key].strip():
             raise fail(f"reading.{key}", "missing or empty: each verdict needs a plain-language reading")
+        try:       # thresholds in a reading come from the params too, so the words follow the rule
+            texts[key] = " ".join(reading[key].format_map(params).split())
+        except (KeyError, ValueError, IndexError, TypeError) as exc:
+            raise fail(f"reading.{key}", f"placeholder cannot be filled from params ({exc!r})") from None
+    declared_on, revisions, known = _history(raw, fail)
     return ClaimSpec(raw["id"], raw["statement"].strip(), raw["category"], raw["statistic"], params,
-                     " ".join(rule.split()), {v: " ".join(reading[k].split()) for v, k in READING_KEYS.items()},
-                     tuple(metrics), tuple(series), tuple(raw.get("references", [])))
+                     " ".join(rule.split()), {v: texts[k] for v, k in READING_KEYS.items()},
+                     tuple(metrics), tuple(series), tuple(raw.get("references", [])),
+                     declared_on, revisions, known)
 
 
 def load_registry(path: Path, kinds: Mapping[str, StatisticKind],
@@ -154,13 +218,22 @@ def load_registry(path: Path, kinds: Mapping[str, StatisticKind],
     to the CSVs in `<path's folder>/market`."""
     path = Path(path)
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise DataError(f"{path}: claims registry not found") from None
+    return loads_registry(text, path, kinds, series_ids)
+
+
+def loads_registry(text: str, path: Path, kinds: Mapping[str, StatisticKind],
+                   series_ids: Iterable[str] | None = None) -> list[ClaimSpec]:
+    """`load_registry` of registry text that is (or is about to be) the content of `path`."""
+    path = Path(path)
+    try:
+        doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise DataError(f"{path}: not valid TOML ({exc})") from None
     ids = set(series_ids) if series_ids is not None else market_series_ids(path.parent)
-    unknown = sorted(set(doc) - {"schema", "claim"})
+    unknown = sorted(set(doc) - {"schema", "claim", "question"})      # questions: claims/questions.py
     if unknown:
         raise DataError(f"{path}: unknown top-level key(s) {', '.join(unknown)}; claims go in [[claim]] tables")
     claims = doc.get("claim")

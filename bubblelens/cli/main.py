@@ -14,6 +14,7 @@ from typing import Optional
 import typer
 
 from bubblelens import __version__
+from bubblelens.cli.claims import app as claims_app
 from bubblelens.cli.data import app as data_app
 from bubblelens.core.config import DEVICES, PROFILES
 from bubblelens.core.errors import EXIT_STAGE_FAILED, BubblelensError
@@ -32,6 +33,7 @@ app.add_typer(cache_app, name="cache")
 app.add_typer(config_app, name="config")
 app.add_typer(results_app, name="results")
 app.add_typer(data_app, name="data", help="Check, list, add and start curated market data.")
+app.add_typer(claims_app, name="claims", help="Check that every claim's verdict could go either way; revise a rule.")
 
 _state = {"debug": False}
 

@@ -33,6 +33,7 @@ from bubblelens.evaluation.names import (
     KEY_HIGH_QUALITY,
     KEY_MODE_KL,
     KEY_CLASSES_COVERED,
+    KEY_MIN_CLASS_SHARE,
     KEY_CLASS_KL,
     KEY_LAPLACIAN_RATIO,
     KEY_HF_RATIO,
@@ -100,6 +101,7 @@ def class_coverage(pred_labels: Any, n_classes: int = 10) -> dict:
         raise ValueError(f"class_coverage: labels outside 0..{n_classes - 1} (min {labels.min()}, max {labels.max()})")
     counts = np.bincount(labels, minlength=n_classes)
     return {KEY_CLASSES_COVERED: int((counts > 0).sum()), KEY_CLASS_KL: _kl_to_uniform(counts),
+            KEY_MIN_CLASS_SHARE: float(counts.min() * n_classes / labels.size),
             "histogram": counts.tolist(), "n_classes": n_classes, "n_samples": int(labels.size)}
 
 

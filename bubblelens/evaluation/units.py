@@ -15,7 +15,8 @@ from bubblelens.evaluation import failures, quality
 from bubblelens.evaluation.features import FeatureExtractor, train_classifier
 from bubblelens.training.names import BATCH_STATS_SAMPLES, LATENT_MU, SAMPLES
 from bubblelens.evaluation.names import (CONVERGENCE_FLOOR, KEY_ACTIVE_UNITS, KEY_CONVERGED, KEY_FID, KEY_FID_BATCH_STATS,
-                                         KEY_HIGH_QUALITY, KEY_KID_MEAN, KEY_KID_STD, KEY_MODE_KL, KEY_MODES,
+                                         KEY_CHECKPOINT_EVERY, KEY_FLOPS_PER_STEP, KEY_FLOPS_TO_TARGET,
+                                         KEY_HIGH_QUALITY, KEY_REACHED_TARGET, KEY_TARGET_STEP, KEY_KID_MEAN, KEY_KID_STD, KEY_MODE_KL, KEY_MODES,
                                          KEY_NON_FINITE_FRAC)
 
 GRID_SIZE = 64              # images kept per run for the report's sample grids
@@ -105,6 +106,27 @@ def mixture_metrics(samples: np.ndarray, dataset: str) -> dict:
     hq = cov["high_quality"] * finite.mean()
     return {KEY_MODES: float(cov["modes"]), KEY_HIGH_QUALITY: hq, KEY_MODE_KL: cov["mode_kl"],
             KEY_NON_FINITE_FRAC: float(1 - finite.mean()), KEY_CONVERGED: float(hq >= CONVERGENCE_FLOOR)}
+
+
+def target_metrics(checkpoints: np.ndarray | None, steps: list[int], steps_done: int, flops_per_step: float,
+                   dataset: str) -> dict:
+    """When a run first reached its target at a checkpoint (samples (C, n, 2) at `steps`, every
+    `steps[0]` steps): every mode captured with a high-quality share of at least CONVERGENCE_FLOOR.
+    The crossing lies after the previous checkpoint, so a claim compares intervals, never the checkpoint
+    alone (claims/cost_statistics.py). Checkpoints after `steps_done` (a member stopped by its failure
+    monitor while the ensemble trained on) do not count. Never reached: `target_step` is the last
+    checkpoint looked at and `reached_target` 0 (censored)."""
+    kept = [(s, c) for s, c in zip(steps, checkpoints if checkpoints is not None else []) if s <= steps_done]
+    if not kept:
+        return {}
+    n_modes = len(mixture_spec(dataset)[0])
+    base = {KEY_CHECKPOINT_EVERY: float(steps[0]), KEY_FLOPS_PER_STEP: float(flops_per_step)}
+    for step, samples in kept:
+        m = mixture_metrics(samples, dataset)
+        if m[KEY_MODES] >= n_modes and m[KEY_HIGH_QUALITY] >= CONVERGENCE_FLOOR:
+            return base | {KEY_TARGET_STEP: float(step), KEY_REACHED_TARGET: 1.0,
+                           KEY_FLOPS_TO_TARGET: float(flops_per_step * step)}
+    return base | {KEY_TARGET_STEP: float(kept[-1][0]), KEY_REACHED_TARGET: 0.0}
 
 
 def true_mixture_check(dataset: str, n: int) -> tuple[dict, np.ndarray]:

@@ -50,6 +50,7 @@ def _run_report_stages(ctx: BuildContext, wanted: list[str], state: BuildState, 
         state.market = report_stages.load_market_stage(ctx)
     if "claims" in wanted:
         state.claims = report_stages.claims_stage(ctx, state.evaluated, state.market)
+        state.answers = report_stages.answers_stage(ctx, state.claims)
         state.changes = changes.compare(changes.snapshot(opts.out_dir),
                                         changes.current(state.evaluated, state.claims, state.market))
     opts.out_dir.mkdir(parents=True, exist_ok=True)
@@ -103,7 +104,7 @@ def _build(ctx: BuildContext, wanted: list[str]) -> dict:
         _run_report_stages(ctx, wanted, state, manifest_extra, summary)
     opts.out_dir.mkdir(parents=True, exist_ok=True)
     if state.evaluated is not None:
-        write_results(opts.out_dir, state.evaluated, state.claims)
+        write_results(opts.out_dir, state.evaluated, state.claims, state.answers)
     if state.evaluated is not None or "render" in wanted:
         write_manifest(ctx, manifest_extra | {"build_seconds": round(time.perf_counter() - t0, 2)})
     summary["seconds"] = round(time.perf_counter() - t0, 2)

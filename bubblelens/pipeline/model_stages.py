@@ -18,7 +18,7 @@ from bubblelens.evaluation import units as eval_units
 from bubblelens.pipeline.context import BuildContext, CachedUnit, StageCode
 from bubblelens.pipeline.state import Evaluated, Features, Images, TrainedRun, run_id
 from bubblelens.training import units as train_units
-from bubblelens.training.names import SAMPLES
+from bubblelens.training.names import CHECKPOINT_SAMPLES, SAMPLES
 
 # Each stage's code is what its unit functions import (pipeline/code_graph.py), never a hand-kept list.
 TRAIN_CODE = StageCode(("bubblelens.training.units",))
@@ -95,7 +95,10 @@ def train_models(ctx: BuildContext, images: Images, features: bool = True,
     runs: list[TrainedRun] = []
     for (kind, sweep), (result, arrays, fp) in zip(tags, done[1:] if features else done):
         if kind == "mixture":
-            runs += [TrainedRun(r, {SAMPLES: arrays[train_units.mixture_array(r["seed"])]}, fp) for r in result["runs"]]
+            runs += [TrainedRun(r, {SAMPLES: arrays[train_units.mixture_array(r["seed"])],
+                                    **{name: arrays[train_units.mixture_array(r["seed"], name)]
+                                       for name in r["array_names"] if name != SAMPLES}}, fp)
+                     for r in result["runs"]]
             continue
         run = TrainedRun(result, arrays, fp)
         if sweep is not None:
@@ -155,6 +158,10 @@ def evaluate_all(ctx: BuildContext, images: Images, feats: Features, runs: list[
             arrays[f"{rid}__grid"], arrays[f"{rid}__spectrum"] = ev_arrays["grid"], ev_arrays["spectrum"]
         else:
             metric_values = eval_units.mixture_metrics(run.arrays[SAMPLES], rec["dataset"])
+            metric_values |= eval_units.target_metrics(run.arrays.get(CHECKPOINT_SAMPLES),
+                                                       rec["config"].get("checkpoint_steps", []),
+                                                       rec["compute"]["steps"], rec["compute"]["flops_per_step"],
+                                                       rec["dataset"])
             arrays[f"{rid}__samples"] = run.arrays[SAMPLES]
         records.append({k: rec[k] for k in RECORD_FIELDS} | {"metrics": metric_values})
     origin = {"kind": "build", "profile": ctx.cfg.profile, "device": ctx.device,

@@ -56,10 +56,18 @@ def claims_stage(ctx: BuildContext, ev: Evaluated, mkt: market.Market) -> list[e
     evidence = Evidence(runs=ev.runs_long(), sweep=ev.sweep_frame(), market=mkt,
                         profile=ev.origin.get("profile") or ctx.cfg.profile,
                         published=published_results(ctx.opts.data_dir))
-    results = engine.evaluate_claims(registry, evidence)
+    results = engine.evaluate_claims(registry, evidence, lock=curated(ctx.opts.data_dir, "claims.lock"))
     for c in results:
         ctx.reporter.info(f"claim {c.claim_id}: {c.verdict}" + (f" ({c.reason})" if c.reason else ""))
     return results
+
+
+def answers_stage(ctx: BuildContext, claims: list[engine.ClaimResult]) -> list[dict]:
+    """The article's questions answered from the verdicts (claims/questions.py)."""
+    answers = engine.answer_questions(curated(ctx.opts.data_dir, "claims.toml"), claims)
+    for a in answers:
+        ctx.reporter.info(f"question {a['question']}: {a['outcome']}")
+    return answers
 
 
 def _measured_by(meta) -> str:

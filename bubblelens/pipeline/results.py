@@ -22,7 +22,7 @@ RESULTS_FORMAT = 1      # bump when the results/bundle layout changes
 BUNDLE_FILES = ("runs.json", "evaluation.json", "arrays.npz")
 
 
-def write_results(out_dir: Path, ev: Evaluated, claims: list | None) -> None:
+def write_results(out_dir: Path, ev: Evaluated, claims: list | None, answers: list | None = None) -> None:
     """results/ of a build: runs, metrics, compute, sweep, evaluation meta, arrays and (when run) claims."""
     out = out_dir / "results"
     atomic_write_text(out / "runs.json", dumps_json(ev.runs))
@@ -39,6 +39,8 @@ def write_results(out_dir: Path, ev: Evaluated, claims: list | None) -> None:
     atomic_write_bytes(out / "arrays.npz", buf.getvalue())
     if claims is not None:
         atomic_write_text(out / "claims.json", dumps_json([c.to_json() for c in claims]))
+    if answers is not None:
+        atomic_write_text(out / "questions.json", dumps_json(answers))
 
 
 def export_bundle(build_dir: Path, bundle: Path) -> int:

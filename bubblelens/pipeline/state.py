@@ -114,5 +114,6 @@ class BuildState:
     evaluated: Evaluated | None = None
     market: "Market | None" = None
     claims: list["ClaimResult"] | None = None
+    answers: list[dict] | None = None     # the registry's questions answered (claims/questions.py)
     changes: dict | None = None
     charts: Charts | None = None

@@ -55,26 +55,70 @@ def _fig(charts: dict, chart_id: str) -> list:
     return [Figure(charts[chart_id])] if chart_id in charts else []
 
 
+def _claim_history(c) -> str:
+    """'Declared D; revised D2 (what).' and the registry's sentence on what was known when it was written."""
+    if not getattr(c, "declared", ""):
+        return ""
+    revs = "; ".join(f"revised {r['date']} ({r['what']}; why: {r['why']})" for r in c.revisions) \
+        or "not revised since"
+    known = f" Known when declared: {c.known_when_declared}" if c.known_when_declared else ""
+    return f"*Declared {c.declared}; {revs}.*{known}"
+
+
+def _claim_reach(c) -> str:
+    """Which verdicts the rule could reach at this build's sizes, and what that makes of the verdict."""
+    if not getattr(c, "reachable", None):
+        return ""
+    missing = [v for v in VERDICTS if v not in c.reachable]
+    if not missing:
+        return f"*Reachable at these sizes: {', '.join(c.reachable)}* — the data could have said otherwise."
+    return (f"*Reachable at these sizes: {', '.join(c.reachable)}; out of reach: {', '.join(missing)}* — "
+            f"{c.reachability}: this verdict is not evidence.")
+
+
 def _verdict_callouts(claims: list) -> list[Callout]:
     out = []
     for c in claims:
         title = f"{c.claim_id}: {c.statement}"
         label = c.verdict + (" (indicative)" if c.indicative else "")
-        text = f"{label.capitalize()}. {c.reading}" + (f" Reason: {c.reason}." if c.reason else "")
-        out.append(Callout("verdict", title, text, c.verdict))
+        lines = [f"{label.capitalize()}. {c.reading}" + (f" Reason: {c.reason}." if c.reason else ""),
+                 _claim_reach(c), _claim_history(c)]      # one entry per line of the claim's block
+        out.append(Callout("verdict", title, "\n".join(line for line in lines if line), c.verdict))
     return out
 
 
-def summary_section(meta: ReportMeta, claims: list) -> Section:
+def settled_status(claims: list) -> str:
+    statuses = sorted({c.reachability for c in claims if getattr(c, "reachability", "decidable") != "decidable"})
+    return "; ".join(statuses)
+
+
+def _answer_block(a: dict) -> Paragraph:
+    """One question, its registry-written answer, and the strength of the evidence behind it."""
+    counted = ", ".join(f"{cid} {v}" for cid, v in a["counted"]) or "none"
+    left = "; ".join(f"{cid} ({why})" for cid, why in a["not_counted"])
+    strength = f" *Evidence: {len(a['counted'])} of {len(a['counted']) + len(a['not_counted'])} claims decided " \
+               f"({counted})" + (f"; not decided: {left}" if left else "") + ".*"
+    return Paragraph(f"**{a['text']}** {a['answer']}{strength}")
+
+
+def summary_section(meta: ReportMeta, claims: list, answers: list | None = None) -> Section:
     counts = {v: sum(c.verdict == v for c in claims) for v in VERDICTS}
     intro = (f"This report tests {len(claims)} claims behind the thesis that generative AI is not a panacea. "
              f"{counts['supported']} are supported, {counts['not supported']} not supported and "
              f"{counts['inconclusive']} inconclusive on the evidence of this build. ")
+    settled = [c.claim_id for c in claims if getattr(c, "reachability", "decidable") not in ("decidable", "")]
+    if settled:
+        intro += (f"Only {len(claims) - len(settled)} of these verdicts could have come out otherwise at the sizes in "
+                  f"hand; for {len(settled)} ({', '.join(settled)}) some verdict is out of reach "
+                  f"({settled_status(claims)}), so theirs say more about the rule than about the data. ")
     if meta.profile != "full":
         intro += (f"The models were trained in the **{meta.profile}** profile — narrow models, short training — so verdicts "
                   "on model behaviour are **indicative**; the full profile, trained on a GPU, gives the reference "
                   "verdicts.")
-    return Section("summary", "Executive summary", [Paragraph(intro), T.claims_table(claims),
+    questions = [Paragraph("The article's questions, each answered by a rule the claims registry states in "
+                           "advance (data/claims.toml, [[question]]) from the claims it groups under it:")] + \
+        [_answer_block(a) for a in answers] if answers else []
+    return Section("summary", "Executive summary", [*questions, Paragraph(intro), T.claims_table(claims),
                                                    *_verdict_callouts(claims)])
 
 
@@ -238,7 +282,7 @@ def assemble(cfg: BuildConfig, state, meta: ReportMeta, manifest: dict, publishe
         cfg_text = {"bundle": "see the reproducibility appendix (configuration of the imported study)"}
     sources = sorted(mkt.sources.values(), key=lambda s: s.source_id)
     sections = [
-        summary_section(meta, claims),
+        summary_section(meta, claims, getattr(state, "answers", None) or []),
         Section("thesis", "The thesis and how it is tested", [Paragraph(p) for p in report_text.THESIS]),
         models_section(charts, ev.features_info, cfg_text),
         failures_section(ev, charts, ch.summary, published, ev.real.get("n_fid", 0), cfg.mixture.pack),

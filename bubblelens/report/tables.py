@@ -19,6 +19,7 @@ METRIC_LABELS = {
     names.KEY_FID: "FID (domain features)", names.KEY_KID_MEAN: "KID", names.KEY_PRECISION: "Precision",
     names.KEY_RECALL: "Recall", names.KEY_DENSITY: "Density", names.KEY_COVERAGE: "Coverage",
     names.KEY_CLASSES_COVERED: "Classes covered (of 10)", names.KEY_CLASS_KL: "KL(class histogram ‖ uniform)",
+    names.KEY_MIN_CLASS_SHARE: "Least-made class (share × 10)",
     names.KEY_LAPLACIAN_RATIO: "Laplacian variance / real", names.KEY_HF_RATIO: "High-frequency power share / real",
     names.KEY_MEMORISATION_RATIO: "NN distance train / held-out", names.KEY_ACTIVE_UNITS: "VAE active units",
     names.KEY_FID_BATCH_STATS: "FID, batch-statistics sampling (not scored)",
@@ -181,9 +182,16 @@ def claims_table(claims: list) -> Table:
     for c in claims:
         ci = f"{100 * c.ci_level:.0f} % [{fmt(c.ci[0])}, {fmt(c.ci[1])}]" if c.ci else "–"
         verdict = c.verdict + (" (indicative)" if c.indicative else "")
+        reach = ", ".join(getattr(c, "reachable", [])) or "–"
+        if getattr(c, "reachability", "") and c.reachability != "decidable":
+            reach = f"only {reach}: {c.reachability}"
         rows.append([c.claim_id, c.statement, f"{c.effect_label}: {fmt(c.effect)}" if c.effect is not None else "–",
-                     ci, fmt_p(c.p_value), fmt(c.n), verdict])
+                     ci, fmt_p(c.p_value), fmt(c.n), reach, verdict])
     return Table("Verdicts on the claims registry (data/claims.toml)",
-                 ["Id", "Claim", "Effect", "Interval", "p", "n", "Verdict"], rows, table_id="tab-verdicts",
-                 note="Decision rules were declared in data/claims.toml before the data were seen; 'indicative' marks "
-                      "model verdicts from a short-training profile.")
+                 ["Id", "Claim", "Effect", "CI", "p", "n", "Reachable verdicts", "Verdict"], rows,
+                 table_id="tab-verdicts",
+                 note="Decision rules are those of data/claims.toml; each claim below gives the date its rule was "
+                      "declared and revised and which data were already known then. 'Reachable verdicts' are those "
+                      "the rule can produce on evidence of this build's sizes (`bubblelens claims check`): a verdict "
+                      "whose alternatives are out of reach is settled by the rule's design, not by the data. "
+                      "'indicative' marks model verdicts from a short-training profile.")

@@ -11,7 +11,9 @@ THESIS = [
     "bubblelens turns the argument into claims that data can contradict. It trains the article's own DCGAN, a "
     "convolutional VAE and small GANs on 2-D Gaussian mixtures where mode collapse can be counted exactly; measures "
     "quality, failure modes and compute; joins these with curated, quoted market data; and tests a registry of "
-    "claims (data/claims.toml) whose decision rules were declared before the data were seen.",
+    "claims (data/claims.toml) whose decision rules, with the date each was declared and revised and what was "
+    "already known then, are fixed before a build runs; `bubblelens claims check` shows which verdicts each rule "
+    "can reach at the sizes in hand.",
     "A verdict may go against the thesis — that is the point of testing it. 'Inconclusive' is an honest outcome "
     "when seeds are too few or series too short, and the report says which.",
 ]

@@ -27,6 +27,7 @@ from bubblelens.core.config import MixtureParams, canonical
 from bubblelens.datasets.mixtures import MIXTURES, sample_mixture
 from bubblelens.core.errors import UsageError
 from bubblelens.models.mlp_gan import MLPGANConfig, build, maxout_apply, stack_discriminators, stack_generators
+from bubblelens.training.names import CHECKPOINT_SAMPLES
 
 log = logging.getLogger(__name__)
 
@@ -110,11 +111,17 @@ def _train_group(params: MixtureParams, cfg: MLPGANConfig, dataset: str, variant
     histories = [{T.KEY_STEP: [], T.KEY_D_LOSS: [], T.KEY_G_LOSS: []} for _ in seeds]
     monitors = [T.FailureMonitor("gan", total) for _ in seeds]
     ledger, pending, step = FlopLedger(), [], 0
+    ckpt_steps, ckpts = [], []
     with ResourceMeter(device) as meter:
         while step < total and not all(m.stop for m in monitors):
             losses = ledger.run(ens.n_draw * e_size, lambda: ens.step(step))    # one shape: the whole ensemble
             pending.append(losses)
             step += 1
+            if params.eval_every and step % params.eval_every == 0:
+                # Outside the FLOP ledger (measurement, not training); fresh sampling noise and eval-mode
+                # BatchNorm, so the training trajectory is the same with or without checkpoints.
+                ckpt_steps.append(step)
+                ckpts.append(ens.samples(params.eval_samples))                 # (E, n, 2)
             if step % T.CHECK_EVERY == 0 or step == total:
                 arr = torch.stack(pending).float().cpu().numpy()          # (n, E, 2)
                 first = step - len(pending) + 1
@@ -134,7 +141,7 @@ def _train_group(params: MixtureParams, cfg: MLPGANConfig, dataset: str, variant
     fwd = forward_flops_per_sample(ens.g_mod.cpu(), torch.zeros(1, cfg.noise_dim))
     config = {"params": canonical(params), "architecture": canonical(cfg), "dataset": dataset, "variant": variant,
               "adam": {"betas": [params.adam_beta1, ADAM_BETA2]},
-              "sampling": "eval mode (BatchNorm running statistics)"}
+              "sampling": "eval mode (BatchNorm running statistics)", "checkpoint_steps": ckpt_steps}
     out = []
     for e, seed in enumerate(seeds):
         steps_done = histories[e][T.KEY_STEP][-1] if histories[e][T.KEY_STEP] else 0
@@ -148,8 +155,9 @@ def _train_group(params: MixtureParams, cfg: MLPGANConfig, dataset: str, variant
             peak=device_peak(device_name(device), "fp32") if device == "cuda" else None, epochs=None,
             ensemble_size=e_size, ensemble_note="wall time, FLOPs and energy are 1/E shares of the ensemble's; "
                                                 "peak memory is the whole ensemble's")
+        extras = {CHECKPOINT_SAMPLES: np.stack([c[e] for c in ckpts])} if ckpts else {}
         out.append(T.RunResult("mlp_gan", dataset, variant, seed, config, T.downsample_history(histories[e]),
-                               compute, list(monitors[e].events), samples[e], {}))
+                               compute, list(monitors[e].events), samples[e], extras))
     return out
 
 

@@ -9,3 +9,4 @@ BATCH_STATS_SAMPLES = "samples_batch_stats"  # DCGAN samples with BatchNorm batc
 SNAPSHOT_PREFIX = "snap_"                    # "snap_<step>": DCGAN samples at a fraction of the run
 LATENT_MU = "latent_mu"                      # VAE posterior means of held-out images (active units)
 RECON = "recon"                              # VAE reconstructions of held-out images (report grid)
+CHECKPOINT_SAMPLES = "checkpoint_samples"    # mixture runs: (checkpoints, n, 2) samples every eval_every steps

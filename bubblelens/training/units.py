@@ -38,11 +38,14 @@ def train_image_unit(model: str, params: DCGANParams | VAEParams, train_images: 
 
 def train_mixture_unit(params: MixtureParams, dataset: str, variant: str, seeds: tuple[int, ...], device: str,
                        progress: Progress | None = None) -> tuple[dict, dict[str, np.ndarray]]:
-    """All seeds of one (mixture, variant) as one batched ensemble: ({'runs': [...]}, {'s<seed>': samples})."""
+    """All seeds of one (mixture, variant) as one batched ensemble: ({'runs': [...]}, {'s<seed>': samples,
+    's<seed>__<extra>': each extra array, e.g. the checkpoint samples})."""
     results = train_mixture_seeds(params, dataset, variant, tuple(seeds), device, progress=progress)
-    return {"runs": [r.to_json() for r in results]}, {mixture_array(r.seed): r.samples for r in results}
+    arrays = {mixture_array(r.seed): r.samples for r in results}
+    arrays |= {mixture_array(r.seed, name): a for r in results for name, a in r.extras.items()}
+    return {"runs": [r.to_json() for r in results]}, arrays
 
 
-def mixture_array(seed: int) -> str:
-    """Name of one seed's samples in a mixture unit's arrays."""
-    return f"s{seed}"
+def mixture_array(seed: int, extra: str = "") -> str:
+    """Name of one seed's samples (or of one of its extra arrays) in a mixture unit's arrays."""
+    return f"s{seed}" + (f"__{extra}" if extra else "")

@@ -229,3 +229,26 @@ def test_the_default_build_never_imports_ray():
             "print('ray' in sys.modules)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.stdout.strip() == "False", proc.stderr
+
+
+def test_claims_carry_reachability_and_no_interval_has_zero_width(smoke):
+    claims = json.loads((smoke["out"] / "results" / "claims.json").read_text())
+    for c in claims:
+        assert c["reachable"] and c["reachability"], c["claim_id"]
+        if c["ci"] is not None and None not in c["ci"]:
+            assert c["ci"][1] > c["ci"][0], c["claim_id"]
+    questions = json.loads((smoke["out"] / "results" / "questions.json").read_text())
+    assert {q["question"] for q in questions} == {"panacea", "capability-pace", "bubble"}
+
+
+def test_claims_check_labels_smoke_and_names_what_quick_cannot_decide(smoke):
+    ok = run_cli("claims", "check", "--profile", "smoke", "--out", str(smoke["out"]), "--json")
+    assert ok.returncode == 0, ok.stderr
+    report = json.loads(ok.stdout)
+    assert report["sizes_from"].startswith("the smoke build")
+    assert any(c["status"] == "cannot be decided at smoke size" for c in report["claims"])
+    quick = run_cli("claims", "check", "--profile", "quick", "--out", str(smoke["out"]), "--json")
+    settled = [c["claim"] for c in json.loads(quick.stdout)["claims"] if c["unreachable"]]
+    # exit 3 exactly when some claim cannot reach a verdict, and the error names each such claim
+    assert quick.returncode == (3 if settled else 0)
+    assert all(cid in quick.stderr for cid in settled) and "Traceback" not in quick.stderr

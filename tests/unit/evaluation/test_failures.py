@@ -61,6 +61,10 @@ def test_class_coverage():
     assert one["histogram"][7] == 50
     half = failures.class_coverage(np.array([0, 1] * 10))     # two classes equally: KL = log(10/2)
     assert half[names.KEY_CLASS_KL] == pytest.approx(math.log(5))
+    assert uniform[names.KEY_MIN_CLASS_SHARE] == 1.0 and half[names.KEY_MIN_CLASS_SHARE] == 0.0
+    # 100 samples, class 3 made 4 times (a fair share is 10): 4 * 10 / 100 = 0.4 of its share
+    skewed = failures.class_coverage(np.array([3] * 4 + [c for c in range(10) if c != 3] * 10 + [0] * 6))
+    assert skewed[names.KEY_MIN_CLASS_SHARE] == pytest.approx(0.4)
     with pytest.raises(ValueError, match="outside"):
         failures.class_coverage(np.array([0, 10]))
     with pytest.raises(ValueError, match="non-empty"):
@@ -129,3 +133,22 @@ def test_memorisation_detects_copies_and_not_fresh_samples():
     with pytest.warns(UserWarning, match="exact copies"):
         exact = failures.memorisation(train[:10], train[:100], held[:100])   # equal sizes: no subsampling
     assert exact["exact_copies"] == 10 and exact[names.KEY_MEMORISATION_RATIO] == 0.0
+
+
+def test_compute_to_target_from_checkpoints():
+    from bubblelens.datasets.mixtures import sample_mixture
+    from bubblelens.evaluation.units import target_metrics
+
+    rng = np.random.default_rng(0)
+    true = sample_mixture("ring8", 1000, rng)
+    noise = rng.normal(0, 5, (1000, 2))
+    reached = target_metrics(np.stack([noise, true, true]), [100, 200, 300], 300, 1e6, "ring8")
+    assert reached == {names.KEY_TARGET_STEP: 200.0, names.KEY_REACHED_TARGET: 1.0, names.KEY_FLOPS_TO_TARGET: 2e8,
+                       names.KEY_CHECKPOINT_EVERY: 100.0, names.KEY_FLOPS_PER_STEP: 1e6}
+    censored = target_metrics(np.stack([noise, noise]), [100, 200], 200, 1e6, "ring8")
+    assert censored[names.KEY_REACHED_TARGET] == 0.0 and censored[names.KEY_TARGET_STEP] == 200.0
+    # a member stopped at step 150 (its failure monitor) while the ensemble trained on: later checkpoints
+    # do not count, so it is censored at its last checkpoint before the stop
+    stopped = target_metrics(np.stack([noise, true]), [100, 200], 150, 1e6, "ring8")
+    assert stopped[names.KEY_REACHED_TARGET] == 0.0 and stopped[names.KEY_TARGET_STEP] == 100.0
+    assert target_metrics(None, [], 0, 1e6, "ring8") == {}

@@ -178,3 +178,20 @@ def test_downsample_history_bucket_means():
     assert len(out["step"]) == T.HISTORY_POINTS and out["step"][-1] == n
     assert out["loss"][0] == pytest.approx(np.mean(range(0, 2)))      # first bucket: steps 1-2 (edges by rounding)
     assert T.downsample_history({"step": [1, 2], "loss": [0.5, 0.25]}) == {"step": [1, 2], "loss": [0.5, 0.25]}
+
+
+def test_mixture_checkpoints_leave_the_training_trajectory_alone():
+    from dataclasses import replace
+
+    from bubblelens.core.config import MixtureParams
+    from bubblelens.training.mixture import train_mixture_seeds
+    from bubblelens.training.names import CHECKPOINT_SAMPLES
+
+    base = MixtureParams(steps=60, batch_size=20, g_hidden=8, d_hidden=8, n_samples=30, eval_every=0)
+    plain = train_mixture_seeds(base, "ring8", "vanilla", (0, 1))
+    checked = train_mixture_seeds(replace(base, eval_every=20, eval_samples=50), "ring8", "vanilla", (0, 1))
+    for a, b in zip(plain, checked):
+        np.testing.assert_array_equal(a.samples, b.samples)
+        assert a.history == b.history and a.compute["flops_total"] == b.compute["flops_total"]
+        assert CHECKPOINT_SAMPLES not in a.extras and b.extras[CHECKPOINT_SAMPLES].shape == (3, 50, 2)
+        assert b.config["checkpoint_steps"] == [20, 40, 60]

@@ -1,0 +1,311 @@
+"""Which verdicts a claim's rule can reach at the sample sizes in hand: is its verdict evidence at all?
+
+A verdict counts only if the data could have produced another one. For each claim, `reachable` applies
+the claim's own statistic (the function the engine applies, with its declared parameters) to evidence
+constructed at the sizes of the evidence at hand — the same groups, seeds, sweep points, series dates —
+with values that push the rule each way, and records which verdicts come out. A verdict no scenario
+reaches cannot be produced by any data of these sizes: the claim is settled by its design (or, at smoke
+size, cannot be decided at all), and `bubblelens claims check` says so.
+
+Scenarios are built per statistic kind (`PROBES`). Some are exhaustive by construction (the share of
+failing runs: every count of failures 0..n), the others push each measured value far to one side, to
+the other, and to the boundary. What the configuration fixes is held at its real value, never varied:
+the training FLOPs of a run (`DESIGN_METRICS`) are counted from shapes and steps, so a FLOPs ratio that
+is the same for every seed stays what it is in every scenario — a design fact, not a measurement.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bubblelens.claims.kinds import INCONCLUSIVE, VERDICTS, Evidence, Insufficient
+from bubblelens.claims.statistics import KINDS
+from bubblelens.evaluation.names import KEY_FLOPS_TOTAL, KEY_HIGH_QUALITY
+
+# Fixed by the configuration (shapes and steps), identical across seeds by construction: never varied.
+DESIGN_METRICS = (KEY_FLOPS_TOTAL, "flops_per_step", "checkpoint_every")
+RUN_COLS = ["model", "dataset", "variant", "seed", "metric", "value"]
+Probe = Callable[[Evidence, Mapping[str, Any]], Iterator[Evidence]]
+PROBES: dict[str, Probe] = {}
+
+
+@dataclass(frozen=True)
+class Reachability:
+    verdicts: tuple[str, ...]          # reachable, in VERDICTS order
+    scenarios: int                     # constructed evidence sets tried
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        return tuple(v for v in VERDICTS if v not in self.verdicts)
+
+    @property
+    def decidable(self) -> bool:
+        """Every verdict is reachable: whichever comes out, the data could have said otherwise."""
+        return not self.missing
+
+    def to_json(self) -> dict:
+        return {"reachable": list(self.verdicts), "unreachable": list(self.missing), "scenarios": self.scenarios}
+
+
+def probe(kind: str) -> Callable[[Probe], Probe]:
+    def wrap(fn: Probe) -> Probe:
+        PROBES[kind] = fn
+        return fn
+    return wrap
+
+
+def reachable(statistic: str, params: Mapping[str, Any], evidence: Evidence) -> Reachability:
+    """The verdicts `statistic` with `params` can reach on evidence of `evidence`'s sizes."""
+    fn = KINDS[statistic].fn
+    seen: set[str] = set()
+    tried = 0
+    for scenario in PROBES[statistic](evidence, params):
+        tried += 1
+        try:
+            seen.add(fn(scenario, params).verdict)
+        except Insufficient:
+            seen.add(INCONCLUSIVE)
+        if len(seen) == len(VERDICTS):
+            break
+    return Reachability(tuple(v for v in VERDICTS if v in seen), tried)
+
+
+# ---------------------------------------------------------------------------------------- run evidence
+def seeds(ev: Evidence, model: str, dataset: str, variant: str = "") -> list[int]:
+    """Seeds of a (model, dataset[, variant]) group in the evidence, whatever metrics they carry."""
+    r = ev.runs
+    if r is None or r.empty:
+        return []
+    mask = (r["model"] == model) & (r["dataset"] == dataset)
+    if variant:
+        mask &= r["variant"] == variant
+    return sorted(int(s) for s in r.loc[mask, "seed"].unique())
+
+
+def _design_values(ev: Evidence, metric: str, model: str, dataset: str, variant: str) -> dict[int, float] | None:
+    """A design metric's real per-seed values for a group, when the evidence has them."""
+    if metric not in DESIGN_METRICS or ev.runs is None or ev.runs.empty:
+        return None
+    r = ev.runs
+    mask = (r["metric"] == metric) & (r["model"] == model) & (r["dataset"] == dataset) & (r["variant"] == variant)
+    vals = r.loc[mask, ["seed", "value"]].dropna()
+    return dict(zip(vals["seed"].astype(int), vals["value"].astype(float))) if len(vals) else None
+
+
+class RunsBuilder:
+    """Runs of constructed evidence: the real groups and seeds, values set per (group, metric)."""
+
+    def __init__(self, ev: Evidence) -> None:
+        self.ev, self.rows = ev, []
+
+    def set(self, model: str, dataset: str, variant: str, metric: str, values: dict[int, float]) -> "RunsBuilder":
+        real = _design_values(self.ev, metric, model, dataset, variant)
+        for seed, value in (real or values).items():
+            self.rows.append((model, dataset, variant, seed, metric, float(value)))
+        return self
+
+    def evidence(self, **changes: Any) -> Evidence:
+        return dataclasses.replace(self.ev, runs=pd.DataFrame(self.rows, columns=RUN_COLS), **changes)
+
+
+def spread(n: int) -> np.ndarray:
+    """n fixed offsets with mean 0 and sd 1 that alternate in sign: a deterministic stand-in for noise,
+    uncorrelated with the order of seeds, sweep points or dates (so it never fakes a trend)."""
+    if n < 2:
+        return np.zeros(n)
+    z = np.where(np.arange(n) % 2 == 0, 1.0, -1.0)
+    z = z - z.mean()
+    return z / z.std(ddof=1)
+
+
+def _variant_of(ev: Evidence, model: str, dataset: str) -> str:
+    r = ev.runs
+    if r is None or r.empty:
+        return ""
+    v = r.loc[(r["model"] == model) & (r["dataset"] == dataset), "variant"]
+    return str(v.iloc[0]) if len(v) else ""
+
+
+# ----------------------------------------------------------------------------------------- model kinds
+@probe("share_of_runs_failing")
+def _share_failing(ev: Evidence, p: Mapping[str, Any]) -> Iterator[Evidence]:
+    """Exhaustive: every number of failing runs from none to all (runs listed check by check). With a
+    `min_high_quality` floor, the runs that count are those at or above it in the evidence at hand (how
+    many reach it sets the sample size, like the number of seeds), all of them in a skeleton."""
+    from bubblelens.claims.model_statistics import learned_seeds
+
+    groups = []
+    for c in p["checks"]:
+        variant = c.get("variant") or _variant_of(ev, c["model"], c["dataset"])
+        ss = seeds(ev, c["model"], c["dataset"], c.get("variant", ""))
+        kept = learned_seeds(ev, c, p["min_high_quality"])
+        groups.append((c, variant, ss, set(ss) if kept is None else kept, kept is not None))
+    total = sum(len(kept) for *_, kept, _ in groups)
+    for k in range(total + 1):
+        b, left = RunsBuilder(ev), k
+        for c, variant, ss, kept, floored in groups:
+            counted = [s for s in ss if s in kept]
+            fail = set(counted[:min(left, len(counted))])
+            left -= len(fail)
+            b.set(c["model"], c["dataset"], variant, c["metric"],
+                  {s: float(c["max"]) - (1.0 if s in fail else 0.0) for s in ss})
+            if floored:
+                b.set(c["model"], c["dataset"], variant, KEY_HIGH_QUALITY,
+                      {s: 1.0 if s in kept else 0.0 for s in ss})
+        yield b.evidence()
+
+
+def _group(ev: Evidence, model: str, dataset: str) -> tuple[str, list[int]]:
+    return _variant_of(ev, model, dataset), seeds(ev, model, dataset)
+
+
+@probe("mean_below")
+def _mean_below(ev: Evidence, p: Mapping[str, Any]) -> Iterator[Evidence]:
+    """Far below the bound (and the comparator far above), far above it, and straddling it."""
+    va, sa = _group(ev, p["model"], p["dataset"])
+    vb, sb = _group(ev, p["compare_model"], p["dataset"]) if p["compare_model"] else ("", [])
+    scale = abs(p["bound"]) or 1.0
+    for centre, noise, other in ((0.5, 0.01, 2.0), (2.0, 0.01, 0.5), (1.0, 0.5, 1.0)):
+        b = RunsBuilder(ev).set(p["model"], p["dataset"], va, p["metric"],
+                                dict(zip(sa, scale * (centre + noise * spread(len(sa))))))
+        if sb:
+            b.set(p["compare_model"], p["dataset"], vb, p["metric"],
+                  dict(zip(sb, scale * (other + noise * spread(len(sb))))))
+        yield b.evidence()
+
+
+@probe("seed_cv")
+def _seed_cv(ev: Evidence, p: Mapping[str, Any]) -> Iterator[Evidence]:
+    """Spread far below the threshold CV, far above it, and at it."""
+    variant = p["variant"] or _variant_of(ev, p["model"], p["dataset"])
+    ss = seeds(ev, p["model"], p["dataset"], p["variant"])
+    for cv in (p["threshold"] / 20, p["threshold"] * 10, p["threshold"]):
+        yield RunsBuilder(ev).set(p["model"], p["dataset"], variant, p["metric"],
+                                  dict(zip(ss, 100.0 * (1 + cv * spread(len(ss)))))).evidence()
+
+
+@probe("compute_returns")
+def _compute_returns(ev: Evidence, p: Mapping[str, Any]) -> Iterator[Evidence]:
+    """Convex, concave and straight-with-noise quality against log2 compute, at the sweep's own FLOPs."""
+    sw = ev.sweep
+    if sw is None or sw.empty or not (sw["model"] == p["model"]).any():
+        yield ev
+        return
+    d = sw[sw["model"] == p["model"]].copy()
+    x = np.log2(d["flops_total"].clip(lower=1).to_numpy(float))
+    u = (x - x.mean()) / (np.ptp(x) or 1.0)
+    sign = 1.0 if p["lower_is_better"] else -1.0
+    for y in (50 - 40 * u + 30 * u ** 2, 50 - 40 * u - 30 * u ** 2, 50 - 40 * u + 30 * spread(len(u)) * 0.5):
+        yield dataclasses.replace(ev, sweep=d.assign(**{p["metric"]: sign * y}))
+
+
+@probe("compute_to_target")
+def _compute_to_target(ev: Evidence, p: Mapping[str, Any]) -> Iterator[Evidence]:
+    """Treatment at target at the last checkpoints while the baseline is there at the first ones, the
+    reverse, alternating, and nothing at target; FLOPs per step and budgets keep their real values."""
+    for scenario in ("costlier", "cheaper", "mixed", "never"):
+        b = RunsBuilder(ev)
+        for ds in p["datasets"]:
+            ss = sorted(set(seeds(ev, p["model"], ds, p["baseline"])) & set(seeds(ev, p["model"], ds, p["treatment"])))
+            steps = {}
+            for arm in (p["baseline"], p["treatment"]):
+                fps = _design_values(ev, "flops_per_step", p["model"], ds, arm) or dict.fromkeys(ss, 1e6)
+                every = _design_values(ev, "checkpoint_every", p["model"], ds, arm) or dict.fromkeys(ss, 100.0)
+                budget = _design_values(ev, KEY_FLOPS_TOTAL, p["model"], ds, arm) or \
+                    {s: 40 * every[s] * fps[s] for s in ss}
+                b.set(p["model"], ds, arm, "flops_per_step", fps).set(p["model"], ds, arm, "checkpoint_every", every)
+                b.set(p["model"], ds, arm, KEY_FLOPS_TOTAL, budget)
+                steps[arm] = {s: (every[s], budget[s] / fps[s]) for s in ss}
+            early = {arm: {s: e for s, (e, _) in steps[arm].items()} for arm in steps}
+            late = {arm: {s: math.floor(0.9 * n / e) * e for s, (e, n) in steps[arm].items()} for arm in steps}
+            base_at, treat_at = {"costlier": (early, late), "cheaper": (late, early),
+                                 "mixed": (early, early), "never": (late, late)}[scenario]
+            for arm, at in ((p["baseline"], base_at), (p["treatment"], treat_at)):
+                at_arm = dict(at[arm])
+                if scenario == "mixed" and arm == p["treatment"]:
+                    at_arm = {s: (late if i % 2 else early)[arm][s] for i, s in enumerate(ss)}
+                b.set(p["model"], ds, arm, "target_step", at_arm)
+                b.set(p["model"], ds, arm, "reached_target", dict.fromkeys(ss, 0.0 if scenario == "never" else 1.0))
+        yield b.evidence()
+
+
+# ---------------------------------------------------------------------------------------- market kinds
+def _with_series(ev: Evidence, changes: dict[str, np.ndarray]) -> Evidence:
+    """The market with some series' analysed values replaced ("more" = larger, no transform), dates kept."""
+    from bubblelens.claims.market_statistics import _numeric
+
+    series = dict(ev.market.series)
+    for sid, values in changes.items():
+        s = series[sid]
+        keep = _numeric(s).index
+        frame = s.frame.copy()
+        frame.loc[keep, "value"] = values
+        series[sid] = dataclasses.replace(s, frame=frame,
+                                          meta=dataclasses.replace(s.meta, transform="", direction="up"))
+    return dataclasses.replace(ev, market=dataclasses.replace(ev.market, series=series))
+
+
+def _years(ev: Evidence, sid: str) -> np.ndarray | None:
+    from bubblelens.claims.market_statistics import _numeric
+
+    if ev.market is None or sid not in ev.market.series:
+        return None
+    dates = _numeric(ev.market.series[sid])["date"]
+    return ((dates - dates.min()).dt.days / 365.25).to_numpy(float)
+
+
+@probe("growth_race")
+def _growth_race(ev: Evidence, p: Mapping[str, Any]) -> Iterator[Evidence]:
+    """Hype far faster than capability, far slower, and both alike with noise; quoted rates as quoted."""
+    if ev.market is None:
+        yield ev
+        return
+    for hype_g, cap_g, noise in ((10.0, 1.1, 0.01), (1.1, 10.0, 0.01), (2.0, 2.0, 0.8)):
+        changes = {}
+        for group, g in ((p["hype"], hype_g), (p["capability"], cap_g)):
+            for sid in group:
+                t = _years(ev, sid)
+                if t is not None and len(t):
+                    changes[sid] = np.exp(np.log(g) * t + noise * spread(len(t)))
+        yield _with_series(ev, changes)
+
+
+@probe("explosive_roots")
+def _explosive_roots(ev: Evidence, p: Mapping[str, Any]) -> Iterator[Evidence]:
+    """Every tested series explosive (exponential in levels), and every one a random walk (seeded draws)."""
+    if ev.market is None:
+        yield ev
+        return
+    lengths = {sid: len(t) for sid in p["series"] if (t := _years(ev, sid)) is not None}
+    # Exponential in levels (explosive), with a wiggle so no recursive regression fits exactly.
+    yield _with_series(ev, {sid: 100 * np.exp(0.08 * np.arange(n)) * (1 + 0.01 * spread(n))
+                            for sid, n in lengths.items()})
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        yield _with_series(ev, {sid: 100 + np.cumsum(rng.normal(0, 1, n)) for sid, n in lengths.items()})
+
+
+@probe("after_peak_rise")
+def _after_peak_rise(ev: Evidence, p: Mapping[str, Any]) -> Iterator[Evidence]:
+    """Each signal rising by more than the declared minimum after the peak, falling, and rising by less."""
+    from bubblelens.claims.market_statistics import _numeric
+
+    if ev.market is None or p["phase_series"] not in ev.market.series:
+        yield ev
+        return
+    phases = ev.market.series[p["phase_series"]].frame
+    peak = phases.loc[phases["value_text"] == p["peak_phase"], "date"]
+    for rise in (p["min_rise"] + 1.0, -1.0, p["min_rise"] / 2):
+        changes = {}
+        for sid in p["signals"]:
+            if sid in ev.market.series and len(peak):
+                after = (_numeric(ev.market.series[sid])["date"] > peak.min()).to_numpy()
+                ramp = np.cumsum(after) - 1.0                      # 0, 1, ... over the post-peak rows
+                changes[sid] = 50.0 + np.where(after, rise * ramp / max(after.sum() - 1, 1), 0.0)
+        yield _with_series(ev, changes)
