@@ -56,8 +56,13 @@ def skeleton_evidence(cfg: BuildConfig, market, published: pd.DataFrame | None =
             for s in cfg.seeds_image for m in ("dcgan", "vae")]
     rows += [("mlp_gan", d, v, s, "seed", float("nan"))
              for d in cfg.mixture.datasets for v in cfg.mixture.variants for s in cfg.seeds_mixture]
-    # Sweep compute levels only need their spread: conv FLOPs grow with width squared and with epochs.
+    # Sweep compute levels only need their spread: conv FLOPs grow with width squared and with epochs;
+    # snapshots of the reference runs (model_stages.snapshot_sweep) add one series per image seed.
+    d = cfg.dcgan
     sweep = [("dcgan", w, e, 0, w * w * e, float("nan")) for w in cfg.sweep.widths for e in cfg.sweep.epochs]
+    if d.snapshot_fractions:
+        sweep += [("dcgan", d.width, d.epochs * f, s, d.width ** 2 * d.epochs * f, float("nan"))
+                  for s in cfg.seeds_image for f in (*d.snapshot_fractions, 1.0)]
     return Evidence(runs=pd.DataFrame(rows, columns=RUN_COLS),
                     sweep=pd.DataFrame(sweep, columns=["model", "width", "epochs", "seed", "flops_total", "fid"]),
                     market=market, profile=cfg.profile,

@@ -22,7 +22,9 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from scipy import stats as sps
+from scipy.optimize import curve_fit
 
 from bubblelens.analysis import stats
 from bubblelens.claims.kinds import INCONCLUSIVE, NOT_SUPPORTED, REQUIRED, SUPPORTED, Insufficient, Outcome
@@ -95,3 +97,90 @@ def compute_to_target(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
                    f"whose order is known; CI [{cp['lo']:.2f}, {cp['hi']:.2f}] vs one half",
                    k / m, f"share of pairs in which {p['treatment']} needed more training FLOPs",
                    (cp["lo"], cp["hi"]), p["level"], pval, m, details)
+
+
+def _saturating(x: np.ndarray, floor: float, amplitude: float, k: float) -> np.ndarray:
+    return floor + amplitude * np.exp(-k * x)
+
+
+def fit_saturating(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
+    """Least-squares fit of y = floor + A exp(-k x) with scipy.optimize.curve_fit, from two starts (gains
+    that shrink: A > 0, k > 0; gains that grow: A < 0, k < 0), keeping the better; raises RuntimeError
+    when neither converges."""
+    span = float(np.ptp(y)) or 1.0
+    best, best_sse = None, np.inf
+    for p0 in ((float(y.min()) - 0.1 * span, span, 0.5), (float(y.max()) + 0.1 * span, -0.1 * span, -0.5)):
+        try:
+            params, _ = curve_fit(_saturating, x, y, p0=p0, maxfev=20000,
+                                  bounds=([-np.inf, -np.inf, -K_BOUND], [np.inf, np.inf, K_BOUND]))
+        except RuntimeError:
+            continue
+        sse = float(np.sum((_saturating(x, *params) - y) ** 2))
+        if sse < best_sse:
+            best, best_sse = params, sse
+    if best is None:
+        raise RuntimeError("no start converged")
+    floor, amplitude, k = best
+    return float(floor), float(amplitude), float(k)
+
+
+K_BOUND = 4.0      # |k| per doubling: beyond e^-4 per doubling a curve is a step, and the fit is unidentified
+
+
+@register("compute_returns",
+          {"model": (str, REQUIRED), "metric": (str, "fid"), "level": (float, 0.95), "min_levels": (int, 4),
+           "min_series": (int, 3), "max_ratio": (float, 0.5), "lower_is_better": (bool, True)},
+          metric_params=("metric",))
+def compute_returns(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
+    """Do gains per doubling of training compute shrink? A saturating law per series, intervals over series.
+
+    A series is one (seed, width) of the compute sweep (snapshots of a reference run, or the full
+    profile's runs of several lengths), with x = log2(FLOPs / the series' smallest). Fit quality =
+    floor + A exp(-k x) (the floor is fitted, not assumed). The gain per doubling at x is
+    A e^(-k x) (1 - e^(-k)), so the last doubling of the range gains r = e^(-k (x_max - 1)) times what
+    the first did: r < 1 is diminishing, r >= 1 is not. Each series gives log r; a t interval over
+    series, mapped back to r, decides: supported when it lies below max_ratio, not supported when it
+    lies above 1, inconclusive otherwise."""
+    sw = ev.sweep
+    if sw is None or sw.empty or not (sw["model"] == p["model"]).any():
+        raise Insufficient(f"profile '{ev.profile}' has no compute sweep for {p['model']}")
+    d = sw[sw["model"] == p["model"]].dropna(subset=["flops_total", p["metric"]])
+    d = d[d["flops_total"] > 0]
+    sign = 1.0 if p["lower_is_better"] else -1.0
+    logs, series = [], []
+    for (seed, width), g in d.groupby(["seed", "width"]):
+        g = g.sort_values("flops_total")
+        x = np.log2(g["flops_total"].to_numpy(float) / g["flops_total"].min())
+        row: dict[str, Any] = {"seed": int(seed), "width": float(width), "levels": int(len(g)),
+                               "span": float(2 ** x.max())}
+        if len(g) < p["min_levels"] or x.max() <= 1:
+            row["skipped"] = f"{len(g)} levels spanning {2 ** x.max():.3g}x"
+        else:
+            try:
+                floor, amplitude, k = fit_saturating(x, sign * g[p["metric"]].to_numpy(float))
+            except (RuntimeError, ValueError) as exc:
+                row["skipped"] = f"fit did not converge ({exc})"
+            else:
+                first_gain = amplitude * (1 - np.exp(-k))
+            if "skipped" not in row and not first_gain > 0:
+                row.update(floor=sign * floor, amplitude=amplitude, k=k,
+                           skipped="the first doubling bought no improvement: no returns to diminish")
+            elif "skipped" not in row:
+                log_r = -k * (x.max() - 1)
+                row.update(floor=sign * floor, amplitude=amplitude, k=k, ratio=float(np.exp(log_r)))
+                logs.append(log_r)
+        series.append(row)
+    details: dict[str, Any] = {"series": series, "max_ratio": p["max_ratio"]}
+    if len(logs) < p["min_series"]:
+        raise Insufficient(f"too few sweep series with a fitted law (n={len(logs)} < {p['min_series']}; each needs "
+                           f"{p['min_levels']} compute levels spanning more than 2x)", details)
+    ci = stats.mean_ci(np.asarray(logs), p["level"])
+    if not ci["sd"]:
+        raise Insufficient("every series gave the same fitted ratio: no spread for an interval", details)
+    r, lo, hi = (float(np.exp(v)) for v in (ci["mean"], ci["lo"], ci["hi"]))
+    verdict = SUPPORTED if hi < p["max_ratio"] else NOT_SUPPORTED if lo > 1.0 else INCONCLUSIVE
+    pval = float(sps.ttest_1samp(logs, 0.0, alternative="less").pvalue)
+    return Outcome(verdict, f"the last doubling gained {r:.3g} [{lo:.3g}, {hi:.3g}] times what the first did "
+                   f"({len(logs)} series); diminishing below {p['max_ratio']:g}, not below 1",
+                   r, "gain of the last doubling of compute / gain of the first", (lo, hi), p["level"],
+                   pval, len(logs), details)

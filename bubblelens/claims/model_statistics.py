@@ -96,10 +96,13 @@ def share_of_runs_failing(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
 
 @register("mean_below",
           {"metric": (str, REQUIRED), "model": (str, REQUIRED), "dataset": (str, REQUIRED),
-           "bound": (float, REQUIRED), "compare_model": (str, ""), "level": (float, 0.95), "min_n": (int, 3)},
+           "bound": (float, REQUIRED), "compare_model": (str, ""), "paired": (bool, False), "level": (float, 0.95),
+           "min_n": (int, 3)},
           metric_params=("metric",))
 def mean_below(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
-    """Mean across seeds below a bound and (optionally) below a comparator model: t and Welch intervals.
+    """Mean across seeds below a bound and (optionally) below a comparator model: a t interval, and for
+    the comparison a Welch interval or, `paired`, a t interval of the per-seed differences (seeds both
+    models ran).
 
     Both parts must hold, so the reported p-value is the larger of the two one-sided p-values
     (an intersection-union test, valid at level alpha without correction).
@@ -117,9 +120,20 @@ def mean_below(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
     if p["compare_model"]:
         b = run_values(ev, p["metric"], p["compare_model"], p["dataset"])
         _need(b.size, p["min_n"])
-        t = sps.ttest_ind(a, b, equal_var=False)        # a has spread (checked above), so the interval has width
-        lo, hi = (float(x) for x in t.confidence_interval(p["level"]))
-        p_cmp = float(sps.ttest_ind(a, b, equal_var=False, alternative="less").pvalue)
+        if p["paired"]:
+            shared = sorted(set(a.index) & set(b.index))
+            _need(len(shared), p["min_n"], "seeds run by both models")
+            diff = (a[shared] - b[shared]).to_numpy()
+            dci = stats.mean_ci(diff, p["level"])
+            if not dci["sd"]:
+                raise Insufficient(f"the {len(shared)} per-seed differences are all equal: no interval")
+            lo, hi = dci["lo"], dci["hi"]
+            p_cmp = float(sps.ttest_1samp(diff, 0.0, alternative="less").pvalue)
+            details["per_seed_difference"] = {int(s): float(d) for s, d in zip(shared, diff)}
+        else:
+            t = sps.ttest_ind(a, b, equal_var=False)    # a has spread (checked above), so the interval has width
+            lo, hi = (float(x) for x in t.confidence_interval(p["level"]))
+            p_cmp = float(sps.ttest_ind(a, b, equal_var=False, alternative="less").pvalue)
         parts.append(interval_verdict(-hi, -lo, 0.0))
         pvals.append(p_cmp)
         details.update({"compare_mean": float(b.mean()), "difference": float(a.mean() - b.mean()),
@@ -184,42 +198,3 @@ def seed_cv(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
                    f"{p['threshold']:g}", ci["estimate"], f"coefficient of variation of {p['metric']} across seeds",
                    (lo, hi), p["level"], None, int(vals.size),
                    {**base, **extra, "interval": [lo, hi], "level": p["level"]})
-
-
-@register("compute_returns",
-          {"model": (str, REQUIRED), "metric": (str, "fid"), "level": (float, 0.95), "min_points": (int, 6),
-           "lower_is_better": (bool, True)}, metric_params=("metric",))
-def compute_returns(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
-    """Diminishing returns to training compute: curvature of quality against log2(FLOPs) in the sweep.
-
-    Fit q = b0 + b1 x + b2 x^2, x = log2 FLOPs (numpy.polyfit, OLS covariance). The gain per doubling is
-    -(b1 + 2 b2 x) for a lower-is-better metric; it shrinks with compute exactly when b2 > 0. The effect
-    is that curvature's t interval; gains per doubling at the smallest and largest compute go in details.
-    """
-    sw = ev.sweep
-    if sw is None or sw.empty:
-        raise Insufficient(f"profile '{ev.profile}' has no compute sweep (the full profile runs one)")
-    d = sw[sw["model"] == p["model"]][["flops_total", p["metric"]]].dropna()
-    d = d[d["flops_total"] > 0]
-    _need(len(d), p["min_points"], "sweep points")
-    if d["flops_total"].nunique() < 3:
-        raise Insufficient("fewer than 3 distinct compute levels in the sweep")
-    sign = 1.0 if p["lower_is_better"] else -1.0
-    x, y = np.log2(d["flops_total"].to_numpy(float)), sign * d[p["metric"]].to_numpy(float)
-    (b2, b1, b0), cov = np.polyfit(x, y, 2, cov=True)
-    dof = len(x) - 3
-    se = math.sqrt(cov[0, 0])
-    if not se > 0:
-        raise Insufficient("the sweep lies exactly on a parabola: no residual spread for an interval")
-    half = float(sps.t.ppf(0.5 + p["level"] / 2, dof)) * se
-    t_stat = b2 / se if se > 0 else math.inf
-    pval = float(sps.t.sf(t_stat, dof))                            # one-sided: b2 > 0
-    gain = lambda xx: float(-(b1 + 2 * b2 * xx))                   # noqa: E731  quality gain per doubling
-    details = {"coefficients": [float(b0), float(b1), float(b2)], "n_points": len(x),
-               "gain_per_doubling_at_min": gain(x.min()), "gain_per_doubling_at_max": gain(x.max()),
-               "flops_min": float(2 ** x.min()), "flops_max": float(2 ** x.max())}
-    verdict = interval_verdict(b2 - half, b2 + half, 0.0)
-    return Outcome(verdict, f"curvature {b2:.3g} [{b2 - half:.3g}, {b2 + half:.3g}]; gain per doubling "
-                   f"{details['gain_per_doubling_at_min']:.3g} -> {details['gain_per_doubling_at_max']:.3g}",
-                   float(b2), f"curvature of {p['metric']} in log2 FLOPs (> 0: diminishing returns)",
-                   (float(b2 - half), float(b2 + half)), p["level"], fnum(pval), len(x), details)

@@ -174,9 +174,9 @@ def _mean_below(ev: Evidence, p: Mapping[str, Any]) -> Iterator[Evidence]:
     for centre, noise, other in ((0.5, 0.01, 2.0), (2.0, 0.01, 0.5), (1.0, 0.5, 1.0)):
         b = RunsBuilder(ev).set(p["model"], p["dataset"], va, p["metric"],
                                 dict(zip(sa, scale * (centre + noise * spread(len(sa))))))
-        if sb:
+        if sb:      # half the wiggle: per-seed differences keep a spread when the rule pairs seeds
             b.set(p["compare_model"], p["dataset"], vb, p["metric"],
-                  dict(zip(sb, scale * (other + noise * spread(len(sb))))))
+                  dict(zip(sb, scale * (other + 0.5 * noise * spread(len(sb))))))
         yield b.evidence()
 
 
@@ -192,16 +192,23 @@ def _seed_cv(ev: Evidence, p: Mapping[str, Any]) -> Iterator[Evidence]:
 
 @probe("compute_returns")
 def _compute_returns(ev: Evidence, p: Mapping[str, Any]) -> Iterator[Evidence]:
-    """Convex, concave and straight-with-noise quality against log2 compute, at the sweep's own FLOPs."""
+    """Quality on the sweep's own FLOPs following a strongly saturating law, a law whose gains grow, and
+    one at the boundary (last doubling worth max_ratio of the first), seed by seed with a small wiggle."""
     sw = ev.sweep
     if sw is None or sw.empty or not (sw["model"] == p["model"]).any():
         yield ev
         return
     d = sw[sw["model"] == p["model"]].copy()
-    x = np.log2(d["flops_total"].clip(lower=1).to_numpy(float))
-    u = (x - x.mean()) / (np.ptp(x) or 1.0)
     sign = 1.0 if p["lower_is_better"] else -1.0
-    for y in (50 - 40 * u + 30 * u ** 2, 50 - 40 * u - 30 * u ** 2, 50 - 40 * u + 30 * spread(len(u)) * 0.5):
+    span = d.groupby(["seed", "width"])["flops_total"].transform(lambda f: np.log2(f / f.min()))
+    x_max = float(span.max()) if len(span) else 1.0
+    k_edge = -np.log(p["max_ratio"]) / max(x_max - 1, 1e-9)
+    wiggle = d.groupby(["seed", "width"]).cumcount().map(lambda i: 0.3 if i % 2 else -0.3)
+    rank = d["seed"].rank(method="dense") + d["width"].rank(method="dense")
+    shift = 0.05 * (rank - rank.mean())                 # each series its own rate, so intervals have width
+    # (floor, A, k): gains that shrink fast, gains that grow (A < 0, k < 0: FID falls ever faster), the edge
+    for floor, amplitude, k in ((20.0, 60.0, 2.0), (100.0, -10.0, -0.3), (20.0, 60.0, k_edge)):
+        y = floor + amplitude * np.exp(-k * (1 + shift) * span) + wiggle
         yield dataclasses.replace(ev, sweep=d.assign(**{p["metric"]: sign * y}))
 
 

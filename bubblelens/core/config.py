@@ -137,8 +137,10 @@ def _quick() -> BuildConfig:
         # Radford et al.'s DCGAN optimiser (Adam 2e-4, beta1 0.5, BatchNorm momentum 0.1) instead of the
         # tutorial's: measured steps to target (benchmarks/steps_to_target.py) made it the only way to train
         # this width within the CPU budget. The report says so; the full profile keeps the article's.
+        # Snapshots at 1/16 ... 1/2 of training: the compute sweep of `compute-diminishing-returns` (5 levels
+        # spanning 16x, 3 seeds), each point one evaluation instead of one training run.
         dcgan=DCGANParams(width=0.25, epochs=12, batch_size=64, lr=2e-4, adam_beta1=0.5, bn_momentum=0.1,
-                          n_samples=5000),
+                          n_samples=5000, snapshot_fractions=(1 / 16, 1 / 8, 1 / 4, 1 / 2)),
         vae=VAEParams(width=0.5, epochs=25, batch_size=128, n_samples=5000),
         # PacGAN's recipe (Adam 1e-4, beta1 0.8, BatchNorm G, maxout D) at a reduced width, 8 seeds per ensemble.
         # D's 5-piece maxout layers are most of a step's FLOPs: D 32 costs half of D 64 per step and converged

@@ -13,7 +13,7 @@ from bubblelens.core.config import EvalParams, FeatureParams
 from bubblelens.datasets.mixtures import mixture_spec, sample_mixture
 from bubblelens.evaluation import failures, quality
 from bubblelens.evaluation.features import FeatureExtractor, train_classifier
-from bubblelens.training.names import BATCH_STATS_SAMPLES, LATENT_MU, SAMPLES
+from bubblelens.training.names import BATCH_STATS_SAMPLES, LATENT_MU, SAMPLES, SNAPSHOT_PREFIX
 from bubblelens.evaluation.names import (CONVERGENCE_FLOOR, KEY_ACTIVE_UNITS, KEY_CONVERGED, KEY_FID, KEY_FID_BATCH_STATS,
                                          KEY_CHECKPOINT_EVERY, KEY_FLOPS_PER_STEP, KEY_FLOPS_TO_TARGET,
                                          KEY_HIGH_QUALITY, KEY_REACHED_TARGET, KEY_TARGET_STEP, KEY_KID_MEAN, KEY_KID_STD, KEY_MODE_KL, KEY_MODES,
@@ -77,6 +77,17 @@ def batch_stats_fid(samples: np.ndarray, ext: FeatureExtractor, real_arrays: dic
     return {KEY_FID_BATCH_STATS: quality.fid(real, fake)} if len(fake) == len(real) else {}
 
 
+def snapshot_fids(run_arrays: dict, ext: FeatureExtractor, real_arrays: dict, n: int) -> list[dict]:
+    """FID of each snapshot a run took part-way through training ('snap_<step>'), by step."""
+    out = []
+    real = real_arrays["test_features"]
+    for name in sorted((k for k in run_arrays if k.startswith(SNAPSHOT_PREFIX)), key=lambda k: int(k[len(SNAPSHOT_PREFIX):])):
+        fake = ext.features(run_arrays[name][:n])
+        if len(fake) == len(real):
+            out.append({"step": int(name[len(SNAPSHOT_PREFIX):]), KEY_FID: quality.fid(real, fake)})
+    return out
+
+
 def image_eval_unit(ev: EvalParams, feature_params: FeatureParams, feature_state: dict, run_arrays: dict,
                     test_images: np.ndarray, real_arrays: dict, n: int, device: str) -> tuple[dict, dict]:
     """Metrics of one image run, or the reason they could not be computed (a diverged run's samples are
@@ -87,11 +98,12 @@ def image_eval_unit(ev: EvalParams, feature_params: FeatureParams, feature_state
         m = image_metrics(ev, samples, run_arrays.get(LATENT_MU), test_images[:n], ext, real_arrays, device)
         if BATCH_STATS_SAMPLES in run_arrays:
             m.update(batch_stats_fid(run_arrays[BATCH_STATS_SAMPLES][:n], ext, real_arrays))
+        snapshots = snapshot_fids(run_arrays, ext, real_arrays, n)
         error = ""
     except ValueError as exc:
-        m, error = {}, str(exc)
+        m, snapshots, error = {}, [], str(exc)
     flat = {k: float(v) for k, v in m.items() if isinstance(v, (int, float, np.floating, np.integer))}
-    return ({"metrics": flat, "n": int(n), "error": error},
+    return ({"metrics": flat, "n": int(n), "error": error, "snapshots": snapshots},
             {"grid": samples[:GRID_SIZE], "spectrum": failures.spectrum(samples)})
 
 

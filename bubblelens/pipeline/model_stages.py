@@ -129,6 +129,19 @@ def _image_eval_unit(ctx: BuildContext, run: TrainedRun, images: Images, feats: 
                        "n": real_info["n"], "device": ctx.device})
 
 
+def snapshot_sweep(rec: dict, snapshots: list[dict], final_fid: float | None) -> list[dict]:
+    """Compute-sweep points of one reference run: each snapshot (training FLOPs counted to its step, as
+    flops_total x step / steps: every step but an epoch's last partial batch has the same shape) and the
+    run's end. Empty without snapshots."""
+    if not snapshots:
+        return []
+    c, width = rec["compute"], rec["config"]["params"]["width"]
+    epochs = c.get("epochs") or rec["config"]["params"]["epochs"]
+    points = [(s["step"], s["fid"]) for s in snapshots] + [(c["steps"], final_fid)]
+    return [{"model": rec["model"], "width": width, "epochs": epochs * step / c["steps"], "seed": rec["seed"],
+             "flops_total": c["flops_total"] * step / c["steps"], "fid": fid} for step, fid in points]
+
+
 RECORD_FIELDS = ("model", "dataset", "variant", "seed", "config", "compute", "failure_events", "history")
 
 
@@ -155,6 +168,7 @@ def evaluate_all(ctx: BuildContext, images: Images, feats: Features, runs: list[
                 sweep.append({"model": rec["model"], **rec["sweep"], "seed": rec["seed"],
                               "flops_total": rec["compute"]["flops_total"], "fid": metric_values.get("fid")})
                 continue
+            sweep += snapshot_sweep(rec, result.get("snapshots", []), metric_values.get("fid"))
             arrays[f"{rid}__grid"], arrays[f"{rid}__spectrum"] = ev_arrays["grid"], ev_arrays["spectrum"]
         else:
             metric_values = eval_units.mixture_metrics(run.arrays[SAMPLES], rec["dataset"])

@@ -138,7 +138,8 @@ def limitations(profile: str) -> str:
     if profile != "full":
         text += (f"This is a **{profile}**-profile build: models are narrow and train for minutes on a CPU, far short "
                  "of the reference study (the article's full-width DCGAN, 50 epochs, five or more seeds, on a GPU). "
-                 "Verdicts on model behaviour are therefore indicative, and the compute-sweep claim cannot be tested.")
+                 "Verdicts on model behaviour are therefore indicative, and the compute sweep spans only the training "
+                 "length of one width (snapshots of the reference runs), not widths.")
     return text
 
 

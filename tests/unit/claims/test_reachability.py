@@ -67,10 +67,12 @@ def _sweep(levels: int, seeds: int) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["model", "width", "epochs", "seed", "flops_total", "fid"])
 
 
-def test_compute_returns_needs_a_sweep():
+def test_compute_returns_needs_a_sweep_of_enough_series():
     claim = spec("compute_returns", model="dcgan")
     assert reach(claim, evidence()) == {INCONCLUSIVE}
-    assert reach(claim, evidence(sweep=_sweep(4, 3))) == ALL
+    assert reach(claim, evidence(sweep=_sweep(5, 3))) == ALL           # the quick profile's snapshots
+    assert reach(claim, evidence(sweep=_sweep(5, 2))) == {INCONCLUSIVE}   # fewer series than min_series
+    assert reach(claim, evidence(sweep=_sweep(2, 3))) == {INCONCLUSIVE}   # too few levels per series
 
 
 def test_probes_keep_the_configured_flops_budgets():
@@ -153,3 +155,11 @@ def test_only_runs_above_the_floor_count_and_set_the_sample_size():
     all_learned = evidence(runs(("mlp_gan", "grid25", "vanilla", "modes", [25.0] * 20),
                                 ("mlp_gan", "grid25", "vanilla", "high_quality", [0.7] * 20)))
     assert reach(claim, all_learned) == ALL
+
+
+def test_mean_below_paired_by_seed_reaches_everything_at_three_seeds():
+    claim = spec("mean_below", metric="laplacian_ratio", model="vae", dataset="fashion_mnist", bound=1.0,
+                 compare_model="dcgan", paired=True)
+    three = evidence(runs(("vae", "fashion_mnist", "reference", "laplacian_ratio", [0.5] * 3),
+                          ("dcgan", "fashion_mnist", "reference", "laplacian_ratio", [1.0] * 3)))
+    assert reach(claim, three) == ALL
