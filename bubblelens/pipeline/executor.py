@@ -31,12 +31,11 @@ DEFAULT_JOBS = os.cpu_count() or 1
 class SerialExecutor:
     name = "serial"
     jobs = 1
+    label = "serial (one unit at a time in this process)"
 
     def __init__(self, reporter=None) -> None:
         self.reporter = reporter
         self.board: UnitBoard | None = None          # the running (or last) batch's progress
-
-    label = "serial (one unit at a time in this process)"
 
     def describe(self) -> dict:
         return {"backend": self.name, "jobs": self.jobs}

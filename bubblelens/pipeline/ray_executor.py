@@ -128,7 +128,6 @@ class RayExecutor:
         check_address(address)            # before the build does anything else; joining waits for a unit
         self.reporter, self.address, self.device = reporter, address, device
         self.init_kwargs = init_kwargs or {}
-        self.placements: dict[str, str] = {}        # unit key -> node id that returned its result
         self._started = False                        # this executor called ray.init (and shuts it down)
         self.board: UnitBoard | None = None          # the running (or last) batch's progress
         # What a worker must run for each unit: the driver's version and the unit's stage code version.
@@ -153,11 +152,10 @@ class RayExecutor:
 
     def describe(self) -> dict:
         if not ray.is_initialized():
-            return {"backend": self.name, "address": self.address or "local", "nodes": {}, "units_by_node": {}}
+            return {"backend": self.name, "address": self.address or "local", "nodes": {}}
         nodes = {n["NodeID"]: {"host": n.get("NodeManagerHostname", ""), "cpus": n["Resources"].get("CPU", 0),
                                "gpus": n["Resources"].get("GPU", 0)} for n in ray.nodes() if n.get("Alive")}
-        return {"backend": self.name, "address": self.address or "local", "nodes": nodes,
-                "units_by_node": dict(sorted(self.placements.items()))}
+        return {"backend": self.name, "address": self.address or "local", "nodes": nodes}
 
     def _submit(self, unit: Unit, refs: dict[int, Any], events):
         kwargs = {}
@@ -192,7 +190,6 @@ class RayExecutor:
                 for ref in ready:
                     unit = pending.pop(ref)
                     value, seconds, pid, node = self._result(ref, unit)
-                    self.placements[unit.key] = node
                     board.finish(unit.key, seconds, f"node {node[:8]}")
                     on_done(UnitOutcome(unit.key, value, seconds, pid, board.units[unit.key].attempts or 1,
                                         node=node))

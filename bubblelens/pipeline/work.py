@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from bubblelens.pipeline.unit_board import START, ThrottledSender
@@ -40,7 +40,6 @@ class UnitOutcome:
     pid: int
     attempts: int = 1
     node: str = ""                # where it ran: "this process", "worker PID", a Ray node
-    extra: dict = field(default_factory=dict)
 
 
 def run_unit(fn: Callable[..., Any], kwargs: dict[str, Any], threads: int) -> tuple[Any, float, int]:

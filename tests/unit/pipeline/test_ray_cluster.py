@@ -41,7 +41,7 @@ def test_units_spread_over_both_nodes(two_nodes):
     out = collect(executor, [Unit(f"u{i}", executor_helpers.sleepy, {"seconds": 1.0, "value": i}, progress=True)
                              for i in range(4)])
     assert {k: o.value for k, o in out.items()} == {f"u{i}": i for i in range(4)}
-    assert set(executor.placements.values()) == {cluster.head_node.node_id, second.node_id}
+    assert {o.node for o in out.values()} == {cluster.head_node.node_id, second.node_id}
     assert set(executor.describe()["nodes"]) == {cluster.head_node.node_id, second.node_id}
 
 
@@ -75,4 +75,4 @@ def test_a_node_removed_mid_unit_still_completes_with_the_same_numbers(two_nodes
     assert_same_values(serial, ran)
     for key in removed:                                  # retried from zero on the head node
         assert executor.board.units[key].attempts >= 2
-        assert executor.placements[key] == cluster.head_node.node_id
+        assert ran[key].node == cluster.head_node.node_id

@@ -35,7 +35,7 @@ def test_ray_gives_the_serial_results_and_reports_where_units_ran(local_ray):
     ran = collect(executor, mixture_units())
     assert_same_values(serial, ran)
     here = ray.get_runtime_context().get_node_id()
-    assert set(executor.placements.values()) == {here}
+    assert {o.node for o in ran.values()} == {here}
     board = executor.board
     assert all(u.done and u.where.startswith("node ") for u in board.units.values())
     assert all(u.step == u.total == 40 for u in board.units.values())   # progress came back from the workers
