@@ -1,8 +1,9 @@
 """Growth of the curated series: log-linear fits in the direction of "more", for tables, charts and claims.
 
-Analysis, not presentation: the report formats this table, the claims read the same fits. A series whose
-stored value falls when there is "more" (a price, an error rate) has direction 'down' and its factor is
-inverted, so a factor above 1 always means more capability per dollar, more money, more attention.
+Analysis, not presentation: the report formats this table, the claims read the same fits. Which way is
+"more" is decided by `Series.more_is_reciprocal` alone (a falling price, a falling error rate): such a
+series' factor is inverted, so a factor above 1 always means more capability per dollar, more money, more
+attention — in this table, its chart and the claims.
 """
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ def growth_table(market) -> pd.DataFrame:
         if len(f) < 2 or (values <= 0).any():
             continue
         fit = timeseries.growth_rate(list(f["date"]), list(values))
-        flip = s.meta.direction == "down"
+        flip = s.more_is_reciprocal
         factor, lo, hi = (1 / fit.annual_factor, 1 / fit.hi, 1 / fit.lo) if flip else (fit.annual_factor, fit.lo, fit.hi)
         rows.append({"series_id": s.meta.series_id, "title": s.meta.title, "category": s.meta.category,
                      "measure": ("100 − value (error rate)" if s.meta.transform == "error_rate" else "value")

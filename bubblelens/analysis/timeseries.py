@@ -1,7 +1,7 @@
 """Growth rates of irregular series and explosive-root (SADF/GSADF) bubble tests.
 
 Two questions about a market series: *how fast is it growing* (a log-linear trend with a confidence
-interval, fitted on whatever dates the sources give) and *is it growing explosively* (the recursive
+interval, fitted on whatever dates the sources give; the fits live in `trends`) and *is it growing explosively* (the recursive
 right-tailed ADF tests of Phillips, Wu & Yu 2011 and Phillips, Shi & Yu 2015, "PSY", with the names and
 window convention of the R package exuber, so an R user can check any number here against `exuber::radf`).
 
@@ -13,104 +13,20 @@ from __future__ import annotations
 
 import logging
 import math
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+
+# The growth fits live in trends.py; re-exported so that timeseries.growth_rate keeps working.
+from bubblelens.analysis.trends import (DAYS_PER_YEAR, SPACING_TOLERANCE, GrowthFit,  # noqa: F401
+                                        equally_spaced, growth_rate)
 
 log = logging.getLogger(__name__)
 
 MIN_OBS_EXPLOSIVE = 24          # fewest equally spaced observations we run an explosive-root test on
-SPACING_TOLERANCE = 0.1         # gaps may differ from their median by 10 % (months are 28-31 days)
-DAYS_PER_YEAR = 365.25          # Julian year: the time unit of growth fits
-
-
-# ----------------------------------------------------------------------------------------------- growth
-@dataclass(frozen=True)
-class GrowthFit:
-    """Log-linear trend log(value) = a + b * years.
-
-    annual_factor = exp(b), with [lo, hi] the `level` interval from the t interval of b (n - 2 df).
-    doubling_years = ln 2 / b is *signed*: a negative value means the series declines and halves every
-    |doubling_years| years (see `halving_years`). [doubling_lo, doubling_hi] maps the slope interval
-    through ln 2 / b; when the slope interval contains 0 the data cannot tell growth from decline and the
-    bound on the far side is infinite (+inf for growth, -inf for decline). With n = 2 the fit is a point
-    estimate: lo, hi, doubling_lo, doubling_hi, p_value are NaN (no residual degrees of freedom).
-    """
-
-    annual_factor: float
-    lo: float
-    hi: float
-    doubling_years: float
-    doubling_lo: float
-    doubling_hi: float
-    n: int
-    r2: float
-    p_value: float               # two-sided test of slope = 0
-    first_date: pd.Timestamp
-    last_date: pd.Timestamp
-    level: float = 0.95
-
-    @property
-    def halving_years(self) -> float:
-        """Years to halve for a declining series (positive), NaN for a growing one."""
-        return -self.doubling_years if self.doubling_years < 0 else math.nan
-
-
-def _years_since_first(dates: Any) -> tuple[np.ndarray, pd.DatetimeIndex]:
-    idx = pd.DatetimeIndex(pd.to_datetime(list(dates)))
-    days = (idx - idx.min()) / pd.Timedelta(days=1)
-    return np.asarray(days, dtype=np.float64) / DAYS_PER_YEAR, idx
-
-
-def _doubling(slope: float) -> float:
-    return math.log(2.0) / slope if slope != 0.0 else math.inf
-
-
-def growth_rate(dates: Sequence[Any], values: Sequence[float], level: float = 0.95) -> GrowthFit:
-    """Fit log(values) on time in years (days / 365.25) by OLS; dates may be irregularly spaced.
-
-    Raises ValueError for non-positive or non-finite values, fewer than 2 points, mismatched lengths,
-    or all dates equal. n >= 3 is needed for an interval; n = 2 returns the point estimate only.
-    """
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"level must be in (0, 1), got {level}")
-    vals = np.asarray(values, dtype=np.float64).ravel()
-    years, idx = _years_since_first(dates)
-    if len(idx) != vals.size:
-        raise ValueError(f"growth_rate: {len(idx)} dates but {vals.size} values")
-    if vals.size < 2:
-        raise ValueError("growth_rate: need at least 2 points")
-    if not np.all(np.isfinite(vals)) or np.any(vals <= 0):
-        raise ValueError("growth_rate: values must be finite and > 0 for a log-linear fit")
-    if np.ptp(years) == 0:
-        raise ValueError("growth_rate: all dates are equal; no time span to fit a rate on")
-    n = int(vals.size)
-    logv = np.log(vals)
-    nan = math.nan
-    if n == 2:
-        slope = (logv[1] - logv[0]) / (years[1] - years[0])
-        return GrowthFit(math.exp(slope), nan, nan, _doubling(slope), nan, nan, 2, 1.0, nan,
-                         idx.min(), idx.max(), level)
-    fit = stats.linregress(years, logv)
-    tcrit = stats.t.ppf(0.5 + level / 2.0, df=n - 2)
-    b_lo, b_hi = fit.slope - tcrit * fit.stderr, fit.slope + tcrit * fit.stderr
-    if b_lo > 0 or b_hi < 0:            # interval excludes 0: ln2/b is monotone on it
-        d_lo, d_hi = _doubling(b_hi), _doubling(b_lo)
-    elif fit.slope >= 0:                # growth, but flat is plausible
-        d_lo, d_hi = _doubling(b_hi), math.inf
-    else:                               # decline, but flat is plausible
-        d_lo, d_hi = -math.inf, _doubling(b_lo)
-    return GrowthFit(
-        annual_factor=math.exp(fit.slope), lo=math.exp(b_lo), hi=math.exp(b_hi),
-        doubling_years=_doubling(fit.slope), doubling_lo=d_lo, doubling_hi=d_hi, n=n,
-        r2=float(fit.rvalue ** 2), p_value=float(fit.pvalue), first_date=idx.min(), last_date=idx.max(),
-        level=level,
-    )
 
 
 # ----------------------------------------------------------------------------------------- testability
@@ -124,24 +40,24 @@ def check_testable(dates: Sequence[Any]) -> tuple[bool, str]:
     periods; irregular points would silently mix horizons, and with fewer than 24 points the minimum
     window has fewer than ~10 regression rows, where the test has almost no power.
     """
-    idx = pd.DatetimeIndex(pd.to_datetime(list(dates)))
-    n = len(idx)
+    n = len(list(dates))
     if n < MIN_OBS_EXPLOSIVE:
         return False, f"insufficient data: {n} observations, explosive-root tests need >= {MIN_OBS_EXPLOSIVE}"
-    gaps = np.diff(idx.asi8).astype(np.float64)
-    if np.any(gaps <= 0):
-        return False, "dates are not strictly increasing"
-    with warnings.catch_warnings():              # pandas 3 warns that infer_freq will return an offset
-        warnings.simplefilter("ignore")
-        freq = pd.infer_freq(idx)
-    if freq is not None:
-        return True, f"{n} equally spaced observations (frequency {getattr(freq, 'freqstr', freq)})"
+    ok, why = equally_spaced(dates)
+    if not ok and why.startswith("observations are not equally spaced"):
+        why += "; explosive-root tests need a regular frequency"
+    return ok, why
+
+
+def regular_tail(frame: pd.DataFrame) -> pd.DataFrame:
+    """The longest run of equally spaced observations that ends at the last one (a series with an early
+    gap, like NVIDIA's data-centre revenue before Q3 FY2017, is tested from after its gap)."""
+    if len(frame) < 3:
+        return frame
+    gaps = np.diff(frame["date"].to_numpy().astype("datetime64[D]").astype(np.int64)).astype(float)
     med = float(np.median(gaps))
-    worst = float(np.max(np.abs(gaps - med)) / med)
-    if worst > SPACING_TOLERANCE:
-        return False, (f"observations are not equally spaced (a gap differs from the median gap by "
-                       f"{worst:.0%}); explosive-root tests need a regular frequency")
-    return True, f"{n} equally spaced observations (median gap {med / 86400e9:.1f} days)"
+    bad = np.flatnonzero(np.abs(gaps - med) > SPACING_TOLERANCE * med)
+    return frame.iloc[bad[-1] + 1:] if len(bad) else frame
 
 
 # ------------------------------------------------------------------------------------ explosive roots

@@ -1,9 +1,13 @@
-"""Statistics of market-side claims (curated series: growth races, explosive roots, survey shifts).
+"""Statistics of market-side claims: like-with-like growth comparisons and a change between survey waves.
 
 Each kind is a pure function of the evidence and the claim's declared parameters; `register` states its
-parameters and which of them name metrics or market series, so a typo in claims.toml is caught before a
-build runs. Missing or too little evidence raises `Insufficient` with the reader-facing reason, which the
-engine reports as "inconclusive".
+parameters and which of them name market series (curated CSV stems or views of the external data sets,
+external/views.py), so a typo in claims.toml is caught before a build runs. Missing or too little evidence
+raises `Insufficient` with the reader-facing reason, which the engine reports as "inconclusive".
+Explosive-root tests live in explosive_statistics.py (their own table, merged in claims/statistics.py).
+
+Decision rules are symmetric: what it takes to reach "supported" in one direction, the same evidence
+the other way reaches "not supported"; where a claim is "any of k", p-values are Holm-adjusted.
 """
 from __future__ import annotations
 
@@ -11,10 +15,9 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
+from bubblelens.analysis.timeseries import regular_tail
 from bubblelens.claims.kinds import INCONCLUSIVE, NOT_SUPPORTED, REQUIRED, SUPPORTED
 from bubblelens.claims.kinds import Insufficient, Outcome, StatisticKind, fnum, registrar
 
@@ -23,192 +26,187 @@ if TYPE_CHECKING:
 
 KINDS: dict[str, StatisticKind] = {}
 register = registrar(KINDS)
+MIN_REGULAR = 12                 # a regular run this long is fitted alone (HAC errors need equal spacing)
 
 
-def _series(ev: "Evidence", sid: str) -> Any:
+def series_of(ev: "Evidence", sid: str) -> Any:
     if ev.market is None or sid not in ev.market.series:
         raise Insufficient(f"series '{sid}' is not in the market data")
     return ev.market.series[sid]
 
 
-def _numeric(s: Any) -> pd.DataFrame:
-    """Dated numeric rows on the analysis scale (error rate for bounded scores); bounds ('<', '>') dropped."""
-    f = s.frame.assign(v=s.values_for_analysis() if hasattr(s, "values_for_analysis") else s.frame["value"])
+def numeric_rows(s: Any) -> pd.DataFrame:
+    """Dated numeric rows, `v` oriented so that larger means more (`Series.toward_more`); bounds dropped."""
+    f = s.frame.assign(v=s.toward_more())
     bound = f["bound"].fillna("") if "bound" in f else pd.Series("", index=f.index)
     return f[f["v"].notna() & (bound == "")].sort_values("date", kind="stable")
 
 
-def _reciprocal(s: Any) -> bool:
-    """Is "more" the reciprocal of the analysed value? Yes for a falling price ('down'), and for a score
-    analysed as its error rate (the complement falls as the score rises); both together cancel."""
-    return (getattr(s.meta, "direction", "up") == "down") != (getattr(s.meta, "transform", "") == "error_rate")
+def fit_growth(ev: "Evidence", sid: str, level: float, since: str = "") -> tuple[Any, dict]:
+    """(fit, row) for one series: a cross-section view gets errors clustered by calendar year, an equally
+    spaced series HAC (Newey-West) errors, a short irregular one classical OLS (analysis/trends.py). A
+    time series with an early gap is fitted on its regular run when that has >= MIN_REGULAR points."""
+    from bubblelens.analysis import trends
+    from bubblelens.external.views import is_cross_section
 
-
-def _growth(ev: "Evidence", sid: str, level: float) -> dict:
-    """Annual growth factor of "more" for one series, with its interval (NaN where n = 2)."""
-    from bubblelens.analysis import timeseries
-    s = _series(ev, sid)
-    f = _numeric(s)
+    s = series_of(ev, sid)
+    f = numeric_rows(s)
+    if since:
+        f = f[f["date"] >= pd.Timestamp(since)]
+    if not is_cross_section(s) and len(regular_tail(f)) >= MIN_REGULAR:
+        f = regular_tail(f)           # e.g. NVIDIA data centre: the 38 quarters after its early gap
+    row: dict[str, Any] = {"series": sid, "title": s.meta.title, "n": len(f),
+                           "reciprocal": bool(s.more_is_reciprocal)}
     try:
-        g = timeseries.growth_rate(f["date"], f["v"], level)
+        fit = trends.cross_section_growth(f["date"], f["v"], level) if is_cross_section(s) \
+            else trends.growth_rate(f["date"], f["v"], level)
     except ValueError as exc:
-        return {"series": sid, "n": len(f), "error": str(exc)}
-    fac, lo, hi = g.annual_factor, g.lo, g.hi
-    if _reciprocal(s):
-        fac, lo, hi = 1 / fac, 1 / hi, 1 / lo
-    se = (math.log(hi) - math.log(lo)) / (2 * sps.t.ppf(0.5 + level / 2, g.n - 2)) if g.n > 2 else math.nan
-    return {"series": sid, "factor": fac, "lo": fnum(lo), "hi": fnum(hi), "n": g.n, "se_log": fnum(se),
-            "first": str(g.first_date.date()), "last": str(g.last_date.date()), "reciprocal": _reciprocal(s)}
+        return None, {**row, "error": str(exc)}
+    row.update(factor=fit.annual_factor, lo=fnum(fit.lo), hi=fnum(fit.hi), se_log=fnum(fit.se_log),
+               df=fnum(fit.df), errors=fit.errors, lags=fit.lags, first=str(fit.first_date.date()),
+               last=str(fit.last_date.date()))
+    return fit, row
 
 
-def _quoted(ev: "Evidence", q: Mapping[str, str]) -> dict:
-    """A rate quoted by a source (x per year) with its quoted range, read from labelled rows."""
-    f = _series(ev, q["series"]).frame.set_index("label")["value"]
-    try:
-        fac, lo, hi = (float(f[q[k]]) for k in ("point", "lo", "hi"))
-    except KeyError as exc:
-        raise Insufficient(f"series '{q['series']}' has no row labelled {exc}") from None
-    return {"series": f"{q['series']}:{q['point']}", "factor": fac, "lo": lo, "hi": hi, "n": None,
-            "se_log": None, "quoted_range": True}
+def holm_verdict(directions: list[int], adjusted: list[float], alpha: float) -> str:
+    """Symmetric: supported when some comparison is significant (Holm-adjusted p < alpha) in the claimed
+    direction (+1) and none against it (-1); not supported for the mirror image; inconclusive otherwise."""
+    sig = [d for d, p in zip(directions, adjusted) if p is not None and math.isfinite(p) and p < alpha]
+    if sig and all(d > 0 for d in sig):
+        return SUPPORTED
+    if sig and all(d < 0 for d in sig):
+        return NOT_SUPPORTED
+    return INCONCLUSIVE
 
 
-@register("growth_race",
-          {"hype": (list, REQUIRED), "capability": (list, REQUIRED), "quoted": (list, []),
-           "level": (float, 0.95), "alpha": (float, 0.05)}, series_params=("hype", "capability", "quoted"),
-          tables={"quoted": ("series", "point", "lo", "hi")})
-def growth_race(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
-    """Did expectation series grow faster than capability series? Pairwise comparison of annual factors.
+@register("growth_comparison",
+          {"pairs": (list, REQUIRED), "since": (str, ""), "level": (float, 0.95), "alpha": (float, 0.05)},
+          series_params=("pairs",), tables={"pairs": ("faster", "slower")})
+def growth_comparison(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
+    """Does each pair's `faster` series grow faster than its `slower` one (same unit, same period)?
 
-    A pair is separated when the intervals are disjoint or a z test on the log-slopes rejects at alpha.
-    Supported when every evaluable pair has hype faster; not supported when any capability series is
-    faster than a hype series (a counterexample to the universal claim); inconclusive otherwise.
+    Annual growth factors from log-linear fits (fit_growth), their ratio with a Welch-type t interval
+    (Welch-Satterthwaite degrees of freedom from the two fits' own), p-values Holm-adjusted across pairs.
     """
-    hype = [_growth(ev, s, p["level"]) for s in p["hype"]]
-    cap = [_growth(ev, s, p["level"]) for s in p["capability"]] + [_quoted(ev, q) for q in p["quoted"]]
-    usable = lambda g: g.get("lo") is not None and g.get("hi") is not None    # noqa: E731
-    pairs = []
-    for h in filter(usable, hype):
-        for c in filter(usable, cap):
-            pval = None
-            if h["se_log"] and c["se_log"]:
-                z = (math.log(h["factor"]) - math.log(c["factor"])) / math.hypot(h["se_log"], c["se_log"])
-                pval = float(2 * sps.norm.sf(abs(z)))
-            sep = pval is not None and pval < p["alpha"]
-            if h["lo"] > c["hi"] or (sep and h["factor"] > c["factor"]):
-                rel = "hype faster"
-            elif c["lo"] > h["hi"] or (sep and c["factor"] > h["factor"]):
-                rel = "capability faster"
-            else:
-                rel = "not separated"
-            pairs.append({"hype": h["series"], "capability": c["series"], "relation": rel, "p_value": pval})
-    details = {"hype": hype, "capability": cap, "pairs": pairs}
-    if not pairs:
-        raise Insufficient("no hype/capability pair has growth intervals (series need >= 3 points)", details)
-    rels = [q["relation"] for q in pairs]
-    verdict = SUPPORTED if all(r == "hype faster" for r in rels) else \
-        NOT_SUPPORTED if "capability faster" in rels else INCONCLUSIVE
-    gm = lambda gs: float(np.exp(np.mean([math.log(g["factor"]) for g in gs if usable(g)])))  # noqa: E731
-    effect = gm(hype) / gm(cap)
-    counts = {r: rels.count(r) for r in ("hype faster", "capability faster", "not separated")}
-    return Outcome(verdict, ", ".join(f"{v} pair(s) {k}" for k, v in counts.items()), effect,
-                   "hype / capability annual growth factor (geometric means)", None, p["level"],
-                   None, len(pairs), details)
+    from bubblelens.analysis import trends
+
+    fits, rows, pairs = {}, {}, []
+    for pair in p["pairs"]:
+        for role in ("faster", "slower"):
+            sid = pair[role]
+            if sid not in fits:
+                fits[sid], rows[sid] = fit_growth(ev, sid, p["level"], p["since"])
+        a, b = fits[pair["faster"]], fits[pair["slower"]]
+        entry: dict[str, Any] = {"faster": pair["faster"], "slower": pair["slower"]}
+        if a is not None and b is not None:
+            c = trends.compare_growth(a, b, p["level"])
+            entry.update(ratio=c.ratio, lo=fnum(c.lo), hi=fnum(c.hi), t=fnum(c.t), df=fnum(c.df),
+                         p_value=fnum(c.p_value))
+        pairs.append(entry)
+    usable = [q for q in pairs if q.get("p_value") is not None]
+    details = {"series": list(rows.values()), "pairs": pairs, "since": p["since"]}
+    if not usable:
+        raise Insufficient("no pair has two growth fits with standard errors (each series needs >= 3 points)",
+                           details)
+    adjusted = trends.holm([q["p_value"] for q in usable])
+    for q, adj in zip(usable, adjusted):
+        q["p_holm"] = fnum(adj)
+        q["direction"] = 1 if q["ratio"] > 1 else -1
+    verdict = holm_verdict([q["direction"] for q in usable], [q["p_holm"] for q in usable], p["alpha"])
+    first = usable[0]
+    reason = "; ".join(f"{q['faster']} / {q['slower']}: ×{q['ratio']:.2f} per year "
+                       f"(Holm p {q['p_holm']:.3f})" for q in usable)
+    return Outcome(verdict, reason, first["ratio"], f"ratio of annual growth factors, {first['faster']} / "
+                   f"{first['slower']}", (first["lo"], first["hi"]) if first["lo"] is not None else None,
+                   p["level"], first["p_holm"], min(rows[first["faster"]]["n"], rows[first["slower"]]["n"]),
+                   details)
 
 
-def _radf_one(ev: "Evidence", sid: str, p: Mapping[str, Any], start: str = "", end: str = "") -> dict:
-    """GSADF of one series against its critical value, or why the series cannot be tested."""
-    from bubblelens.analysis import timeseries
-    from bubblelens.analysis.critical_values import load_or_compute_critical_values
-    f = _numeric(_series(ev, sid))
-    f = f[(f["date"] >= pd.Timestamp(start or "1000-01-01")) & (f["date"] <= pd.Timestamp(end or "3000-01-01"))]
-    ok, why = timeseries.check_testable(f["date"])
-    out: dict[str, Any] = {"series": sid, "n": len(f), "testable": ok, "reason": why}
-    if not ok:
-        return out
-    res = timeseries.radf(pd.Series(f["v"].to_numpy(float), index=pd.DatetimeIndex(f["date"])),
-                          p["min_window"] or None, p["lag"])
-    cvs = load_or_compute_critical_values(res.n, res.min_window, res.lag, p["reps"], p["seed"])
-    cv = float(cvs.value("gsadf", p["level"]))
-    eps = timeseries.datestamp(res, cvs.sequence_for(res, p["level"]), p["min_duration"])
-    day = lambda d: str(pd.Timestamp(d).date())                               # noqa: E731
-    out.update(gsadf=res.gsadf, sadf=res.sadf, cv=cv, min_window=res.min_window, explosive=res.gsadf > cv,
-               episodes=[{"start": day(e.start), "peak": day(e.peak), "end": day(e.end),
-                          "duration": e.duration} for e in eps])
-    return out
+def _wave(s: Any, when: str) -> tuple[pd.Timestamp, float]:
+    f = numeric_rows(s)
+    t0, t1 = (pd.Timestamp(x) for x in _period(when))
+    rows = f[(f["date"] >= t0) & (f["date"] <= t1)]
+    if len(rows) != 1:
+        raise Insufficient(f"series '{s.meta.series_id}' has {len(rows)} values in {when} (one needed)")
+    return rows["date"].iloc[0], float(rows["value"].iloc[0])
 
 
-@register("explosive_roots",
-          {"series": (list, REQUIRED), "reference": (str, ""), "reference_start": (str, ""),
-           "reference_end": (str, ""), "episode_window": (list, []), "min_window": (int, 0), "lag": (int, 0),
-           "reps": (int, 2000), "seed": (int, 123), "level": (float, 0.95), "min_duration": (int, 0)},
-          series_params=("series", "reference"))
-def explosive_roots(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
-    """GSADF test of each series at `level`; the reference series (S&P 500 P/D) is the yardstick.
+def _period(text: str) -> tuple[str, str]:
+    return (f"{text}-01-01", f"{text}-12-31") if len(text) == 4 else (text, text)
 
-    Supported when any testable series' GSADF exceeds its critical value; not supported when at least
-    one series is testable and none does; inconclusive when none is testable (too short, irregular).
+
+def _sample_size(ev: "Evidence", sizes: str, label: str) -> float | None:
+    if not label:
+        return None
+    f = series_of(ev, sizes).frame
+    hit = f[f["label"] == label]
+    if hit.empty:
+        raise Insufficient(f"series '{sizes}' has no wave labelled '{label}'")
+    return float(hit["value"].iloc[0])
+
+
+@register("proportion_change",
+          {"signal": (str, REQUIRED), "sizes": (str, REQUIRED), "waves": (list, REQUIRED),
+           "assumed_min_n": (int, REQUIRED), "phase_series": (str, ""), "peak_phase": (str, ""),
+           "level": (float, 0.95)},
+          series_params=("signal", "sizes", "phase_series"), tables={"waves": ("when", "size_label")})
+def proportion_change(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
+    """Did a survey share rise between two waves? Newcombe's interval for the difference of two proportions.
+
+    A wave without a known sample size is given `assumed_min_n` respondents (the smallest sample the rule
+    allows it; a smaller n only widens the interval), and the smallest n at which the rise would still be
+    significant is reported. Symmetric: supported when the interval lies above 0 (a rise), not supported
+    when below 0 (a fall), inconclusive otherwise.
     """
-    details: dict[str, Any] = {"series": [_radf_one(ev, s, p) for s in p["series"]]}
-    if p["reference"]:
-        try:
-            ref = _radf_one(ev, p["reference"], p, p["reference_start"], p["reference_end"])
-        except Insufficient as exc:
-            ref = {"series": p["reference"], "testable": False, "reason": str(exc)}
-        if p["episode_window"] and ref.get("episodes") is not None:
-            w0, w1 = p["episode_window"]
-            ref["episodes_in_window"] = [e for e in ref["episodes"] if e["start"] <= w1 and e["end"] >= w0]
-        details["reference"] = ref
-    testable = [t for t in details["series"] if t["testable"]]
-    if not testable:
-        raise Insufficient("; ".join(f"{t['series']}: {t['reason']}" for t in details["series"]), details)
-    best = max(testable, key=lambda t: t["gsadf"] - t["cv"])
-    verdict = SUPPORTED if best["explosive"] else NOT_SUPPORTED
-    return Outcome(verdict, f"{best['series']}: GSADF {best['gsadf']:.2f} vs {p['level']:.0%} critical value "
-                   f"{best['cv']:.2f}", best["gsadf"], f"GSADF of {best['series']}", None, p["level"], None,
-                   best["n"], details)
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
+    if len(p["waves"]) != 2:
+        raise Insufficient("the rule compares exactly two waves")
+    s = series_of(ev, p["signal"])
+    waves = []
+    for w in p["waves"]:
+        when, share = _wave(s, str(w["when"]))
+        n = _sample_size(ev, p["sizes"], w["size_label"])
+        waves.append({"when": str(when.date()), "share": share, "n": n, "n_known": n is not None,
+                      "n_used": n if n is not None else float(p["assumed_min_n"])})
+    details: dict[str, Any] = {"waves": waves, "assumed_min_n": p["assumed_min_n"]}
+    if p["phase_series"]:
+        ph = series_of(ev, p["phase_series"]).frame
+        peak = ph.loc[ph["value_text"] == p["peak_phase"], "date"]
+        details["peak_date"] = str(peak.min().date()) if len(peak) else None
+        details["both_after_peak"] = bool(len(peak)) and all(pd.Timestamp(w["when"]) > peak.min() for w in waves)
+
+    def interval(n0: float) -> tuple[float, float]:
+        a, b = waves
+        # Counts as share x n, unrounded: the shares are what the sources report, and rounding would make
+        # significance flip back and forth as n grows (the smallest-n search below needs monotony).
+        lo, hi = confint_proportions_2indep(b["share"] / 100 * b["n_used"], b["n_used"],
+                                            a["share"] / 100 * n0, n0, method="newcomb",
+                                            compare="diff", alpha=1 - p["level"])
+        return 100 * float(lo), 100 * float(hi)
+
+    lo, hi = interval(waves[0]["n_used"])
+    rise = waves[1]["share"] - waves[0]["share"]
+    if not waves[0]["n_known"]:
+        details["smallest_significant_n"] = _smallest_n(interval, rise)
+    verdict = SUPPORTED if lo > 0 else NOT_SUPPORTED if hi < 0 else INCONCLUSIVE
+    known = " and ".join(f"{w['when']}: n = {w['n']:.0f}" if w["n_known"] else f"{w['when']}: n unknown, "
+                         f"taken as {p['assumed_min_n']}" for w in waves)
+    return Outcome(verdict, f"{waves[0]['share']:g} % → {waves[1]['share']:g} % ({known}); difference "
+                   f"{rise:+.1f} points, {p['level']:.0%} interval [{lo:+.1f}, {hi:+.1f}]", rise,
+                   "change in share (percentage points)", (lo, hi), p["level"], None,
+                   int(min(w["n_used"] for w in waves)), details)
 
 
-@register("after_peak_rise",
-          {"phase_series": (str, REQUIRED), "peak_phase": (str, REQUIRED), "signals": (list, REQUIRED),
-           "context": (list, []), "min_rise": (float, REQUIRED)},
-          series_params=("phase_series", "signals", "context"))
-def after_peak_rise(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
-    """Did disillusionment signals rise after the hype peak? First vs last observation after the peak date.
-
-    Supported when every signal with >= 2 post-peak values rose by >= min_rise (in its own unit, in the
-    direction its metadata calls "more"); not supported when every one fell or stayed flat.
-    """
-    ph = _series(ev, p["phase_series"]).frame.sort_values("date", kind="stable")
-    peak = ph[ph["value_text"] == p["peak_phase"]]
-    if peak.empty:
-        raise Insufficient(f"no '{p['peak_phase']}' row in {p['phase_series']}")
-    t0 = peak["date"].iloc[0]
-    details: dict[str, Any] = {"peak_date": str(t0.date()), "signals": [], "context": [],
-                               "phases": [{"date": str(d.date()), "phase": v}
-                                          for d, v in zip(ph["date"], ph["value_text"])]}
-    for sid in p["signals"]:
-        s = _series(ev, sid)
-        f = _numeric(s)
-        f = f[f["date"] > t0]
-        row: dict[str, Any] = {"series": sid, "n_after_peak": len(f)}
-        if len(f) >= 2:
-            sign = -1.0 if getattr(s.meta, "direction", "up") == "down" else 1.0
-            row.update(first_date=str(f["date"].iloc[0].date()), first=float(f["v"].iloc[0]),
-                       last_date=str(f["date"].iloc[-1].date()), last=float(f["v"].iloc[-1]),
-                       rise=sign * float(f["v"].iloc[-1] - f["v"].iloc[0]))
-        details["signals"].append(row)
-    for sid in p["context"]:
-        f = _series(ev, sid).frame
-        details["context"] += [{"series": sid, "label": r.get("label", ""), "date": str(r["date"].date()),
-                                "value": fnum(r["value"]), "bound": r.get("bound", "")}
-                               for r in f[f["date"] > t0].to_dict("records")]
-    rows = [r for r in details["signals"] if "rise" in r]
-    if not rows:
-        raise Insufficient("no signal has 2 observations after the hype peak", details)
-    rises = [r["rise"] for r in rows]
-    verdict = SUPPORTED if min(rises) >= p["min_rise"] else NOT_SUPPORTED if max(rises) <= 0 else INCONCLUSIVE
-    n = min(r["n_after_peak"] for r in rows)
-    return Outcome(verdict, f"{rows[0]['series']} moved {rows[0]['first']:g} -> {rows[0]['last']:g} after the "
-                   f"peak ({details['peak_date']}); n={n} observations after the peak: a before/after "
-                   f"comparison, not a trend test", rises[0], f"rise of {rows[0]['series']} after the peak",
-                   None, 0.95, None, n, details)
+def _smallest_n(interval, rise: float) -> int | None:
+    """Smallest first-wave n (2..100,000) at which the interval excludes 0 on the side of the change."""
+    def significant(n: int) -> bool:
+        lo, hi = interval(float(n))
+        return lo > 0 if rise > 0 else hi < 0
+    if rise == 0 or not significant(100_000):
+        return None
+    lo, hi = 2, 100_000
+    while lo < hi:                       # the interval narrows as n grows: bisect the first significant n
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if significant(mid) else (mid + 1, hi)
+    return lo

@@ -244,13 +244,13 @@ def _compute_to_target(ev: Evidence, p: Mapping[str, Any]) -> Iterator[Evidence]
 
 # ---------------------------------------------------------------------------------------- market kinds
 def _with_series(ev: Evidence, changes: dict[str, np.ndarray]) -> Evidence:
-    """The market with some series' analysed values replaced ("more" = larger, no transform), dates kept."""
-    from bubblelens.claims.market_statistics import _numeric
+    """The market with some series' values replaced ("more" = larger, no transform), dates kept."""
+    from bubblelens.claims.market_statistics import numeric_rows
 
     series = dict(ev.market.series)
     for sid, values in changes.items():
         s = series[sid]
-        keep = _numeric(s).index
+        keep = numeric_rows(s).index
         frame = s.frame.copy()
         frame.loc[keep, "value"] = values
         series[sid] = dataclasses.replace(s, frame=frame,
@@ -259,60 +259,97 @@ def _with_series(ev: Evidence, changes: dict[str, np.ndarray]) -> Evidence:
 
 
 def _years(ev: Evidence, sid: str) -> np.ndarray | None:
-    from bubblelens.claims.market_statistics import _numeric
+    from bubblelens.claims.market_statistics import numeric_rows
 
     if ev.market is None or sid not in ev.market.series:
         return None
-    dates = _numeric(ev.market.series[sid])["date"]
+    dates = numeric_rows(ev.market.series[sid])["date"]
     return ((dates - dates.min()).dt.days / 365.25).to_numpy(float)
 
 
-@probe("growth_race")
-def _growth_race(ev: Evidence, p: Mapping[str, Any]) -> Iterator[Evidence]:
-    """Hype far faster than capability, far slower, and both alike with noise; quoted rates as quoted."""
+@probe("growth_comparison")
+def _growth_comparison(ev: Evidence, p: Mapping[str, Any]) -> Iterator[Evidence]:
+    """Each pair's first series far faster than its second, far slower, and both alike with noise."""
     if ev.market is None:
         yield ev
         return
-    for hype_g, cap_g, noise in ((10.0, 1.1, 0.01), (1.1, 10.0, 0.01), (2.0, 2.0, 0.8)):
+    for fast_g, slow_g, noise in ((10.0, 1.1, 0.01), (1.1, 10.0, 0.01), (2.0, 2.0, 0.8)):
         changes = {}
-        for group, g in ((p["hype"], hype_g), (p["capability"], cap_g)):
-            for sid in group:
-                t = _years(ev, sid)
+        for pair in p["pairs"]:
+            for role, g in (("faster", fast_g), ("slower", slow_g)):
+                t = _years(ev, pair[role])
                 if t is not None and len(t):
-                    changes[sid] = np.exp(np.log(g) * t + noise * spread(len(t)))
+                    changes[pair[role]] = np.exp(np.log(g) * t + noise * spread(len(t)))
         yield _with_series(ev, changes)
+
+
+def _explosive_values(ev: Evidence, p: Mapping[str, Any], amplitude: float, seed: int) -> Evidence:
+    """Random walks (seeded) on the tested series' dates, with an explosive run of `amplitude` in the
+    claim's window (or the last quarter of the sample), on the scale the claim tests."""
+    from bubblelens.claims.market_statistics import numeric_rows
+
+    rng = np.random.default_rng(seed)
+    changes = {}
+    for sid in p["series"]:
+        t = _years(ev, sid)
+        if t is None:
+            continue
+        n = len(t)
+        walk = np.cumsum(rng.normal(0.0, 0.05 if p["scale"] == "log" else 1.0, n))
+        start = int(0.75 * n)
+        if p["window"]:
+            dates = numeric_rows(ev.market.series[sid])["date"].to_numpy()
+            inside = np.flatnonzero(dates >= np.datetime64(pd.Timestamp(p["window"][0])))
+            start = int(inside[0]) if len(inside) else start
+        steps = np.clip(np.arange(n) - start, 0, None)
+        bubble = amplitude * (1.08 ** steps - 1.0)
+        z = walk + bubble
+        changes[sid] = 100.0 * np.exp(z) if p["scale"] == "log" else z - z.min() + 10.0
+    return _with_series(ev, changes)
 
 
 @probe("explosive_roots")
 def _explosive_roots(ev: Evidence, p: Mapping[str, Any]) -> Iterator[Evidence]:
-    """Every tested series explosive (exponential in levels), and every one a random walk (seeded draws)."""
+    """Random walks (not explosive), the same walks with a strong explosive run in the window, and a
+    bisection on the run's amplitude between the two for a p-value inside the pre-declared band."""
+    from bubblelens.claims.explosive_statistics import explosive_roots
+
     if ev.market is None:
         yield ev
         return
-    lengths = {sid: len(t) for sid in p["series"] if (t := _years(ev, sid)) is not None}
-    # Exponential in levels (explosive), with a wiggle so no recursive regression fits exactly.
-    yield _with_series(ev, {sid: 100 * np.exp(0.08 * np.arange(n)) * (1 + 0.01 * spread(n))
-                            for sid, n in lengths.items()})
+
+    def verdict(scenario: Evidence) -> str:
+        try:
+            return explosive_roots(scenario, p).verdict
+        except Insufficient:
+            return INCONCLUSIVE
     for seed in range(3):
-        rng = np.random.default_rng(seed)
-        yield _with_series(ev, {sid: 100 + np.cumsum(rng.normal(0, 1, n)) for sid, n in lengths.items()})
+        calm, wild = _explosive_values(ev, p, 0.0, seed), _explosive_values(ev, p, 1.0, seed)
+        yield calm
+        yield wild
+        lo, hi = math.log(1e-5), 0.0
+        if verdict(calm) == verdict(wild):
+            continue
+        for _ in range(14):                  # the p-value falls as the explosive run grows
+            mid = _explosive_values(ev, p, math.exp((lo + hi) / 2), seed)
+            yield mid
+            v = verdict(mid)
+            if v == INCONCLUSIVE:
+                return
+            lo, hi = ((lo + hi) / 2, hi) if v != "supported" else (lo, (lo + hi) / 2)
 
 
-@probe("after_peak_rise")
-def _after_peak_rise(ev: Evidence, p: Mapping[str, Any]) -> Iterator[Evidence]:
-    """Each signal rising by more than the declared minimum after the peak, falling, and rising by less."""
-    from bubblelens.claims.market_statistics import _numeric
+@probe("proportion_change")
+def _proportion_change(ev: Evidence, p: Mapping[str, Any]) -> Iterator[Evidence]:
+    """A large rise between the two waves, a large fall, and almost no change (sample sizes as they are)."""
+    from bubblelens.claims.market_statistics import _period, numeric_rows
 
-    if ev.market is None or p["phase_series"] not in ev.market.series:
+    if ev.market is None or p["signal"] not in ev.market.series:
         yield ev
         return
-    phases = ev.market.series[p["phase_series"]].frame
-    peak = phases.loc[phases["value_text"] == p["peak_phase"], "date"]
-    for rise in (p["min_rise"] + 1.0, -1.0, p["min_rise"] / 2):
-        changes = {}
-        for sid in p["signals"]:
-            if sid in ev.market.series and len(peak):
-                after = (_numeric(ev.market.series[sid])["date"] > peak.min()).to_numpy()
-                ramp = np.cumsum(after) - 1.0                      # 0, 1, ... over the post-peak rows
-                changes[sid] = 50.0 + np.where(after, rise * ramp / max(after.sum() - 1, 1), 0.0)
-        yield _with_series(ev, changes)
+    dates = numeric_rows(ev.market.series[p["signal"]])["date"]
+    (a0, a1), (b0, b1) = (_period(str(w["when"])) for w in p["waves"])
+    in_first = ((dates >= a0) & (dates <= a1)).to_numpy()
+    in_last = ((dates >= b0) & (dates <= b1)).to_numpy()
+    for first, last in ((20.0, 45.0), (45.0, 20.0), (30.0, 30.5)):
+        yield _with_series(ev, {p["signal"]: np.where(in_first, first, np.where(in_last, last, 50.0))})

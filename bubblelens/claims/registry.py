@@ -117,11 +117,15 @@ def referenced_ids(value: Any, key: str) -> list[str]:
 
 
 def market_series_ids(data_dir: Path) -> set[str] | None:
-    """Series ids available in `data_dir/market` (CSV stems), or None when there is no such folder."""
+    """Series ids available in `data_dir/market` (CSV stems) plus the views of the external data sets
+    when `data_dir/external` exists, or None when there is no market folder."""
+    from bubblelens.external.views import VIEW_IDS
+
     market = curated(data_dir, "market")
     if not market.is_dir():
         return None
-    return {p.stem for p in market.glob("*.csv") if p.name != "sources.csv"}
+    views = set(VIEW_IDS) if curated(data_dir, "external").is_dir() else set()
+    return {p.stem for p in market.glob("*.csv") if p.name != "sources.csv"} | views
 
 
 def _check_type(value: Any, typ: type) -> bool:

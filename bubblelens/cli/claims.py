@@ -45,13 +45,13 @@ def check(profile: str = typer.Option("quick", "--profile", help="Sizes of this 
     in quick or full."""
     from bubblelens.claims.check import build_evidence, check_claims, skeleton_evidence
     from bubblelens.core.config import profile_config
-    from bubblelens.market.load import load_market
+    from bubblelens.external.views import load_evidence_market
     from bubblelens.market.reference import published_results
 
     if profile not in PROFILES:
         raise UsageError(f"--profile: unknown profile '{profile}'; choose one of: {', '.join(PROFILES)}")
     specs = _specs(data)
-    market, published = load_market(data), published_results(data)
+    market, published = load_evidence_market(data), published_results(data)
     evidence = build_evidence(out, profile, market, published)
     source = f"the {profile} build in {out}" if evidence is not None else \
         f"the {profile} profile's configuration (no {profile} build in {out}: FLOPs and other design facts unseen)"

@@ -1,7 +1,8 @@
 """`bubblelens data check|list|add|init`: the analyst's commands for the curated market data.
 
 A Typer sub-app, mounted by cli/main.py with `app.add_typer(data.app, name="data")`. Parsing and printing
-only; the rules live in market/load.py and market/schema.py, the copying in core/resources.py. Issues go to
+only; the rules live in market/load.py and market/schema.py (external/load.py and external/schema.py for
+the external data sets `data check` also validates), the copying in core/resources.py. Issues go to
 stderr (one per line, never wrapped, so they can be grepped and clicked), results to stdout; any data
 error exits 3, a refused `data init` exits 2.
 """
@@ -21,14 +22,15 @@ from rich.text import Text
 
 from bubblelens.core.errors import EXIT_INVALID_DATA, EXIT_STAGE_FAILED, EXIT_USAGE, BubblelensError, DataError
 from bubblelens.core.resources import CURATED, DATA_DIR, copy_curated, is_installed_copy
+from bubblelens.external.load import ExternalDataError, validate_external
 from bubblelens.market.load import MarketDataError, add_row, describe, load_market, validate
 from bubblelens.market.schema import Issue
 
 app = typer.Typer(help="Check, list and add curated market data (data/market); copy it out to edit.",
                   no_args_is_help=True)
 
-DataOpt = Annotated[Path, typer.Option("--data", help="Curated-data directory (the one containing market/).",
-                                       file_okay=False)]
+DataOpt = Annotated[Path, typer.Option("--data", help="Curated-data directory (the one containing market/ "
+                                       "and external/).", file_okay=False)]
 TodayOpt = Annotated[Optional[str], typer.Option(
     "--today", hidden=True, help="Judge future and stale dates against this ISO day (for reproducible checks).")]
 
@@ -53,7 +55,7 @@ def _print_issues(issues: list[Issue]) -> None:
 
 
 def _fail(exc: DataError) -> typer.Exit:
-    if isinstance(exc, MarketDataError):
+    if isinstance(exc, (MarketDataError, ExternalDataError)):
         _print_issues(exc.issues)
     else:
         Console(stderr=True, soft_wrap=True, highlight=False).print(Text(str(exc), style="red"))
@@ -72,12 +74,15 @@ def _stdout() -> Console:
 
 @app.command("check")
 def check(data: DataOpt = DATA_DIR, today: TodayOpt = None) -> None:
-    """Validate every series, the sources table and the metadata; exit 3 on any error."""
-    issues = validate(data, today=_today(today))
+    """Validate the series, sources table and metadata, and the external data sets; exit 3 on any error."""
+    day = _today(today)
+    issues = validate(data, today=day) + validate_external(data, today=day)
     _print_issues(issues)
     n_err = sum(i.severity == "error" for i in issues)
     n_warn = len(issues) - n_err
-    _stdout().print(Text(f"{data / 'market'}: {n_err} error(s), {n_warn} warning(s)"))
+    # One line however long the path (a summary someone greps for must never wrap).
+    _stdout().print(Text(f"{data / 'market'}, {data / 'external'}: {n_err} error(s), {n_warn} warning(s)"),
+                    soft_wrap=True)
     if n_err:
         raise typer.Exit(EXIT_INVALID_DATA)
 
@@ -139,7 +144,7 @@ def init(directory: Annotated[Path, typer.Argument(help="Where to put the copy (
                                                    metavar="DIR")],
          force: Annotated[bool, typer.Option("--force", help="Replace the curated inputs in a non-empty DIR "
                                              "(other files in it are kept).")] = False) -> None:
-    """Copy the shipped curated inputs (market, reference, costs, claims) into DIR to edit and build from."""
+    """Copy the shipped curated inputs (market, reference, costs, external, claims) into DIR to edit and build from."""
     target = directory.resolve()
     if target.is_relative_to(DATA_DIR.resolve()) or is_installed_copy(target):   # would copy into itself
         raise _refuse(f"{directory} is inside the shipped data ({DATA_DIR}); choose a directory outside it.",

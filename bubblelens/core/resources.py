@@ -31,7 +31,7 @@ TEMPLATES_DIR = RESOURCE_ROOT / "templates"
 
 # What a build reads from `--data DIR` (the curated, analyst-edited inputs), relative to DIR. `data init`
 # copies exactly these; readers name their path through `curated()` so the list cannot fall behind.
-CURATED = ("market", "reference", "costs", "claims.toml", "claims.lock")
+CURATED = ("market", "reference", "costs", "external", "claims.toml", "claims.lock")
 
 
 def curated(data_dir: Path, name: str) -> Path:

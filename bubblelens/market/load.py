@@ -26,24 +26,9 @@ from bubblelens.core.io import atomic_write_bytes
 from bubblelens.core.errors import DataError
 from bubblelens.core.provenance import Source  # one Source type from curated CSV to rendered appendix
 from bubblelens.market.schema import (
-    CATEGORIES_FILE,
-    CATEGORY_UNIT,
-    OPTIONAL_SERIES_COLUMNS,
-    SERIES_COLUMNS,
-    SERIES_META_FILE,
-    SOURCE_COLUMNS,
-    SOURCES_FILE,
-    Issue,
-    RowModel,
-    SeriesMetaModel,
-    SourceModel,
-    check_id,
-    decode_csv_bytes,
-    parse_iso_date,
-    parse_toml,
-    period_bounds,
-    pydantic_issues,
-    read_csv_records,
+    CATEGORIES_FILE, CATEGORY_UNIT, OPTIONAL_SERIES_COLUMNS, SERIES_COLUMNS, SERIES_META_FILE, SOURCE_COLUMNS,
+    SOURCES_FILE, URL_NOT_RECORDED, Issue, RowModel, SeriesMetaModel, SourceModel, check_id, decode_csv_bytes,
+    parse_iso_date, parse_toml, period_bounds, pydantic_issues, read_csv_records,
 )
 
 log = logging.getLogger(__name__)
@@ -86,6 +71,18 @@ class Series:
             return 100.0 - self.frame["value"]
         return self.frame["value"]
 
+    @property
+    def more_is_reciprocal(self) -> bool:
+        """Is "more" the reciprocal of `values_for_analysis`? The one place that decides, for the growth
+        table, its chart and the claims: yes for a falling price ('down') and for a score analysed as its
+        error rate; both together cancel."""
+        return (self.meta.direction == "down") != (self.meta.transform == "error_rate")
+
+    def toward_more(self) -> pd.Series:
+        """`values_for_analysis` oriented so that larger always means more (reciprocal where needed)."""
+        v = self.values_for_analysis()
+        return 1.0 / v if self.more_is_reciprocal else v
+
 
 @dataclass
 class Market:
@@ -119,8 +116,9 @@ def market_fingerprint(data_dir: Path) -> str:
     return h.hexdigest()
 
 
-def _display(path: Path) -> str:
-    """Path as the analyst should see it: relative to the working directory when below it."""
+def display_path(path: Path) -> str:
+    """Path as the analyst should see it: relative to the working directory when below it (shared with
+    external/load.py, so both folders' issues read alike)."""
     path = path.resolve()
     try:
         return path.relative_to(Path.cwd().resolve()).as_posix()
@@ -151,15 +149,15 @@ def _read(path: Path, overrides: dict[str, bytes]) -> bytes:
 def _read_toml(path: Path, scan: _Scan, overrides: dict[str, bytes]) -> tuple[dict, dict[str, int]]:
     """Parse a TOML file; return (tables, {table name: header line}) or record why it cannot be read."""
     if not path.is_file() and path.name not in overrides:
-        scan.error(_display(path), None, None, f"{path.name} is missing")
+        scan.error(display_path(path), None, None, f"{path.name} is missing")
         return {}, {}
-    data, lines, issues = parse_toml(_read(path, overrides), _display(path))
+    data, lines, issues = parse_toml(_read(path, overrides), display_path(path))
     scan.issues.extend(issues)
     return data, lines
 
 
 def _scan_sources(path: Path, scan: _Scan, today: date, overrides: dict[str, bytes]) -> None:
-    shown = _display(path)
+    shown = display_path(path)
     if not path.is_file() and path.name not in overrides:
         scan.error(shown, None, None, f"{SOURCES_FILE} is missing")
         return
@@ -188,12 +186,12 @@ def _scan_meta(market_dir: Path, scan: _Scan, overrides: dict[str, bytes]) -> No
     categories, lines = _read_toml(market_dir / CATEGORIES_FILE, scan, overrides)
     for name, table in categories.items():
         if not isinstance(table, dict) or not str(table.get("description", "")).strip():
-            scan.error(_display(market_dir / CATEGORIES_FILE), lines.get(name), None,
+            scan.error(display_path(market_dir / CATEGORIES_FILE), lines.get(name), None,
                        f"category [{name}] needs a description = \"...\"")
         else:
             scan.categories[name] = str(table["description"])
     tables, lines = _read_toml(market_dir / SERIES_META_FILE, scan, overrides)
-    shown = _display(market_dir / SERIES_META_FILE)
+    shown = display_path(market_dir / SERIES_META_FILE)
     for series_id, table in tables.items():
         line = lines.get(series_id)
         if not isinstance(table, dict):
@@ -212,7 +210,7 @@ def _scan_meta(market_dir: Path, scan: _Scan, overrides: dict[str, bytes]) -> No
 
 
 def _scan_series(path: Path, scan: _Scan, today: date, overrides: dict[str, bytes]) -> None:
-    series_id, shown = path.stem, _display(path)
+    series_id, shown = path.stem, display_path(path)
     scan.files[series_id] = shown
     try:
         check_id(series_id, kind="series id")
@@ -247,7 +245,7 @@ def _scan_series(path: Path, scan: _Scan, today: date, overrides: dict[str, byte
 
 def _cross_check(market_dir: Path, scan: _Scan, today: date) -> None:
     """Checks between files: metadata present, sources defined and used, series up to date."""
-    meta_file, sources_file = _display(market_dir / SERIES_META_FILE), _display(market_dir / SOURCES_FILE)
+    meta_file, sources_file = display_path(market_dir / SERIES_META_FILE), display_path(market_dir / SOURCES_FILE)
     for series_id, shown in scan.files.items():
         if series_id not in scan.metas:
             scan.error(shown, None, None, f"series {series_id!r} has no [{series_id}] table in "
@@ -271,7 +269,11 @@ def _cross_check(market_dir: Path, scan: _Scan, today: date) -> None:
         if age > STALE_AFTER_DAYS:
             scan.issues.append(Issue("warning", scan.files[series_id], line, None,
                                      f"newest value ({newest.date}) is over a year old ({age} days)"))
-    for source_id, (line, _) in scan.sources.items():
+    for source_id, (line, model) in scan.sources.items():
+        if model.url == URL_NOT_RECORDED:
+            scan.issues.append(Issue("warning", sources_file, line, "url",
+                                     f"source {source_id!r} has no recorded address: a reader cannot re-find "
+                                     f"the passage"))
         if source_id not in cited:
             scan.issues.append(Issue("warning", sources_file, line, None,
                                      f"source {source_id!r} is not cited by any series row"))
@@ -283,7 +285,7 @@ def _scan_all(data_dir: Path, today: date | None, overrides: dict[str, bytes] | 
     market_dir = Path(data_dir) / MARKET_SUBDIR
     scan = _Scan()
     if not market_dir.is_dir():
-        scan.error(_display(market_dir), None, None, "curated-data directory has no market/ folder")
+        scan.error(display_path(market_dir), None, None, "curated-data directory has no market/ folder")
         return scan
     _scan_sources(market_dir / SOURCES_FILE, scan, today, overrides)
     _scan_meta(market_dir, scan, overrides)
@@ -364,13 +366,13 @@ def add_row(data_dir: Path, series_id: str, date: str, value: str | float, sourc
     """
     path = Path(data_dir) / MARKET_SUBDIR / f"{series_id}.csv"
     if not path.is_file():
-        raise DataError(f"unknown series {series_id!r}: {_display(path)} does not exist (create it and "
+        raise DataError(f"unknown series {series_id!r}: {display_path(path)} does not exist (create it and "
                         f"its [{series_id}] table in {SERIES_META_FILE} first; see docs/analyst-guide.md)")
     raw = path.read_bytes()
     text = raw.decode("utf-8", errors="replace").lstrip("\ufeff")
     header = [h.strip() for h in next(csv.reader(io.StringIO(text)), [])]
     if label and "label" not in header:
-        raise DataError(f"{_display(path)} has no 'label' column; leave --label out for this series")
+        raise DataError(f"{display_path(path)} has no 'label' column; leave --label out for this series")
     if unit is None:
         meta, _ = _read_toml(path.parent / SERIES_META_FILE, _Scan(), {})
         unit = str(meta.get(series_id, {}).get("unit", ""))
@@ -384,6 +386,6 @@ def add_row(data_dir: Path, series_id: str, date: str, value: str | float, sourc
     scan = _scan_all(Path(data_dir), today, overrides={path.name: candidate})
     errors = [i for i in scan.issues if i.severity == "error"]
     if errors:
-        raise MarketDataError(errors, action=f"row not added to {_display(path)}: ")
+        raise MarketDataError(errors, action=f"row not added to {display_path(path)}: ")
     atomic_write_bytes(path, candidate)
-    log.info("added %s row %s to %s", series_id, date, _display(path))
+    log.info("added %s row %s to %s", series_id, date, display_path(path))

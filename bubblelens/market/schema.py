@@ -36,6 +36,7 @@ FREQUENCIES = ("annual", "quarterly", "monthly", "irregular")
 DIRECTIONS = ("up", "down")
 TRANSFORMS = ("", "error_rate")                  # error_rate: analyse 100 - value (a bounded score's complement)
 BOUNDS = ("", "<", ">")
+URL_NOT_RECORDED = "not recorded"                # the passage was read but its address was not kept
 
 SOURCES_FILE = "sources.csv"
 SERIES_META_FILE = "series.toml"
@@ -203,8 +204,11 @@ class _SourceChecks(_Strict):
         sid = info.data.get("source_id", "?")
         if v.strip() == "":
             raise _err("no_url", f"source {sid!r} has no URL")
+        if v == URL_NOT_RECORDED:      # an honest gap (load warns); never a made-up address
+            return v
         if not (v.startswith("https://") or v.startswith("http://")) or v != v.strip():
-            raise _err("bad_url", f"{v!r} is not an http(s) URL")
+            raise _err("bad_url", f"{v!r} is not an http(s) URL (write '{URL_NOT_RECORDED}' if the address "
+                       f"of the copy read was not kept)")
         return v
 
     @field_validator("accessed", check_fields=False)

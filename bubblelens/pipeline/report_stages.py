@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bubblelens.analysis import long_series
 from bubblelens.analysis.bubbles import sp500_reference
 from bubblelens.analysis.critical_values import SHIPPED_DIR as CRITICAL_VALUE_TABLES
 from bubblelens.analysis.growth import growth_table
@@ -21,12 +22,13 @@ from bubblelens.claims.kinds import Evidence
 from bubblelens.core.config import canonical
 from bubblelens.core.io import atomic_directory, atomic_write_bytes, tree_digest
 from bubblelens.core.resources import TEMPLATES_DIR, curated
+from bubblelens.external.views import load_evidence_market
 from bubblelens.market import load as market
 from bubblelens.market.reference import published_results
 from bubblelens.pipeline.context import BuildContext, StageCode
 from bubblelens.pipeline.manifest import build_date, build_id, other_versions, stable_manifest
 from bubblelens.pipeline.state import BuildState, Charts, Evaluated
-from bubblelens.report.charts import market as charts_market, models as charts_models
+from bubblelens.report.charts import long_series as charts_long, market as charts_market, models as charts_models
 from bubblelens.report.content import assemble, report_meta
 from bubblelens.report.render import HTML_NAME, PDF_NAME, render_report
 from bubblelens.report.tables import metric_summary
@@ -41,8 +43,11 @@ RENDER_CODE = StageCode(("bubblelens.pipeline.report_stages",), (TEMPLATES_DIR, 
 def load_market_stage(ctx: BuildContext) -> market.Market:
     # Staleness is judged against the build date (see build_date), never the render's clock.
     ctx.date_text = build_date(Path(ctx.opts.data_dir))
-    m = market.load_market(ctx.opts.data_dir, today=datetime.fromisoformat(ctx.date_text).date())
+    m = load_evidence_market(ctx.opts.data_dir, today=datetime.fromisoformat(ctx.date_text).date())
     ctx.input_hashes["market"] = m.fingerprint()
+    external = curated(Path(ctx.opts.data_dir), "external")
+    if external.is_dir():
+        ctx.input_hashes["external"] = tree_digest(external)
     if m.issues:
         ctx.reporter.info(f"data: {len(m.issues)} warnings (stale series, uncited sources); "
                           "`bubblelens data check` lists them")
@@ -82,15 +87,20 @@ def charts_stage(ctx: BuildContext, state: BuildState) -> Charts:
     summary = metric_summary(ev.runs_long())
     growth = growth_table(mkt)
     sp500 = sp500_reference(mkt)
+    long = {"panels": long_series.explosive_panels(mkt), "regimes": long_series.nvidia_regimes(mkt),
+            "epoch": long_series.epoch_trends(mkt)}
     with atomic_directory(chart_dir) as tmp:
         env = charts_models.ChartEnv(tmp, _measured_by(meta), published_results(ctx.opts.data_dir), meta)
         with ctx.reporter.task("charts", 2) as cb:
             model_charts = charts_models.all_model_charts(ev, env, summary)
             cb(1, 2, {})
-            market_charts = charts_market.all_market_charts(mkt, env, growth, sp500)
+            market_charts = charts_market.all_market_charts(mkt, env, growth) + [c for c in (
+                charts_long.bsadf_panels(mkt, env, long["panels"]),
+                charts_long.nvidia_regimes(mkt, env, long["regimes"]),
+                charts_long.epoch_compute(mkt, env, long["epoch"])) if c is not None]
             cb(2, 2, {})
     by_id = {c.chart_id: c for c in model_charts + market_charts}
-    return Charts(by_id, summary, growth, sp500, meta, chart_dir)
+    return Charts(by_id, summary, growth, sp500, meta, chart_dir, long)
 
 
 def report_unit(ctx: BuildContext, state: BuildState, manifest_extra: dict) -> dict:

@@ -104,6 +104,7 @@ class Charts:
     sp500: Any                            # (radf result, critical values, episodes) of the yardstick, or None
     meta: "ReportMeta"
     chart_dir: Path
+    long: dict = field(default_factory=dict)   # analysis.long_series: panels, NVIDIA regimes, Epoch trends
 
 
 @dataclass

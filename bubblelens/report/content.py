@@ -12,7 +12,7 @@ from bubblelens import __version__
 from bubblelens.claims.kinds import VERDICTS
 from bubblelens.core.config import BuildConfig
 from bubblelens.evaluation.names import CONVERGENCE_FLOOR
-from bubblelens.report import tables as T
+from bubblelens.report import market_evidence, tables as T
 from bubblelens.report import text as report_text
 from bubblelens.report.model import Callout, Figure, Paragraph, ReportContent, ReportMeta, Section, Table
 
@@ -196,38 +196,6 @@ def hype_section(charts: dict, growth: pd.DataFrame, summary: pd.DataFrame, runs
         T.quality_per_compute(summary, runs)])
 
 
-def bubble_section(mkt, charts: dict, sp500) -> Section:
-    from bubblelens.analysis import timeseries
-
-    blocks = [Paragraph(report_text.BUBBLE_INTRO.format(min_obs=timeseries.MIN_OBS_EXPLOSIVE))]
-    if sp500 is not None:
-        result, cvs, episodes = sp500
-        cv = cvs.value("gsadf", 0.95)
-        verdict = "explosive at the 5 % level" if result.gsadf > cv else "not explosive at the 5 % level"
-        blocks.append(Paragraph(
-            f"S&P 500 price/dividend ratio, {result.n:,} months: SADF = {T.fmt(result.sadf)}, GSADF = "
-            f"{T.fmt(result.gsadf)} against a 95 % Monte Carlo critical value of {T.fmt(cv)} — **{verdict}** "
-            f"(minimum window {result.min_window} regression rows, i.e. {result.min_window + result.lag + 1} "
-            "months). Episodes where BSADF exceeds its 95 % "
-            "critical value for at least log(T) months: " +
-            ("; ".join(f"{_d(e.start)} – {_d(e.end)} (peak {_d(e.peak)}, {e.duration} months)" for e in episodes)
-             or "none") + "."))
-        blocks += _fig(charts, "fig-sp500-bsadf")
-    rows = []
-    for s in sorted(mkt.series.values(), key=lambda s: s.meta.series_id):
-        if s.meta.category not in ("hype",) or s.frame["value"].isna().all():
-            continue
-        ok, reason = timeseries.check_testable(list(s.frame["date"]))
-        rows.append([s.meta.series_id, len(s.frame), "testable" if ok else "insufficient data", reason])
-    blocks.append(Table("Can the hype series be tested for explosive roots?", ["Series", "Points", "Verdict", "Reason"],
-                        rows, table_id="tab-explosive-testability"))
-    return Section("bubble-tests", "Bubble tests", blocks)
-
-
-def _d(x) -> str:
-    return x.strftime("%Y-%m") if hasattr(x, "strftime") else str(x)
-
-
 def limitations_section(meta: ReportMeta, mkt) -> Section:
     grades = [[s.meta.series_id, s.meta.reliability, getattr(s.meta, "reliability_note", "")]
               for s in sorted(mkt.series.values(), key=lambda s: s.meta.series_id)]
@@ -289,7 +257,8 @@ def assemble(cfg: BuildConfig, state, meta: ReportMeta, manifest: dict, publishe
         compute_section(ev, charts, costs),
         market_section(mkt, charts),
         hype_section(charts, ch.growth, ch.summary, ev.runs),
-        bubble_section(mkt, charts, ch.sp500),
+        market_evidence.long_series_section(charts, ch.long, claims),
+        market_evidence.bubble_section(mkt, charts, claims, ch.sp500),
         limitations_section(meta, mkt),
         methods_section(),
     ]

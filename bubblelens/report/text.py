@@ -80,14 +80,6 @@ HYPE_INTRO = (
     "capability per dollar. Growth rates are log-linear fits with 95 % intervals on irregularly spaced dates."
 )
 
-BUBBLE_INTRO = (
-    "Explosive-root tests (Phillips, Shi and Yu 2015: SADF and GSADF, with BSADF date-stamping) detect periods "
-    "when a series grows faster than a random walk allows. They need equally spaced observations and at least "
-    "{min_obs} of them; most AI series have 2–16 irregular points, and the report does not dress them up as a test. "
-    "The S&P 500 price/dividend ratio, 1871–2010, is the yardstick: its dot-com episode is what a detected bubble "
-    "looks like."
-)
-
 METHODS = [
     "**GAN losses.** Discriminator: L_D = −E[log D(x)] − E[log(1 − D(G(z)))]; generator (non-saturating): "
     "L_G = −E[log D(G(z))], both as binary cross-entropy on logits, the fake batch detached for the discriminator "

@@ -20,7 +20,8 @@ SECTIONS = ["Executive summary", "The thesis and how it is tested", "Models and 
             "Compute and cost", "Market sentiment", "Hype versus capability", "Bubble tests", "Limitations",
             "Methods and errata"]
 CHART_IDS = ["fig-sample-grids", "fig-training-losses", "fig-mode-coverage", "fig-ring8-samples",
-             "fig-hype-vs-capability", "fig-growth-rates", "fig-sp500-bsadf", "fig-compute-per-run"]
+             "fig-hype-vs-capability", "fig-growth-rates", "fig-bsadf-panels", "fig-nvidia-regimes",
+             "fig-epoch-compute", "fig-compute-per-run"]
 
 
 def run_cli(*args: str, env: dict | None = None, check: bool = False) -> subprocess.CompletedProcess:

@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 
 from bubblelens.analysis.growth import labelled_growth, numeric_series
-from bubblelens.market.reference import SP500_SERIES
 from bubblelens.report.charts.io import draw_chart
 from bubblelens.report.model import ChartSpec, Source
 
@@ -39,7 +38,7 @@ def hype_vs_capability(market, env) -> ChartSpec | None:
         v = s.values_for_analysis().loc[f.index].to_numpy(dtype=float)
         if len(f) < 2 or (v <= 0).any():
             continue
-        index = v / v[0] if s.meta.direction == "up" else v[0] / v
+        index = v[0] / v if s.more_is_reciprocal else v / v[0]
         rows += [(s.meta.series_id, s.meta.category, d.date().isoformat(), float(x), float(i))
                  for d, x, i in zip(f["date"], v, index)]
     if not rows:
@@ -122,29 +121,7 @@ def category_panels(market, env, category: str, chart_id: str, title: str) -> Ch
     return draw_chart(spec, draw, env.out_dir, meta=env.meta, figsize=(6.7, 2.3 * nrows + 0.9))
 
 
-def sp500_bsadf(market, env, result, cvs, episodes) -> ChartSpec | None:
-    if result is None:
-        return None
-    crit = cvs.sequence(0.95, "psy")
-    data = pd.DataFrame({"date": [d.date().isoformat() if hasattr(d, "date") else d for d in result.index],
-                         "bsadf": result.bsadf, "cv95": crit})
-    spec = ChartSpec("fig-sp500-bsadf", "S&P 500 price/dividend ratio: the dot-com yardstick",
-                     "Backward sup ADF statistic (PSY 2015) of the monthly S&P 500 price/dividend ratio against its "
-                     "95 % Monte Carlo critical-value sequence; shaded: date-stamped explosive episodes.",
-                     "BSADF statistic", data, sources_of(market, [SP500_SERIES]), "")
-
-    def draw(fig, ax):
-        x = pd.to_datetime(data.date)
-        ax.plot(x, data.bsadf, lw=0.8, label="BSADF")
-        ax.plot(x, data.cv95, lw=0.8, ls="--", c="C3", label="95 % critical value")
-        for e in episodes:
-            ax.axvspan(pd.Timestamp(e.start), pd.Timestamp(e.end), color="C1", alpha=0.25, lw=0)
-        ax.legend(fontsize=7, loc="upper left")
-
-    return draw_chart(spec, draw, env.out_dir, meta=env.meta, figsize=(6.7, 3.0))
-
-
-def all_market_charts(market, env, growth: pd.DataFrame, sp500) -> list[ChartSpec]:
+def all_market_charts(market, env, growth: pd.DataFrame) -> list[ChartSpec]:
     charts = [
         category_panels(market, env, "hype", "fig-hype-series", "Hype: investment, revenue and attention"),
         category_panels(market, env, "adoption", "fig-adoption-series", "Adoption: survey shares and users"),
@@ -153,6 +130,5 @@ def all_market_charts(market, env, growth: pd.DataFrame, sp500) -> list[ChartSpe
                         "Disillusionment: abandonment and return signals"),
         hype_vs_capability(market, env),
         growth_rates(market, growth, env),
-        sp500_bsadf(market, env, *sp500) if sp500 else None,
     ]
     return [c for c in charts if c is not None]

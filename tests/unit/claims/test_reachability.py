@@ -3,8 +3,6 @@ they exist (Clopper-Pearson: 0 failures in n runs gives an upper bound 1 - (alph
 only from n = 17), and the design facts the probes must hold fixed (a configured FLOPs ratio)."""
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -92,34 +90,38 @@ def test_probes_keep_the_configured_flops_budgets():
         assert (steps["value"] <= 8000).all() and (steps["value"] > 0).all()
 
 
-def test_growth_race_with_a_quoted_range_cannot_be_supported():
-    hype = [growing(f"h{i}", 2.0) for i in range(2)]
-    cap = [growing("c0", 1.5)]
-    quoted = fake_series("q", monthly(3), [500.0, 9.0, 900.0], labels=["point", "lo", "hi"])
-    plain = spec("growth_race", category="market", hype=["h0", "h1"], capability=["c0"])
-    assert reach(plain, evidence(series=[*hype, *cap])) == ALL
-    with_range = dataclasses.replace(plain, params={**plain.params, "quoted": [
-        {"series": "q", "point": "point", "lo": "lo", "hi": "hi"}]})
-    assert SUPPORTED not in reach(with_range, evidence(series=[*hype, *cap, quoted]))
+def test_growth_comparison_with_two_pairs_reaches_every_verdict():
+    claim = spec("growth_comparison", category="market", pairs=[{"faster": "h0", "slower": "c"},
+                                                                  {"faster": "h1", "slower": "c"}])
+    series = [growing("h0", 2.0), growing("h1", 3.0, n=30), growing("c", 1.5, n=20)]
+    assert reach(claim, evidence(series=series)) == ALL
+    two_points = fake_series("c", monthly(2), [1.0, 2.0])            # no standard error: no test
+    assert reach(claim, evidence(series=[*series[:2], two_points])) == {INCONCLUSIVE}
 
 
-def test_explosive_roots_on_long_series_can_no_longer_be_inconclusive():
-    claim = spec("explosive_roots", category="market", series=["h0"])
-    long = fake_series("h0", monthly(30), np.linspace(1, 2, 30))
-    short = fake_series("h0", monthly(12), np.linspace(1, 2, 12))
-    assert reach(claim, evidence(series=[long])) == {SUPPORTED, NOT_SUPPORTED}
-    assert reach(claim, evidence(series=[short])) == {INCONCLUSIVE}
+QUARTERS = pd.date_range("2016-12-31", periods=38, freq="QE")       # NVIDIA data centre after its gap
 
 
-def test_after_peak_rise_with_two_waves_after_the_peak():
-    phases = fake_series("phase", pd.to_datetime(["2022-08-01", "2023-08-01", "2024-08-01"]), [None] * 3,
-                         texts=["innovation_trigger", "peak_of_inflated_expectations", "trough_of_disillusionment"])
-    signal = fake_series("abandon", pd.to_datetime(["2023-01-01", "2024-03-01", "2025-03-01"]), [10.0, 17.0, 42.0])
-    claim = spec("after_peak_rise", category="market", phase_series="phase",
-                 peak_phase="peak_of_inflated_expectations", signals=["abandon"], min_rise=5.0)
-    assert reach(claim, evidence(series=[phases, signal])) == ALL
-    one_after = fake_series("abandon", pd.to_datetime(["2023-01-01", "2024-03-01"]), [10.0, 17.0])
-    assert reach(claim, evidence(series=[phases, one_after])) == {INCONCLUSIVE}
+@pytest.mark.parametrize("params", [dict(scale="log"), dict(scale="log", window=["2024-01-01", "2026-03-31"])])
+def test_explosive_roots_at_38_quarters_reaches_every_verdict(params):
+    claim = spec("explosive_roots", category="market", series=["a", "b"], reps=200, **params)
+    series = [fake_series("a", QUARTERS, np.linspace(1, 2, 38)), fake_series("b", QUARTERS, np.linspace(1, 3, 38))]
+    assert reach(claim, evidence(series=series)) == ALL
+
+
+def test_explosive_roots_on_a_12_point_series_is_settled_inconclusive():
+    claim = spec("explosive_roots", category="market", series=["a"], scale="log", reps=200)
+    assert reach(claim, evidence(series=[fake_series("a", monthly(12), np.linspace(1, 2, 12))])) == {INCONCLUSIVE}
+
+
+def test_proportion_change_with_two_waves_reaches_every_verdict():
+    signal = fake_series("abandon", pd.to_datetime(["2024-07-01", "2025-07-01"]), [17.0, 42.0])
+    sizes = fake_series("sizes", pd.to_datetime(["2025-07-01"]), [1006.0], labels=["w2025"])
+    claim = spec("proportion_change", category="market", signal="abandon", sizes="sizes", assumed_min_n=100,
+                 waves=[{"when": "2024", "size_label": ""}, {"when": "2025", "size_label": "w2025"}])
+    assert reach(claim, evidence(series=[signal, sizes])) == ALL
+    one_wave = fake_series("abandon", pd.to_datetime(["2025-07-01"]), [42.0])
+    assert reach(claim, evidence(series=[one_wave, sizes])) == {INCONCLUSIVE}
 
 
 def test_check_fails_in_quick_and_full_and_labels_smoke():

@@ -35,6 +35,7 @@ runner = CliRunner()
 @pytest.fixture
 def d(tmp_path: Path, monkeypatch) -> Path:
     shutil.copytree(FIXTURES / "base", tmp_path / "data")
+    shutil.copytree(DATA_DIR / "external", tmp_path / "data" / "external")   # checked alongside market/
     monkeypatch.chdir(tmp_path)          # issue paths are shown relative to the working directory
     return Path("data")
 
@@ -78,7 +79,7 @@ def test_check_long_messages_are_not_wrapped(d):
 
 
 def test_check_shipped_data():
-    r = run("check", "--data", str(DATA_DIR), "--today", "2026-11-29")
+    r = run("check", "--data", str(DATA_DIR), "--today", "2026-12-01")
     assert r.exit_code == 0, r.stderr
     assert "0 error(s)" in r.stdout
 
@@ -168,7 +169,7 @@ def test_init_copies_every_curated_entry(tmp_path):
         assert name in r.stdout
     assert f"bubblelens build --data {dest}" in r.stdout
     assert [p.name for p in tmp_path.iterdir()] == ["mydata"]       # no temp sibling left behind
-    assert run("check", "--data", str(dest), "--today", "2026-11-29").exit_code == 0
+    assert run("check", "--data", str(dest), "--today", "2026-12-01").exit_code == 0
 
 
 def test_init_into_an_empty_existing_dir(tmp_path):

@@ -26,7 +26,7 @@ from bubblelens.market.schema import (DIRECTIONS, FREQUENCIES, RELIABILITY_GRADE
 
 FIXTURES = Path(__file__).resolve().parents[2] / "data" / "market_faults"
 TODAY = date(2025, 12, 1)            # the fixture is valid on this day
-SHIPPED_TODAY = date(2026, 11, 29)   # the day the shipped sources were read
+SHIPPED_TODAY = date(2026, 12, 1)    # the day the newest shipped sources were read
 UNIT_LIST = ", ".join(UNITS)
 
 
@@ -163,7 +163,8 @@ def test_same_date_different_label_is_not_a_duplicate(d):
 
 @pytest.mark.parametrize("field,old,new,message", [
     ("url", "https://example.org/beta", "", "source 'src_b' has no URL"),
-    ("url", "https://example.org/beta", "example.org/beta", "'example.org/beta' is not an http(s) URL"),
+    ("url", "https://example.org/beta", "example.org/beta", "'example.org/beta' is not an http(s) URL (write "
+     "'not recorded' if the address of the copy read was not kept)"),
     ("accessed", "unknown,2025-11-30", "unknown,", "source 'src_b' has no access date"),
     ("accessed", "unknown,2025-11-30", "unknown,30/11/2025", "'30/11/2025' is not an ISO date (YYYY-MM-DD)"),
     ("accessed", "unknown,2025-11-30", "unknown,2025-12-24", "'2025-12-24' is in the future "
@@ -373,10 +374,18 @@ def test_shipped_data_has_no_errors_and_the_documented_warnings(shipped):
     issues = validate(DATA_DIR, today=SHIPPED_TODAY)
     assert [i for i in issues if i.severity == "error"] == []
     uncited = {i.message.split("'")[1] for i in issues if "not cited" in i.message}
-    # data/market/README.md names the six corroborating sources no row cites
-    assert uncited == {"aranca_genai_2023", "gartner_hc2024_ai", "gartner_spend2025", "pivot_spglobal_2025",
-                       "gartner_agentic_2025_b", "gwern_gpt4_date"}
-    assert len(shipped.sources) == 71
+    # data/market/README.md names the corroborating sources no row cites: five of the seed (the sixth,
+    # pivot_spglobal_2025, now gives the 2025 S&P Global sample size), and the 2026-12 additions' sources
+    # of quarter-end dates, scope and basis notes and survey fieldwork (ADDITIONS-2026-12.md)
+    seed = {"aranca_genai_2023", "gartner_hc2024_ai", "gartner_spend2025", "gartner_agentic_2025_b", "gwern_gpt4_date"}
+    added = uncited - seed
+    assert seed <= uncited and len(added) == 21
+    assert all(s.startswith(("sec", "anandtech_", "crn_", "nextplatform_", "pcr_", "sa_", "zdnet_", "lucdeflem_",
+                             "philstartech_", "pmwares_", "rafaeldavid_", "spglobal_")) for s in added)
+    assert len(shipped.sources) == 136
+    # two McKinsey methodology passages were read from GitHub copies whose repository was not kept
+    no_url = {i.message.split("'")[1] for i in issues if i.column == "url"}
+    assert no_url == {"github_mck_mar2025_method", "github_mck_nov2025_method"}
 
 
 def test_shipped_categories_and_directions(shipped):
@@ -413,7 +422,29 @@ def test_shipped_sp500_reference_equals_psy2015_sample(shipped):
 def test_shipped_values_unchanged_from_seed(shipped):
     # spot checks against data/market/README.md's table
     nv = shipped.series["nvidia_datacenter_revenue"].frame
-    assert len(nv) == 16 and nv["value"].iloc[-1] == 62.3 and nv["date_text"].iloc[-1] == "2026-01-25"
+    assert len(nv) == 39 and nv["value"].iloc[-1] == 62.3 and nv["date_text"].iloc[-1] == "2026-01-25"
+    assert nv["date_text"].iloc[0] == "2016-05-01" and nv["date_text"].iloc[1] == "2016-10-30"   # the gap
+    total = shipped.series["nvidia_quarterly_revenue"].frame
+    assert len(total) == 47 and total["date_text"].iloc[0] == "2014-07-27"
     signals = shipped.series["genai_disillusionment_signals"].frame.set_index("label")
     assert signals.loc["ai_leaders_reporting_ceo_happy_with_roi", "bound"] == "<"
     assert signals.loc["gartner_predicted_agentic_ai_cancellation", "bound"] == ">"
+
+
+def test_one_function_decides_which_way_is_more(shipped):
+    """The MMLU error rate and a falling price grow as "more" in the growth table, its chart and the
+    claims alike: all three read Series.more_is_reciprocal (issue 12's direction bug)."""
+    from bubblelens.analysis.growth import growth_table
+    from bubblelens.claims.market_statistics import fit_growth
+    from bubblelens.claims.kinds import Evidence
+
+    mmlu, price = shipped.series["mmlu_sota"], shipped.series["llm_inference_price_gpt35_level"]
+    assert mmlu.more_is_reciprocal and price.more_is_reciprocal
+    assert not shipped.series["nvidia_quarterly_revenue"].more_is_reciprocal
+    assert (mmlu.toward_more() == 1 / (100 - mmlu.frame["value"])).all()
+    table = growth_table(shipped).set_index("series_id")
+    ev = Evidence(runs=pd.DataFrame(), sweep=pd.DataFrame(), market=shipped, profile="quick")
+    for sid in ("mmlu_sota", "llm_inference_price_gpt35_level"):
+        _, row = fit_growth(ev, sid, 0.95)
+        assert table.loc[sid, "annual_factor"] > 1 and row["factor"] == pytest.approx(table.loc[sid, "annual_factor"])
+        assert "inverted" in table.loc[sid, "measure"]

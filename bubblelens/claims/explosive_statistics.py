@@ -1,0 +1,121 @@
+"""Explosive-root claims: GSADF tests with Monte Carlo p-values, Holm across series, a pre-declared band.
+
+Phillips, Shi & Yu (2015): a bubble is a price running away from its fundamentals, visible as an
+explosive root in a valuation ratio (price / dividend, price / earnings), which is not explosive when
+prices follow fundamentals. A fundamental itself (revenue) may grow explosively without any bubble.
+`scale` says what is tested: in levels any exponential growth is explosive; in logs only growth faster
+than exponential is, and the null random walks carry the series' own drift (analysis/bubbles.null_drift).
+
+The statistic is GSADF over the whole sample, or, with a `window`, the supremum of the BSADF sequence
+over the windows ending inside it ("is there an episode in 2020-2023?"); its p-value comes from the
+shipped null draws of the same length (analysis/critical_values.py). With k series the p-values are
+Holm-adjusted. The verdict is symmetric around a band pre-declared in the claim: supported when the
+smallest adjusted p is below `alpha`; not supported when every adjusted p is at or above
+`inconclusive_until`; inconclusive in between — so with long series every verdict stays reachable.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from bubblelens.claims.kinds import INCONCLUSIVE, NOT_SUPPORTED, REQUIRED, SUPPORTED, Insufficient, Outcome
+from bubblelens.claims.kinds import StatisticKind, registrar
+from bubblelens.analysis.bubbles import SCALES
+from bubblelens.analysis.timeseries import regular_tail
+from bubblelens.claims.market_statistics import series_of
+
+if TYPE_CHECKING:
+    from bubblelens.claims.kinds import Evidence
+
+KINDS: dict[str, StatisticKind] = {}
+register = registrar(KINDS)
+
+
+def test_series(ev: "Evidence", sid: str, p: Mapping[str, Any]) -> dict:
+    """One series: GSADF (or the window's sup BSADF) with its Monte Carlo p-value and dated episodes."""
+    from bubblelens.analysis import timeseries
+    from bubblelens.analysis.bubbles import explosive_test
+
+    s = series_of(ev, sid)
+    f = s.frame[s.frame["value"].notna() & (s.frame["bound"] == "")].sort_values("date", kind="stable")
+    f = regular_tail(f)
+    out: dict[str, Any] = {"series": sid, "title": s.meta.title, "scale": p["scale"], "n": len(f),
+                           "first": str(f["date"].min().date()) if len(f) else None,
+                           "last": str(f["date"].max().date()) if len(f) else None}
+    ok, why = timeseries.check_testable(f["date"])
+    if ok and p["scale"] == "log" and (f["value"] <= 0).any():
+        ok, why = False, "a value is not positive, so the series cannot be tested in logs"
+    out.update(testable=ok, reason=why)
+    if not ok:
+        return out
+    t = explosive_test(sid, f, p["scale"], min_window=p["min_window"] or None, lag=p["lag"], reps=p["reps"],
+                       seed=p["seed"], level=p["level"], min_duration=p["min_duration"])
+    res, cvs = t.result, t.cvs
+    day = lambda d: str(pd.Timestamp(d).date())                          # noqa: E731
+    out.update(null_drift=t.drift, gsadf=res.gsadf, gsadf_cv=cvs.value("gsadf", p["level"]),
+               gsadf_cvs=[cvs.value("gsadf", lv) for lv in (0.90, 0.95, 0.99)], min_window=res.min_window,
+               gsadf_p=cvs.p_value("gsadf", res.gsadf), reps=cvs.reps, min_duration=t.min_duration,
+               episodes=[{"start": day(e.start), "peak": day(e.peak), "end": day(e.end), "duration": e.duration}
+                         for e in t.episodes])
+    if p["window"]:
+        first, last = _window_obs(res, p["window"])
+        sup, pval = cvs.window_p_value(res, first, last)
+        out.update(statistic="sup BSADF in window", value=sup, p_value=pval, window=list(p["window"]),
+                   episodes_in_window=[e for e in out["episodes"]
+                                       if e["start"] <= p["window"][1] and e["end"] >= p["window"][0]])
+    else:
+        out.update(statistic="GSADF", value=res.gsadf, p_value=out["gsadf_p"])
+    if p["yardstick_window"]:
+        w0, w1 = p["yardstick_window"]
+        out["episodes_in_yardstick"] = [e for e in out["episodes"] if e["start"] <= w1 and e["end"] >= w0]
+    return out
+
+
+def _window_obs(res: Any, window: list) -> tuple[int, int]:
+    """1-based observations of the BSADF windows ending inside [start, end]."""
+    idx = pd.DatetimeIndex(res.index)
+    inside = np.flatnonzero((idx >= pd.Timestamp(window[0])) & (idx <= pd.Timestamp(window[1])))
+    if not len(inside):
+        raise Insufficient(f"no observation of the tested series falls in the window {window[0]} to {window[1]}")
+    return int(res.obs[inside[0]]), int(res.obs[inside[-1]])
+
+
+def band_verdict(adjusted: list[float], alpha: float, until: float) -> str:
+    """Supported below alpha, not supported when every adjusted p is >= until, inconclusive between."""
+    if min(adjusted) < alpha:
+        return SUPPORTED
+    return NOT_SUPPORTED if min(adjusted) >= until else INCONCLUSIVE
+
+
+@register("explosive_roots",
+          {"series": (list, REQUIRED), "scale": (str, REQUIRED), "window": (list, []),
+           "yardstick_window": (list, []), "alpha": (float, 0.05), "inconclusive_until": (float, 0.20),
+           "level": (float, 0.95), "min_window": (int, 0), "lag": (int, 0), "reps": (int, 2000),
+           "seed": (int, 123), "min_duration": (int, 0)},
+          series_params=("series",))
+def explosive_roots(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
+    """Is any series explosive (in its window)? Holm-adjusted Monte Carlo p-values against a pre-declared
+    band; series too short or irregular to test are listed with the reason and leave the family."""
+    from bubblelens.analysis import trends
+
+    if p["scale"] not in SCALES:
+        raise Insufficient(f"scale must be one of {SCALES}, got '{p['scale']}'")
+    if not p["alpha"] < p["inconclusive_until"]:
+        raise Insufficient("the inconclusive band is empty: alpha must be below inconclusive_until")
+    tested = [test_series(ev, sid, p) for sid in p["series"]]
+    details: dict[str, Any] = {"series": tested, "scale": p["scale"], "band": [p["alpha"], p["inconclusive_until"]]}
+    family = [t for t in tested if t["testable"]]
+    if not family:
+        raise Insufficient("; ".join(f"{t['series']}: {t['reason']}" for t in tested), details)
+    adjusted = trends.holm([t["p_value"] for t in family])
+    for t, adj in zip(family, adjusted):
+        t["p_holm"] = float(adj)
+    verdict = band_verdict(adjusted, p["alpha"], p["inconclusive_until"])
+    best = min(family, key=lambda t: t["p_holm"])
+    reason = "; ".join(f"{t['series']} ({t['scale']}, n = {t['n']}): {t['statistic']} {t['value']:.2f}, "
+                       f"Holm p {t['p_holm']:.3f}" for t in family)
+    return Outcome(verdict, reason, best["value"], f"{best['statistic']} of {best['series']}", None, p["level"],
+                   best["p_holm"], best["n"], details)

@@ -1,0 +1,293 @@
+"""Schema of the external data sets: their columns, per-row rules and the rules across rows.
+
+Why a separate module (as market/schema.py is for the curated series): everything that can be judged from
+one file alone lives here, so a rule an analyst reads ("what is a valid Shiller month?") has one home;
+load.py does the cross-file work (datasets.toml against the files) and builds the frames. The CSV reading,
+the `Issue` type and the pydantic-to-`Issue` translation are market/schema.py's, reused rather than
+copied, so both kinds of data report faults in the same `file:line: column 'c': message` form.
+
+The two data sets are copied unchanged from public mirrors (data/external/README.md), so these rules
+describe the files as their producers publish them; they do not normalise anything. A rule that the
+shipped file breaks is a wrong rule, not a file to edit.
+"""
+from __future__ import annotations
+
+import math
+import re
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
+
+from bubblelens.market.schema import Issue, parse_iso_date
+
+EXTERNAL_SUBDIR = "external"
+DATASETS_FILE = "datasets.toml"
+
+# Data-set ids are the CSV stems (and the datasets.toml table names). A new snapshot gets a new id here,
+# so a report can never mix up which snapshot it read.
+EPOCH_ID = "epoch_notable_ai_models_2024-12"
+SHILLER_ID = "shiller_sp500_monthly_2026-07"
+
+# Epoch: the columns the loader reads are required; the rest of the 20 kept by the mirror are allowed.
+EPOCH_COLUMNS = ("Model", "Organization", "Publication date", "Domain", "Training compute (FLOP)",
+                 "Training compute cost (2023 USD)", "Confidence", "Model accessibility", "Frontier model")
+EPOCH_OPTIONAL = ("Organization categorization", "Country (from Organization)", "Notability criteria",
+                  "Parameters", "Training dataset size (datapoints)", "Training time (hours)",
+                  "Training hardware", "Hardware quantity", "Hardware utilization",
+                  "Training power draw (W)", "Link")
+# Epoch marks a frontier model with "True" and leaves the cell empty otherwise; the 2024-12 snapshot
+# holds no other spelling, so anything else (even "False") is a sign of a different export format.
+FRONTIER_VALUES = ("", "True")
+
+SHILLER_COLUMNS = ("Date", "SP500", "Dividend", "Earnings", "Consumer Price Index", "Long Interest Rate")
+SHILLER_OPTIONAL = ("Real Price", "Real Dividend", "Real Earnings", "PE10")
+# Columns where 0.0 means "not yet published" (the data package's own convention): allowed only as a
+# trailing run, because a gap in the middle would be a real zero or a broken merge, never "missing".
+TRAILING_MISSING = ("Dividend", "Earnings", "Consumer Price Index", "Long Interest Rate")
+
+DATASET_KEYS = ("title", "producer", "citation", "url", "mirror", "mirror_commit", "accessed", "licence",
+                "rows", "caveats")
+
+_MONTH_RE = re.compile(r"^\d{4}-\d{2}-01$")
+
+
+def _err(kind: str, message: str) -> PydanticCustomError:
+    return PydanticCustomError(kind, message, {})
+
+
+def _number(v: str, *, allow_empty: bool, minimum: float, strict: bool) -> str:
+    """A finite number above (strict) or at least `minimum`; empty only where the data set leaves gaps."""
+    if v == "":
+        if allow_empty:
+            return v
+        raise _err("empty", "is empty")
+    if v != v.strip():
+        raise _err("whitespace", f"{v!r} has leading or trailing whitespace")
+    try:
+        x = float(v)
+    except ValueError:
+        raise _err("number", f"{v!r} is not a number") from None
+    if not math.isfinite(x):
+        raise _err("finite", f"{v!r} is not a finite number")
+    if (strict and x <= minimum) or (not strict and x < minimum):
+        raise _err("range", f"{v!r} must be {'>' if strict else '>='} {minimum:g}")
+    return v
+
+
+class _Row(BaseModel):
+    # Columns outside the model (the optional ones the loader does not read) are ignored, not refused:
+    # read_csv_records has already judged the header against the allowed names.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class EpochRowModel(_Row):
+    """One model of Epoch's Notable AI Models table (fields by their CSV column names)."""
+
+    model: str = Field(alias="Model")
+    organization: str = Field(alias="Organization")
+    date: str = Field(alias="Publication date")
+    domain: str = Field(alias="Domain")
+    compute_flop: str = Field(alias="Training compute (FLOP)")
+    cost_usd_2023: str = Field(alias="Training compute cost (2023 USD)")
+    confidence: str = Field(alias="Confidence")
+    accessibility: str = Field(alias="Model accessibility")
+    frontier: str = Field(alias="Frontier model")
+
+    @field_validator("model")
+    @classmethod
+    def _model(cls, v: str) -> str:
+        if v.strip() == "":
+            raise _err("empty", "is empty (every row names a model)")
+        return v
+
+    @field_validator("date")
+    @classmethod
+    def _date(cls, v: str, info: ValidationInfo) -> str:
+        if len(v) != 10 or parse_iso_date(v) is None:
+            raise _err("iso_date", f"{v!r} is not an ISO date (YYYY-MM-DD)")
+        today = (info.context or {}).get("today")
+        if today is not None and date.fromisoformat(v) > today:
+            raise _err("future", f"{v!r} is in the future (today is {today.isoformat()})")
+        return v
+
+    @field_validator("compute_flop", "cost_usd_2023")
+    @classmethod
+    def _estimate(cls, v: str) -> str:
+        return _number(v, allow_empty=True, minimum=0.0, strict=True)
+
+    @field_validator("frontier")
+    @classmethod
+    def _frontier(cls, v: str) -> str:
+        if v not in FRONTIER_VALUES:
+            raise _err("frontier", f"{v!r} is not 'True' or empty (Epoch writes 'True' for a frontier "
+                       "model and leaves the cell empty otherwise)")
+        return v
+
+
+class ShillerRowModel(_Row):
+    """One month of the Shiller / FRED S&P 500 table; 0.0 in a TRAILING_MISSING column means missing."""
+
+    date: str = Field(alias="Date")
+    price: str = Field(alias="SP500")
+    dividend: str = Field(alias="Dividend")
+    earnings: str = Field(alias="Earnings")
+    cpi: str = Field(alias="Consumer Price Index")
+    long_rate: str = Field(alias="Long Interest Rate")
+    real_price: str = Field("", alias="Real Price")
+    real_dividend: str = Field("", alias="Real Dividend")
+    real_earnings: str = Field("", alias="Real Earnings")
+    pe10: str = Field("", alias="PE10")
+
+    @field_validator("date")
+    @classmethod
+    def _date(cls, v: str) -> str:
+        # No "future" rule here, unlike Epoch's: a month is a label of a finished snapshot (the id says
+        # 2026-07), and the month sequence already catches a stray or shifted date.
+        if not _MONTH_RE.match(v) or parse_iso_date(v) is None:
+            raise _err("month", f"{v!r} is not the first day of a month (YYYY-MM-01)")
+        return v
+
+    @field_validator("price")
+    @classmethod
+    def _price(cls, v: str) -> str:
+        return _number(v, allow_empty=False, minimum=0.0, strict=True)
+
+    @field_validator("dividend", "earnings", "cpi", "long_rate")
+    @classmethod
+    def _maybe_missing(cls, v: str) -> str:
+        return _number(v, allow_empty=False, minimum=0.0, strict=False)
+
+    @field_validator("real_price", "real_dividend", "real_earnings", "pe10")
+    @classmethod
+    def _derived(cls, v: str) -> str:
+        # PE10 is 0.0 for the first ten years (no trailing earnings yet): zeros are fine anywhere here.
+        return _number(v, allow_empty=True, minimum=0.0, strict=False)
+
+
+def _month_index(d: date) -> int:
+    return d.year * 12 + d.month - 1
+
+
+def month_sequence_issues(months: list[tuple[int, str | None]], file: str, column: str = "Date"
+                          ) -> list[Issue]:
+    """Months (line, 'YYYY-MM-01') must rise by exactly one month each row: name every gap or repeat.
+
+    A monthly series with a hole is not a monthly series: the explosive-root tests read lags by row, so
+    a missing month would silently pair values a month further apart than they claim. A None month (a
+    date already reported as invalid) restarts the sequence, so one bad cell is reported once.
+    """
+    issues: list[Issue] = []
+    prev: tuple[int, date] | None = None
+    for line, text in months:
+        if text is None:
+            prev = None
+            continue
+        d = date.fromisoformat(text)
+        if prev is not None:
+            pline, pd_ = prev
+            step = _month_index(d) - _month_index(pd_)
+            if step == 0:
+                issues.append(Issue("error", file, line, column, f"{text!r} repeats the month on line {pline}"))
+                continue
+            if step < 0:
+                issues.append(Issue("error", file, line, column, f"{text!r} comes before {pd_.isoformat()!r} "
+                                    f"on line {pline} (months must increase)"))
+                continue
+            if step > 1:
+                first = _month_index(pd_) + 1
+                gap = f"{first // 12:04d}-{first % 12 + 1:02d}"
+                more = f" and {step - 2} more" if step > 2 else ""
+                issues.append(Issue("error", file, line, column, f"{text!r} follows {pd_.isoformat()!r} on "
+                                    f"line {pline}: month {gap}{more} missing (one row per month, no gaps)"))
+        prev = (line, d)
+    return issues
+
+
+def trailing_missing_issues(values: list[tuple[int, float | None]], file: str, column: str) -> list[Issue]:
+    """0.0 (missing) may only end a column: a zero followed later by a value is an error on the zero.
+
+    Once the producer stops publishing a column it stays unpublished; a zero with values after it is a
+    genuine zero or a damaged merge, and either would distort a valuation ratio without a warning. A None
+    value (a cell already reported as invalid) is skipped.
+    """
+    issues: list[Issue] = []
+    run_start: int | None = None          # line of the first zero of the current run of zeros
+    for line, x in values:
+        if x is None:
+            continue
+        if x == 0.0:
+            if run_start is None:
+                run_start = line
+        elif run_start is not None:
+            issues.append(Issue("error", file, run_start, column, f"0.0 (missing) is followed by a value "
+                                f"on line {line}; missing values may only form a trailing run"))
+            run_start = None
+    return issues
+
+
+class DatasetModel(BaseModel):
+    """One `[dataset_id]` table of datasets.toml: who made the data, where this copy came from, and what
+    to keep in mind when using it. Unknown keys are refused so a misspelt key ("license") is caught."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: str
+    producer: str
+    citation: str
+    url: str
+    mirror: str
+    mirror_commit: str
+    accessed: str
+    licence: str
+    rows: int = Field(strict=True)
+    caveats: str
+
+    @field_validator("accessed", mode="before")
+    @classmethod
+    def _accessed(cls, v: object) -> object:
+        # `accessed = 2026-12-01` is a TOML date; a quoted "2026-12-01" is accepted too.
+        if isinstance(v, date):
+            return v.isoformat()
+        if isinstance(v, str) and v.strip() and (len(v) != 10 or parse_iso_date(v) is None):
+            raise _err("iso_date", f"{v!r} is not an ISO date (YYYY-MM-DD)")
+        return v
+
+    @field_validator("title", "producer", "citation", "url", "mirror", "mirror_commit", "accessed",
+                     "licence", "caveats")
+    @classmethod
+    def _nonempty(cls, v: str) -> str:
+        if v.strip() == "":
+            raise _err("empty", "is empty")
+        return v
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not (v.startswith("https://") or v.startswith("http://")) or v != v.strip():
+            raise _err("bad_url", f"{v!r} is not an http(s) URL")
+        return v
+
+    @field_validator("rows")
+    @classmethod
+    def _rows(cls, v: int) -> int:
+        if v <= 0:
+            raise _err("rows", f"{v} is not a positive row count")
+        return v
+
+
+_TOML_TABLE_RE = re.compile(r"^\s*\[\s*\"?([^\]\"]+?)\"?\s*\]")
+_TOML_KEY_RE = re.compile(r"^\s*([A-Za-z0-9_-]+)\s*=")
+
+
+def toml_key_lines(text: str) -> dict[tuple[str, str], int]:
+    """{(table, key): line} for the `key = ...` lines of a flat TOML file, so a bad value is located
+    on its own line rather than its table's header (first occurrence wins)."""
+    out: dict[tuple[str, str], int] = {}
+    table = ""
+    for no, line in enumerate(text.splitlines(), start=1):
+        if m := _TOML_TABLE_RE.match(line):
+            table = m.group(1).strip()
+        elif m := _TOML_KEY_RE.match(line):
+            out.setdefault((table, m.group(1)), no)
+    return out

@@ -1,0 +1,128 @@
+"""Charts of the long market series: the explosive-root panels, NVIDIA's revenue by regime, Epoch's trends.
+
+Every plotted value is a validated curated row or a view of a shipped external data set (external/views.py);
+each chart's sources are exactly the series it plots, and its CSV holds the numbers drawn.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from bubblelens.analysis.long_series import NVIDIA_BREAKS
+from bubblelens.report.charts.io import draw_chart
+from bubblelens.report.charts.market import sources_of
+from bubblelens.report.model import ChartSpec
+
+SCALE_TEXT = {"log": "log revenue: only faster-than-exponential growth is explosive",
+              "levels": "ratio in levels: prices running away from dividends"}
+
+
+def bsadf_panels(market, env, panels) -> ChartSpec | None:
+    """One figure, one panel per series: BSADF against its 95 % critical-value sequence, episodes shaded."""
+    if not panels:
+        return None
+    rows = []
+    for t in panels:
+        crit = t.cvs.sequence(t.level, "psy")
+        rows += [(t.series_id, t.scale, pd.Timestamp(d).date().isoformat(), float(b), float(c))
+                 for d, b, c in zip(t.result.index, t.result.bsadf, crit)]
+    data = pd.DataFrame(rows, columns=["series_id", "scale", "date", "bsadf", "cv95"])
+    spec = ChartSpec(
+        "fig-bsadf-panels", "Explosive-root date-stamping: NVIDIA data-centre revenue beside the S&P 500 yardstick",
+        "Backward sup ADF statistic (PSY 2015, lag 0, PSY minimum window) against its 95 % Monte Carlo "
+        "critical-value sequence (2,000 random walks of the same length); shaded: episodes above it for at "
+        "least log(T) observations. Same test and conventions in both panels; the scale differs and is named.",
+        "BSADF statistic", data, sources_of(market, [t.series_id for t in panels]), "")
+
+    def draw(fig, ax):
+        ax.remove()
+        for i, t in enumerate(panels):
+            a = fig.add_subplot(len(panels), 1, i + 1)
+            g = data[data.series_id == t.series_id]
+            x = pd.to_datetime(g.date)
+            a.plot(x, g.bsadf, lw=0.9, label="BSADF")
+            a.plot(x, g.cv95, lw=0.8, ls="--", c="C3", label="95 % critical value")
+            for e in t.episodes:
+                a.axvspan(pd.Timestamp(e.start), pd.Timestamp(e.end), color="C1", alpha=0.25, lw=0)
+            title = market.series[t.series_id].meta.title if t.series_id in market.series else t.series_id
+            a.set_title(f"{title} — {SCALE_TEXT[t.scale]} (n = {t.result.n})", fontsize=7)
+            a.tick_params(labelsize=6)
+            a.legend(fontsize=6, loc="upper left")
+        fig.subplots_adjust(hspace=0.45)
+
+    return draw_chart(spec, draw, env.out_dir, meta=env.meta, figsize=(6.7, 2.4 * len(panels) + 0.6))
+
+
+def nvidia_regimes(market, env, regimes: list[dict]) -> ChartSpec | None:
+    """Quarterly revenue on a log axis with one fitted trend per pre-declared regime."""
+    good = [r for r in regimes if "regimes" in r]
+    if not good:
+        return None
+    rows, fits = [], []
+    for r in good:
+        f = market.series[r["series"]].frame.sort_values("date")
+        rows += [(r["series"], d.date().isoformat(), float(v), "") for d, v in zip(f["date"], f["value"])]
+        for g in r["regimes"]:
+            fits.append((r["series"], g.first_date, g.last_date, g.annual_factor, g.lo, g.hi))
+    data = pd.DataFrame(rows, columns=["series_id", "date", "value_usd_bn", "note"])
+    breaks = "; ".join(f"{d}: {why}" for d, why in NVIDIA_BREAKS)
+    spec = ChartSpec(
+        "fig-nvidia-regimes", "NVIDIA quarterly revenue with a trend per pre-declared regime",
+        f"Dots: reported revenue (USD bn, log axis). Lines: log-linear fits within each regime, the breaks "
+        f"declared in advance ({breaks}); legend: annual growth factor with its 95 % HAC (Newey-West) interval.",
+        "USD billion (log scale)", data, sources_of(market, [r["series"] for r in good]), "")
+
+    def draw(fig, ax):
+        for i, r in enumerate(good):
+            g = data[data.series_id == r["series"]]
+            ax.plot(pd.to_datetime(g.date), g.value_usd_bn, "o", ms=2.5, c=f"C{i}",
+                    label=market.series[r["series"]].meta.title)
+            for sid, d0, d1, fac, lo, hi in (x for x in fits if x[0] == r["series"]):
+                sel = g[(pd.to_datetime(g.date) >= d0) & (pd.to_datetime(g.date) <= d1)]
+                t = (pd.to_datetime(sel.date) - d0).dt.days.to_numpy() / 365.25
+                y0 = np.exp(np.mean(np.log(sel.value_usd_bn) - np.log(fac) * t))
+                ax.plot(pd.to_datetime(sel.date), y0 * fac ** t, "-", c=f"C{i}", lw=1.3,
+                        label=f"  {d0.year}–{d1.year}: ×{fac:.2f} [{lo:.2f}, {hi:.2f}] per year")
+        for d, _ in NVIDIA_BREAKS:
+            ax.axvline(pd.Timestamp(d), c="0.5", lw=0.7, ls=":")
+        ax.set_yscale("log")
+        ax.legend(fontsize=6, loc="upper left")
+
+    return draw_chart(spec, draw, env.out_dir, meta=env.meta, figsize=(6.7, 3.6))
+
+
+def epoch_compute(market, env, trends: pd.DataFrame) -> ChartSpec | None:
+    """Training compute of notable models over time, frontier models highlighted, both fits drawn."""
+    sid_all, sid_front = "epoch_training_compute", "epoch_frontier_training_compute"
+    if sid_all not in market.series or trends.empty:
+        return None
+    all_f, front = market.series[sid_all].frame, market.series[sid_front].frame
+    frontier = set(front["label"])
+    data = pd.DataFrame({"model": all_f["label"], "date": all_f["date"].dt.date.astype(str),
+                         "training_compute_flop": all_f["value"], "frontier": all_f["label"].isin(frontier)})
+    spec = ChartSpec(
+        "fig-epoch-compute", "Training compute of notable AI models, 2010-2024 (Epoch AI)",
+        "Each dot one model (Epoch AI, Notable AI Models, CC BY 4.0); orange: Epoch's frontier flag. Lines: "
+        "log-linear fits from 2010, errors clustered by publication year; legend: annual growth factor with "
+        "its 95 % interval.", "training compute (FLOP, log scale)", data, sources_of(market, [sid_all]), "")
+    fits = trends[(trends.since == "2010") & trends.view.isin([sid_all, sid_front])]
+
+    def draw(fig, ax):
+        x = pd.to_datetime(data.date)
+        ax.plot(x[~data.frontier], data.training_compute_flop[~data.frontier], "o", ms=2, c="0.6", alpha=0.6,
+                label="notable models")
+        ax.plot(x[data.frontier], data.training_compute_flop[data.frontier], "o", ms=2.5, c="C1",
+                label="frontier models")
+        t0 = pd.Timestamp("2010-01-01")
+        for r in fits.itertuples():
+            f = market.series[r.view].frame
+            t = (f["date"] - t0).dt.days.to_numpy() / 365.25
+            y0 = np.exp(np.mean(np.log(f["value"]) - np.log(r.factor) * t))
+            grid = np.linspace(t.min(), t.max(), 50)
+            ax.plot(t0 + pd.to_timedelta(grid * 365.25, unit="D"), y0 * r.factor ** grid,
+                    c="C1" if r.view == sid_front else "0.3", lw=1.2,
+                    label=f"fit, {r.subset}: ×{r.factor:.2f} [{r.lo:.2f}, {r.hi:.2f}] per year")
+        ax.set_yscale("log")
+        ax.legend(fontsize=6, loc="upper left")
+
+    return draw_chart(spec, draw, env.out_dir, meta=env.meta, figsize=(6.7, 3.6))
