@@ -11,9 +11,10 @@ import math
 
 import pandas as pd
 
-from bubblelens.analysis import timeseries
+from bubblelens.analysis import timeseries, trends
 
 GROWTH_CATEGORIES = ("hype", "adoption", "capability", "cost")
+MIN_REGULAR = 12                 # a regular run this long is fitted alone (HAC errors need equal spacing)
 
 
 def numeric_series(market, categories) -> list:
@@ -29,20 +30,42 @@ def numeric_series(market, categories) -> list:
     return sorted(out, key=lambda s: (categories.index(s.meta.category), s.meta.series_id))
 
 
+def growth_rows(s) -> pd.DataFrame:
+    """Dated rows of a series with `v` on the analysis scale oriented so that larger means more
+    (`Series.toward_more`); bounds ('<', '>') and missing values dropped."""
+    f = s.frame.assign(v=s.toward_more())
+    bound = f["bound"].fillna("") if "bound" in f else pd.Series("", index=f.index)
+    return f[f["v"].notna() & (bound == "")].sort_values("date", kind="stable")
+
+
+def fit_series(s, level: float = 0.95, since: str = "", cross_section: bool = False):
+    """(fit, rows fitted) of one series' growth toward "more" — the one fit the growth table, its chart
+    and the claims share. A cross-section (many models per year) gets errors clustered by calendar year;
+    a time series with an early gap is fitted on its regular run when that has >= MIN_REGULAR points
+    (HAC errors need equal spacing: e.g. NVIDIA data centre, the 38 quarters after its gap); short
+    irregular series get classical OLS (analysis/trends.py). Raises ValueError as the fits do."""
+    f = growth_rows(s)
+    if since:
+        f = f[f["date"] >= pd.Timestamp(since)]
+    if not cross_section and len(timeseries.regular_tail(f)) >= MIN_REGULAR:
+        f = timeseries.regular_tail(f)
+    fit = trends.cross_section_growth(f["date"], f["v"], level) if cross_section \
+        else trends.growth_rate(f["date"], f["v"], level)
+    return fit, f
+
+
 def growth_table(market) -> pd.DataFrame:
     """Log-linear growth of every numeric series of GROWTH_CATEGORIES, in the direction of "more"."""
     rows = []
     for s in numeric_series(market, GROWTH_CATEGORIES) + labelled_growth(market):
-        f = s.frame[s.frame["bound"] == ""]
-        values = s.values_for_analysis().loc[f.index]
-        if len(f) < 2 or (values <= 0).any():
+        rows_in = growth_rows(s)
+        if len(rows_in) < 2 or (s.values_for_analysis().loc[rows_in.index] <= 0).any():
             continue
-        fit = timeseries.growth_rate(list(f["date"]), list(values))
-        flip = s.more_is_reciprocal
-        factor, lo, hi = (1 / fit.annual_factor, 1 / fit.hi, 1 / fit.lo) if flip else (fit.annual_factor, fit.lo, fit.hi)
+        fit, f = fit_series(s)
+        factor, lo, hi = fit.annual_factor, fit.lo, fit.hi
         rows.append({"series_id": s.meta.series_id, "title": s.meta.title, "category": s.meta.category,
                      "measure": ("100 − value (error rate)" if s.meta.transform == "error_rate" else "value")
-                     + (", inverted (falls = more)" if flip else ""),
+                     + (", inverted (falls = more)" if s.more_is_reciprocal else ""),
                      "n": fit.n, "first": f["date"].min().date().isoformat(), "last": f["date"].max().date().isoformat(),
                      "annual_factor": factor, "lo": lo, "hi": hi,
                      "doubling_years": math.log(2) / math.log(factor) if factor > 0 and factor != 1 else math.nan,

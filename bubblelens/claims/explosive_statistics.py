@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from bubblelens.analysis import timeseries, trends
+from bubblelens.analysis.bubbles import SCALES, explosive_test, series_frame
 from bubblelens.claims.kinds import INCONCLUSIVE, NOT_SUPPORTED, REQUIRED, SUPPORTED, Insufficient, Outcome
 from bubblelens.claims.kinds import StatisticKind, registrar
-from bubblelens.analysis.bubbles import SCALES
-from bubblelens.analysis.timeseries import regular_tail
 from bubblelens.claims.market_statistics import series_of
 
 if TYPE_CHECKING:
@@ -34,14 +34,14 @@ KINDS: dict[str, StatisticKind] = {}
 register = registrar(KINDS)
 
 
-def test_series(ev: "Evidence", sid: str, p: Mapping[str, Any]) -> dict:
-    """One series: GSADF (or the window's sup BSADF) with its Monte Carlo p-value and dated episodes."""
-    from bubblelens.analysis import timeseries
-    from bubblelens.analysis.bubbles import explosive_test
+def _overlapping(episodes: list[dict], window: list) -> list[dict]:
+    return [e for e in episodes if e["start"] <= window[1] and e["end"] >= window[0]]
 
+
+def tested_series(ev: "Evidence", sid: str, p: Mapping[str, Any]) -> dict:
+    """One series: GSADF (or the window's sup BSADF) with its Monte Carlo p-value and dated episodes."""
     s = series_of(ev, sid)
-    f = s.frame[s.frame["value"].notna() & (s.frame["bound"] == "")].sort_values("date", kind="stable")
-    f = regular_tail(f)
+    f = series_frame(ev.market, sid)          # the regular run the report's panels test, too
     out: dict[str, Any] = {"series": sid, "title": s.meta.title, "scale": p["scale"], "n": len(f),
                            "first": str(f["date"].min().date()) if len(f) else None,
                            "last": str(f["date"].max().date()) if len(f) else None}
@@ -64,13 +64,11 @@ def test_series(ev: "Evidence", sid: str, p: Mapping[str, Any]) -> dict:
         first, last = _window_obs(res, p["window"])
         sup, pval = cvs.window_p_value(res, first, last)
         out.update(statistic="sup BSADF in window", value=sup, p_value=pval, window=list(p["window"]),
-                   episodes_in_window=[e for e in out["episodes"]
-                                       if e["start"] <= p["window"][1] and e["end"] >= p["window"][0]])
+                   episodes_in_window=_overlapping(out["episodes"], p["window"]))
     else:
         out.update(statistic="GSADF", value=res.gsadf, p_value=out["gsadf_p"])
     if p["yardstick_window"]:
-        w0, w1 = p["yardstick_window"]
-        out["episodes_in_yardstick"] = [e for e in out["episodes"] if e["start"] <= w1 and e["end"] >= w0]
+        out["episodes_in_yardstick"] = _overlapping(out["episodes"], p["yardstick_window"])
     return out
 
 
@@ -99,13 +97,11 @@ def band_verdict(adjusted: list[float], alpha: float, until: float) -> str:
 def explosive_roots(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
     """Is any series explosive (in its window)? Holm-adjusted Monte Carlo p-values against a pre-declared
     band; series too short or irregular to test are listed with the reason and leave the family."""
-    from bubblelens.analysis import trends
-
     if p["scale"] not in SCALES:
         raise Insufficient(f"scale must be one of {SCALES}, got '{p['scale']}'")
     if not p["alpha"] < p["inconclusive_until"]:
         raise Insufficient("the inconclusive band is empty: alpha must be below inconclusive_until")
-    tested = [test_series(ev, sid, p) for sid in p["series"]]
+    tested = [tested_series(ev, sid, p) for sid in p["series"]]
     details: dict[str, Any] = {"series": tested, "scale": p["scale"], "band": [p["alpha"], p["inconclusive_until"]]}
     family = [t for t in tested if t["testable"]]
     if not family:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from bubblelens.analysis.timeseries import regular_tail
+from bubblelens.analysis.growth import fit_series, growth_rows
 from bubblelens.claims.kinds import INCONCLUSIVE, NOT_SUPPORTED, REQUIRED, SUPPORTED
 from bubblelens.claims.kinds import Insufficient, Outcome, StatisticKind, fnum, registrar
 
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
 KINDS: dict[str, StatisticKind] = {}
 register = registrar(KINDS)
-MIN_REGULAR = 12                 # a regular run this long is fitted alone (HAC errors need equal spacing)
 
 
 def series_of(ev: "Evidence", sid: str) -> Any:
@@ -35,34 +34,18 @@ def series_of(ev: "Evidence", sid: str) -> Any:
     return ev.market.series[sid]
 
 
-def numeric_rows(s: Any) -> pd.DataFrame:
-    """Dated numeric rows, `v` oriented so that larger means more (`Series.toward_more`); bounds dropped."""
-    f = s.frame.assign(v=s.toward_more())
-    bound = f["bound"].fillna("") if "bound" in f else pd.Series("", index=f.index)
-    return f[f["v"].notna() & (bound == "")].sort_values("date", kind="stable")
-
-
 def fit_growth(ev: "Evidence", sid: str, level: float, since: str = "") -> tuple[Any, dict]:
-    """(fit, row) for one series: a cross-section view gets errors clustered by calendar year, an equally
-    spaced series HAC (Newey-West) errors, a short irregular one classical OLS (analysis/trends.py). A
-    time series with an early gap is fitted on its regular run when that has >= MIN_REGULAR points."""
-    from bubblelens.analysis import trends
+    """(fit, row) for one series by `analysis.growth.fit_series` (the growth table's fit); views of
+    Epoch's models are cross-sections, fitted with errors clustered by calendar year."""
     from bubblelens.external.views import is_cross_section
 
     s = series_of(ev, sid)
-    f = numeric_rows(s)
-    if since:
-        f = f[f["date"] >= pd.Timestamp(since)]
-    if not is_cross_section(s) and len(regular_tail(f)) >= MIN_REGULAR:
-        f = regular_tail(f)           # e.g. NVIDIA data centre: the 38 quarters after its early gap
-    row: dict[str, Any] = {"series": sid, "title": s.meta.title, "n": len(f),
-                           "reciprocal": bool(s.more_is_reciprocal)}
+    row: dict[str, Any] = {"series": sid, "title": s.meta.title, "reciprocal": bool(s.more_is_reciprocal)}
     try:
-        fit = trends.cross_section_growth(f["date"], f["v"], level) if is_cross_section(s) \
-            else trends.growth_rate(f["date"], f["v"], level)
+        fit, f = fit_series(s, level, since, cross_section=is_cross_section(s))
     except ValueError as exc:
-        return None, {**row, "error": str(exc)}
-    row.update(factor=fit.annual_factor, lo=fnum(fit.lo), hi=fnum(fit.hi), se_log=fnum(fit.se_log),
+        return None, {**row, "n": len(growth_rows(s)), "error": str(exc)}
+    row.update(n=len(f), factor=fit.annual_factor, lo=fnum(fit.lo), hi=fnum(fit.hi), se_log=fnum(fit.se_log),
                df=fnum(fit.df), errors=fit.errors, lags=fit.lags, first=str(fit.first_date.date()),
                last=str(fit.last_date.date()))
     return fit, row
@@ -123,7 +106,7 @@ def growth_comparison(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
 
 
 def _wave(s: Any, when: str) -> tuple[pd.Timestamp, float]:
-    f = numeric_rows(s)
+    f = growth_rows(s)
     t0, t1 = (pd.Timestamp(x) for x in _period(when))
     rows = f[(f["date"] >= t0) & (f["date"] <= t1)]
     if len(rows) != 1:

@@ -245,12 +245,12 @@ def _compute_to_target(ev: Evidence, p: Mapping[str, Any]) -> Iterator[Evidence]
 # ---------------------------------------------------------------------------------------- market kinds
 def _with_series(ev: Evidence, changes: dict[str, np.ndarray]) -> Evidence:
     """The market with some series' values replaced ("more" = larger, no transform), dates kept."""
-    from bubblelens.claims.market_statistics import numeric_rows
+    from bubblelens.analysis.growth import growth_rows
 
     series = dict(ev.market.series)
     for sid, values in changes.items():
         s = series[sid]
-        keep = numeric_rows(s).index
+        keep = growth_rows(s).index
         frame = s.frame.copy()
         frame.loc[keep, "value"] = values
         series[sid] = dataclasses.replace(s, frame=frame,
@@ -259,11 +259,11 @@ def _with_series(ev: Evidence, changes: dict[str, np.ndarray]) -> Evidence:
 
 
 def _years(ev: Evidence, sid: str) -> np.ndarray | None:
-    from bubblelens.claims.market_statistics import numeric_rows
+    from bubblelens.analysis.growth import growth_rows
 
     if ev.market is None or sid not in ev.market.series:
         return None
-    dates = numeric_rows(ev.market.series[sid])["date"]
+    dates = growth_rows(ev.market.series[sid])["date"]
     return ((dates - dates.min()).dt.days / 365.25).to_numpy(float)
 
 
@@ -286,7 +286,7 @@ def _growth_comparison(ev: Evidence, p: Mapping[str, Any]) -> Iterator[Evidence]
 def _explosive_values(ev: Evidence, p: Mapping[str, Any], amplitude: float, seed: int) -> Evidence:
     """Random walks (seeded) on the tested series' dates, with an explosive run of `amplitude` in the
     claim's window (or the last quarter of the sample), on the scale the claim tests."""
-    from bubblelens.claims.market_statistics import numeric_rows
+    from bubblelens.analysis.growth import growth_rows
 
     rng = np.random.default_rng(seed)
     changes = {}
@@ -298,7 +298,7 @@ def _explosive_values(ev: Evidence, p: Mapping[str, Any], amplitude: float, seed
         walk = np.cumsum(rng.normal(0.0, 0.05 if p["scale"] == "log" else 1.0, n))
         start = int(0.75 * n)
         if p["window"]:
-            dates = numeric_rows(ev.market.series[sid])["date"].to_numpy()
+            dates = growth_rows(ev.market.series[sid])["date"].to_numpy()
             inside = np.flatnonzero(dates >= np.datetime64(pd.Timestamp(p["window"][0])))
             start = int(inside[0]) if len(inside) else start
         steps = np.clip(np.arange(n) - start, 0, None)
@@ -342,12 +342,13 @@ def _explosive_roots(ev: Evidence, p: Mapping[str, Any]) -> Iterator[Evidence]:
 @probe("proportion_change")
 def _proportion_change(ev: Evidence, p: Mapping[str, Any]) -> Iterator[Evidence]:
     """A large rise between the two waves, a large fall, and almost no change (sample sizes as they are)."""
-    from bubblelens.claims.market_statistics import _period, numeric_rows
+    from bubblelens.analysis.growth import growth_rows
+    from bubblelens.claims.market_statistics import _period
 
     if ev.market is None or p["signal"] not in ev.market.series:
         yield ev
         return
-    dates = numeric_rows(ev.market.series[p["signal"]])["date"]
+    dates = growth_rows(ev.market.series[p["signal"]])["date"]
     (a0, a1), (b0, b1) = (_period(str(w["when"])) for w in p["waves"])
     in_first = ((dates >= a0) & (dates <= a1)).to_numpy()
     in_last = ((dates >= b0) & (dates <= b1)).to_numpy()

@@ -17,9 +17,8 @@ import re
 from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
-from pydantic_core import PydanticCustomError
 
-from bubblelens.market.schema import Issue, parse_iso_date
+from bubblelens.market.schema import Issue, check_date, field_error, parse_iso_date
 
 EXTERNAL_SUBDIR = "external"
 DATASETS_FILE = "datasets.toml"
@@ -46,14 +45,7 @@ SHILLER_OPTIONAL = ("Real Price", "Real Dividend", "Real Earnings", "PE10")
 # trailing run, because a gap in the middle would be a real zero or a broken merge, never "missing".
 TRAILING_MISSING = ("Dividend", "Earnings", "Consumer Price Index", "Long Interest Rate")
 
-DATASET_KEYS = ("title", "producer", "citation", "url", "mirror", "mirror_commit", "accessed", "licence",
-                "rows", "caveats")
-
 _MONTH_RE = re.compile(r"^\d{4}-\d{2}-01$")
-
-
-def _err(kind: str, message: str) -> PydanticCustomError:
-    return PydanticCustomError(kind, message, {})
 
 
 def _number(v: str, *, allow_empty: bool, minimum: float, strict: bool) -> str:
@@ -61,17 +53,17 @@ def _number(v: str, *, allow_empty: bool, minimum: float, strict: bool) -> str:
     if v == "":
         if allow_empty:
             return v
-        raise _err("empty", "is empty")
+        raise field_error("empty", "is empty")
     if v != v.strip():
-        raise _err("whitespace", f"{v!r} has leading or trailing whitespace")
+        raise field_error("whitespace", f"{v!r} has leading or trailing whitespace")
     try:
         x = float(v)
     except ValueError:
-        raise _err("number", f"{v!r} is not a number") from None
+        raise field_error("number", f"{v!r} is not a number") from None
     if not math.isfinite(x):
-        raise _err("finite", f"{v!r} is not a finite number")
+        raise field_error("finite", f"{v!r} is not a finite number")
     if (strict and x <= minimum) or (not strict and x < minimum):
-        raise _err("range", f"{v!r} must be {'>' if strict else '>='} {minimum:g}")
+        raise field_error("range", f"{v!r} must be {'>' if strict else '>='} {minimum:g}")
     return v
 
 
@@ -98,18 +90,15 @@ class EpochRowModel(_Row):
     @classmethod
     def _model(cls, v: str) -> str:
         if v.strip() == "":
-            raise _err("empty", "is empty (every row names a model)")
+            raise field_error("empty", "is empty (every row names a model)")
         return v
 
     @field_validator("date")
     @classmethod
     def _date(cls, v: str, info: ValidationInfo) -> str:
-        if len(v) != 10 or parse_iso_date(v) is None:
-            raise _err("iso_date", f"{v!r} is not an ISO date (YYYY-MM-DD)")
-        today = (info.context or {}).get("today")
-        if today is not None and date.fromisoformat(v) > today:
-            raise _err("future", f"{v!r} is in the future (today is {today.isoformat()})")
-        return v
+        if len(v) != 10 or parse_iso_date(v) is None:       # a day: Epoch dates every publication
+            raise field_error("iso_date", f"{v!r} is not an ISO date (YYYY-MM-DD)")
+        return check_date(v, (info.context or {}).get("today"))
 
     @field_validator("compute_flop", "cost_usd_2023")
     @classmethod
@@ -120,7 +109,7 @@ class EpochRowModel(_Row):
     @classmethod
     def _frontier(cls, v: str) -> str:
         if v not in FRONTIER_VALUES:
-            raise _err("frontier", f"{v!r} is not 'True' or empty (Epoch writes 'True' for a frontier "
+            raise field_error("frontier", f"{v!r} is not 'True' or empty (Epoch writes 'True' for a frontier "
                        "model and leaves the cell empty otherwise)")
         return v
 
@@ -145,7 +134,7 @@ class ShillerRowModel(_Row):
         # No "future" rule here, unlike Epoch's: a month is a label of a finished snapshot (the id says
         # 2026-07), and the month sequence already catches a stray or shifted date.
         if not _MONTH_RE.match(v) or parse_iso_date(v) is None:
-            raise _err("month", f"{v!r} is not the first day of a month (YYYY-MM-01)")
+            raise field_error("month", f"{v!r} is not the first day of a month (YYYY-MM-01)")
         return v
 
     @field_validator("price")
@@ -250,7 +239,7 @@ class DatasetModel(BaseModel):
         if isinstance(v, date):
             return v.isoformat()
         if isinstance(v, str) and v.strip() and (len(v) != 10 or parse_iso_date(v) is None):
-            raise _err("iso_date", f"{v!r} is not an ISO date (YYYY-MM-DD)")
+            raise field_error("iso_date", f"{v!r} is not an ISO date (YYYY-MM-DD)")
         return v
 
     @field_validator("title", "producer", "citation", "url", "mirror", "mirror_commit", "accessed",
@@ -258,21 +247,21 @@ class DatasetModel(BaseModel):
     @classmethod
     def _nonempty(cls, v: str) -> str:
         if v.strip() == "":
-            raise _err("empty", "is empty")
+            raise field_error("empty", "is empty")
         return v
 
     @field_validator("url")
     @classmethod
     def _url(cls, v: str) -> str:
         if not (v.startswith("https://") or v.startswith("http://")) or v != v.strip():
-            raise _err("bad_url", f"{v!r} is not an http(s) URL")
+            raise field_error("bad_url", f"{v!r} is not an http(s) URL")
         return v
 
     @field_validator("rows")
     @classmethod
     def _rows(cls, v: int) -> int:
         if v <= 0:
-            raise _err("rows", f"{v} is not a positive row count")
+            raise field_error("rows", f"{v} is not a positive row count")
         return v
 
 

@@ -15,17 +15,17 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from bubblelens.core.provenance import Source
+from bubblelens.core.resources import curated
 from bubblelens.external.derived import valuation_ratio
-
-if TYPE_CHECKING:
-    from bubblelens.external.load import External
-    from bubblelens.market.load import Market, Series
+from bubblelens.external.load import External, load_external
+from bubblelens.market.load import Market, Series, SeriesMeta, load_market
 
 VIEW_CATEGORY = "external"          # not a curated category: never in the curated growth table or staleness
 MONTHLY, CROSS_SECTION = "monthly", "cross_section"
@@ -40,18 +40,18 @@ class View:
     description: str
     unit: str
     kind: str                        # MONTHLY | CROSS_SECTION
-    derive: Callable[["External"], pd.DataFrame]   # -> date, value, label
+    derive: Callable[[External], pd.DataFrame]   # -> date, value, label
 
 
-def _ratio(denominator: str) -> Callable[["External"], pd.DataFrame]:
-    def derive(ext: "External") -> pd.DataFrame:
+def _ratio(denominator: str) -> Callable[[External], pd.DataFrame]:
+    def derive(ext: External) -> pd.DataFrame:
         r = valuation_ratio(ext.shiller, denominator)
         return pd.DataFrame({"date": r.index, "value": r.to_numpy(float), "label": ""})
     return derive
 
 
-def _epoch(column: str, frontier_only: bool) -> Callable[["External"], pd.DataFrame]:
-    def derive(ext: "External") -> pd.DataFrame:
+def _epoch(column: str, frontier_only: bool) -> Callable[[External], pd.DataFrame]:
+    def derive(ext: External) -> pd.DataFrame:
         e = ext.epoch
         keep = e[column].notna() & (e["date"] >= EPOCH_SINCE) & (e["frontier"] if frontier_only else True)
         f = e.loc[keep].sort_values(["date", "model"], kind="stable")
@@ -86,10 +86,8 @@ VIEWS: dict[str, View] = {v.view_id: v for v in (
 VIEW_IDS = tuple(VIEWS)
 
 
-def view_series(ext: "External") -> dict[str, "Series"]:
+def view_series(ext: External) -> dict[str, Series]:
     """Every view as a `Series` (frame columns as a curated series'; the source is the data set)."""
-    from bubblelens.market.load import Series, SeriesMeta
-
     out = {}
     for v in VIEWS.values():
         info = ext.datasets[v.dataset]
@@ -110,7 +108,7 @@ def view_series(ext: "External") -> dict[str, "Series"]:
     return out
 
 
-def dataset_sources(ext: "External") -> dict[str, Source]:
+def dataset_sources(ext: External) -> dict[str, Source]:
     """One `Source` per external data set, so a chart or claim citing a view cites its producer."""
     return {d.dataset_id: Source(source_id=d.dataset_id, title=d.title, publisher=d.producer, url=d.url,
                                  published="see citation", accessed=d.accessed, licence=d.licence,
@@ -118,7 +116,7 @@ def dataset_sources(ext: "External") -> dict[str, Source]:
             for d in ext.datasets.values()}
 
 
-def with_external(market: "Market", ext: "External | None") -> "Market":
+def with_external(market: Market, ext: External | None) -> Market:
     """`market` plus the views and the data sets' sources (unchanged when there is no external data)."""
     if ext is None:
         return market
@@ -126,23 +124,17 @@ def with_external(market: "Market", ext: "External | None") -> "Market":
                                sources={**market.sources, **dataset_sources(ext)})
 
 
-def is_cross_section(series: "Series") -> bool:
+def is_cross_section(series: Series) -> bool:
     v = VIEWS.get(series.meta.series_id)
     return v is not None and v.kind == CROSS_SECTION
 
 
-def load_evidence_market(data_dir, today=None) -> "Market":
+def load_evidence_market(data_dir: Path, today: date | None = None) -> Market:
     """The curated market data plus the external data sets' views: what claims and charts read.
 
     Both are validated (a fault in either raises its DataError, exit 3); a data directory without
     external/ gives the curated series alone, so an analyst's copy made before it existed still builds.
     """
-    from pathlib import Path
-
-    from bubblelens.core.resources import curated
-    from bubblelens.external.load import load_external
-    from bubblelens.market.load import load_market
-
     market = load_market(data_dir, today=today)
     if not curated(Path(data_dir), "external").is_dir():
         return market

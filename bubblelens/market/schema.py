@@ -86,7 +86,7 @@ def period_bounds(text: str) -> tuple[date, date]:
     return d, d
 
 
-def _err(kind: str, message: str) -> PydanticCustomError:
+def field_error(kind: str, message: str) -> PydanticCustomError:
     """A field error whose text is exactly `message` (no context is passed, so nothing is substituted)."""
     return PydanticCustomError(kind, message, {})
 
@@ -94,12 +94,12 @@ def _err(kind: str, message: str) -> PydanticCustomError:
 def check_id(value: str, *, kind: str = "id") -> str:
     """Ids (source ids, series ids) are single tokens: no whitespace anywhere, a small alphabet."""
     if value == "":
-        raise _err("empty", "is empty")
+        raise field_error("empty", "is empty")
     if value != value.strip() or any(ch.isspace() for ch in value):
-        raise _err("whitespace", f"{value!r} has stray whitespace ({kind}s may not contain spaces, tabs "
+        raise field_error("whitespace", f"{value!r} has stray whitespace ({kind}s may not contain spaces, tabs "
                    "or line breaks)")
     if not _ID_RE.match(value):
-        raise _err("bad_id", f"{value!r} is not a valid {kind} (use letters, digits, '_', '-' and '.')")
+        raise field_error("bad_id", f"{value!r} is not a valid {kind} (use letters, digits, '_', '-' and '.')")
     return value
 
 
@@ -109,9 +109,9 @@ def check_date(value: str, today: date | None) -> str:
         hint = ""
         if _QUARTER_RE.match(value.strip()):
             hint = "; write a quarter as its end date, e.g. 2024-09-30"
-        raise _err("iso_date", f"{value!r} is not an ISO date (YYYY or YYYY-MM-DD){hint}")
+        raise field_error("iso_date", f"{value!r} is not an ISO date (YYYY or YYYY-MM-DD){hint}")
     if today is not None and period_bounds(value)[0] > today:
-        raise _err("future", f"{value!r} is in the future (today is {today.isoformat()})")
+        raise field_error("future", f"{value!r} is in the future (today is {today.isoformat()})")
     return value
 
 
@@ -139,27 +139,27 @@ class RowModel(_Strict):
     @classmethod
     def _unit(cls, v: str) -> str:
         if v != v.strip():
-            raise _err("whitespace", f"{v!r} has stray whitespace")
+            raise field_error("whitespace", f"{v!r} has stray whitespace")
         if v not in UNITS:
-            raise _err("unit", f"unknown unit {v!r} (allowed: {', '.join(UNITS)})")
+            raise field_error("unit", f"unknown unit {v!r} (allowed: {', '.join(UNITS)})")
         return v
 
     @field_validator("value")
     @classmethod
     def _value(cls, v: str, info: ValidationInfo) -> str:
         if v.strip() == "":
-            raise _err("empty", "is empty")
+            raise field_error("empty", "is empty")
         if v != v.strip():
-            raise _err("whitespace", f"{v!r} has leading or trailing whitespace")
+            raise field_error("whitespace", f"{v!r} has leading or trailing whitespace")
         unit = info.data.get("unit")
         if unit is None or unit == CATEGORY_UNIT:
             return v
         try:
             number = float(v)
         except ValueError:
-            raise _err("number", f"{v!r} is not a number (unit {unit!r} is numeric)") from None
+            raise field_error("number", f"{v!r} is not a number (unit {unit!r} is numeric)") from None
         if not math.isfinite(number):
-            raise _err("finite", f"{v!r} is not a finite number")
+            raise field_error("finite", f"{v!r} is not a finite number")
         return v
 
     @field_validator("source_id")
@@ -171,14 +171,14 @@ class RowModel(_Strict):
     @classmethod
     def _label(cls, v: str) -> str:
         if v != v.strip():
-            raise _err("whitespace", f"{v!r} has leading or trailing whitespace")
+            raise field_error("whitespace", f"{v!r} has leading or trailing whitespace")
         return v
 
     @field_validator("bound")
     @classmethod
     def _bound(cls, v: str) -> str:
         if v not in BOUNDS:
-            raise _err("bound", f"{v!r} is not a bound (leave it empty, or write '<' for an upper "
+            raise field_error("bound", f"{v!r} is not a bound (leave it empty, or write '<' for an upper "
                        "bound, '>' for a lower bound)")
         return v
 
@@ -195,7 +195,7 @@ class _SourceChecks(_Strict):
     @classmethod
     def _nonempty(cls, v: str) -> str:
         if v.strip() == "":
-            raise _err("empty", "is empty (write 'unknown' or 'not stated' when the page gives none)")
+            raise field_error("empty", "is empty (write 'unknown' or 'not stated' when the page gives none)")
         return v
 
     @field_validator("url", check_fields=False)
@@ -203,11 +203,11 @@ class _SourceChecks(_Strict):
     def _url(cls, v: str, info: ValidationInfo) -> str:
         sid = info.data.get("source_id", "?")
         if v.strip() == "":
-            raise _err("no_url", f"source {sid!r} has no URL")
+            raise field_error("no_url", f"source {sid!r} has no URL")
         if v == URL_NOT_RECORDED:      # an honest gap (load warns); never a made-up address
             return v
         if not (v.startswith("https://") or v.startswith("http://")) or v != v.strip():
-            raise _err("bad_url", f"{v!r} is not an http(s) URL (write '{URL_NOT_RECORDED}' if the address "
+            raise field_error("bad_url", f"{v!r} is not an http(s) URL (write '{URL_NOT_RECORDED}' if the address "
                        f"of the copy read was not kept)")
         return v
 
@@ -216,16 +216,16 @@ class _SourceChecks(_Strict):
     def _accessed(cls, v: str, info: ValidationInfo) -> str:
         sid = info.data.get("source_id", "?")
         if v.strip() == "":
-            raise _err("no_accessed", f"source {sid!r} has no access date")
+            raise field_error("no_accessed", f"source {sid!r} has no access date")
         if len(v) != 10 or parse_iso_date(v) is None:    # a day is needed: when was the page read?
-            raise _err("iso_date", f"{v!r} is not an ISO date (YYYY-MM-DD)")
+            raise field_error("iso_date", f"{v!r} is not an ISO date (YYYY-MM-DD)")
         return check_date(v, (info.context or {}).get("today"))
 
     @field_validator("quote", check_fields=False)
     @classmethod
     def _quote(cls, v: str, info: ValidationInfo) -> str:
         if v.strip() == "":
-            raise _err("no_quote", f"source {info.data.get('source_id', '?')!r} has no quote")
+            raise field_error("no_quote", f"source {info.data.get('source_id', '?')!r} has no quote")
         return v
 
 
@@ -253,14 +253,14 @@ class SeriesMetaModel(_Strict):
     @classmethod
     def _unit(cls, v: str) -> str:
         if v not in UNITS:
-            raise _err("unit", f"unknown unit {v!r} (allowed: {', '.join(UNITS)})")
+            raise field_error("unit", f"unknown unit {v!r} (allowed: {', '.join(UNITS)})")
         return v
 
     @field_validator("title", "description", "category", "classification_note")
     @classmethod
     def _nonempty(cls, v: str) -> str:
         if v.strip() == "":
-            raise _err("empty", "is empty")
+            raise field_error("empty", "is empty")
         return v
 
 

@@ -14,7 +14,7 @@ from bubblelens.core.config import BuildConfig
 from bubblelens.evaluation.names import CONVERGENCE_FLOOR
 from bubblelens.report import market_evidence, tables as T
 from bubblelens.report import text as report_text
-from bubblelens.report.model import Callout, Figure, Paragraph, ReportContent, ReportMeta, Section, Table
+from bubblelens.report.model import Callout, Paragraph, ReportContent, ReportMeta, Section, Table, figure_if_drawn
 
 
 
@@ -49,10 +49,6 @@ def report_meta(cfg: BuildConfig, hardware: dict, ev, build_id: str, date_text: 
         hardware=_hardware_text(origin, hardware, ev.runs), seeds=seeds_text,
         results_origin=origin_text, version=__version__,
         keywords=["generative AI", "GAN", "VAE", "mode collapse", "FID", "AI bubble", "GSADF"])
-
-
-def _fig(charts: dict, chart_id: str) -> list:
-    return [Figure(charts[chart_id])] if chart_id in charts else []
 
 
 def _claim_history(c) -> str:
@@ -128,8 +124,8 @@ def models_section(charts: dict, features_info: dict, cfg_by_model: dict) -> Sec
         Paragraph(report_text.MODELS_INTRO),
         Paragraph(report_text.SAMPLING),
         Paragraph("Configurations used: " + "; ".join(f"**{m}** {txt}" for m, txt in cfg_by_model.items()) + "."),
-        *_fig(charts, "fig-sample-grids"),
-        *_fig(charts, "fig-training-losses"),
+        *figure_if_drawn(charts, "fig-sample-grids"),
+        *figure_if_drawn(charts, "fig-training-losses"),
         Paragraph(f"Feature space for all image metrics: the penultimate layer of a small CNN classifier trained on "
                   f"the Fashion-MNIST training images of this build; its accuracy on the held-out test images is "
                   f"**{T.fmt(acc)}** (n = {features_info.get('n_test', '?'):,}). Small CNNs reach 0.876–0.932 on this "
@@ -148,10 +144,10 @@ def failures_section(ev, charts: dict, summary: pd.DataFrame, published: pd.Data
               Paragraph(f"For scale: the FID between {ev.real.get('n_fid', n_fid):,} real training and "
                         f"{ev.real.get('n_fid', n_fid):,} real held-out images in the same feature space is "
                         f"{T.fmt(floor)} — the floor a perfect generator would reach at this n."),
-              *_fig(charts, "fig-quality-metrics"), *_fig(charts, "fig-blur-spectra")]
+              *figure_if_drawn(charts, "fig-quality-metrics"), *figure_if_drawn(charts, "fig-blur-spectra")]
     mixtures = [Paragraph(report_text.MIXTURE_INTRO), T.mixture_table(summary, published, pack, CONVERGENCE_FLOOR),
-                *_fig(charts, "fig-mode-coverage"), *_fig(charts, "fig-ring8-samples"),
-                *_fig(charts, "fig-grid25-samples")]
+                *figure_if_drawn(charts, "fig-mode-coverage"), *figure_if_drawn(charts, "fig-ring8-samples"),
+                *figure_if_drawn(charts, "fig-grid25-samples")]
     true_cov = ev.real.get("mixtures", {})
     if true_cov:
         mixtures.append(Paragraph("Sanity check of the metric: samples drawn from the true mixtures score " +
@@ -173,7 +169,7 @@ def failures_section(ev, charts: dict, summary: pd.DataFrame, published: pd.Data
 
 def compute_section(ev, charts: dict, costs) -> Section:
     return Section("compute", "Compute and cost", [Paragraph(report_text.COMPUTE_INTRO), T.compute_table(ev.runs, costs),
-                                                   *_fig(charts, "fig-compute-per-run")])
+                                                   *figure_if_drawn(charts, "fig-compute-per-run")])
 
 
 def market_section(mkt, charts: dict) -> Section:
@@ -183,14 +179,14 @@ def market_section(mkt, charts: dict) -> Section:
         Paragraph(report_text.MARKET_INTRO),
         Table("How each curated series is classed", ["Series", "Category", "Reliability", "n", "Why this class"],
               rows, table_id="tab-series-classes"),
-        *_fig(charts, "fig-hype-series"), *_fig(charts, "fig-adoption-series"),
-        *_fig(charts, "fig-capability-series"), *_fig(charts, "fig-disillusionment-series")])
+        *figure_if_drawn(charts, "fig-hype-series"), *figure_if_drawn(charts, "fig-adoption-series"),
+        *figure_if_drawn(charts, "fig-capability-series"), *figure_if_drawn(charts, "fig-disillusionment-series")])
 
 
 def hype_section(charts: dict, growth: pd.DataFrame, summary: pd.DataFrame, runs: list[dict]) -> Section:
     return Section("hype-vs-capability", "Hype versus capability", [
-        Paragraph(report_text.HYPE_INTRO), *_fig(charts, "fig-hype-vs-capability"), T.growth_rows(growth),
-        *_fig(charts, "fig-growth-rates"),
+        Paragraph(report_text.HYPE_INTRO), *figure_if_drawn(charts, "fig-hype-vs-capability"), T.growth_rows(growth),
+        *figure_if_drawn(charts, "fig-growth-rates"),
         Paragraph("The market series have a time axis; this build's models have a compute axis instead. What a "
                   "unit of training compute bought here is the capability side of the same ledger:"),
         T.quality_per_compute(summary, runs)])

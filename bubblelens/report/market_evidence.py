@@ -12,7 +12,7 @@ import pandas as pd
 
 from bubblelens.analysis import timeseries
 from bubblelens.analysis.long_series import NVIDIA_BREAKS
-from bubblelens.report.model import Figure, Paragraph, Section, Table
+from bubblelens.report.model import Paragraph, Section, Table, figure_if_drawn
 from bubblelens.report.numbers import fmt, fmt_p
 
 BUBBLE_INTRO = (
@@ -25,10 +25,6 @@ BUBBLE_INTRO = (
     "is tested in logs, so steady exponential growth does not count. Series need {min_obs} equally spaced "
     "observations; the AI hype series that have fewer are listed, not tested."
 )
-
-
-def _fig(charts: dict, chart_id: str) -> list:
-    return [Figure(charts[chart_id])] if chart_id in charts else []
 
 
 def _episodes(eps: list) -> str:
@@ -130,7 +126,7 @@ def bubble_section(mkt, charts: dict, claims: list, sp500) -> Section:
                                                     for e in episodes) or "none") +
             ". The extended ratio below (Shiller's data to June 2023) uses the same test."))
     table = explosive_table(claims)
-    blocks += ([table] if table else []) + _fig(charts, "fig-bsadf-panels")
+    blocks += ([table] if table else []) + figure_if_drawn(charts, "fig-bsadf-panels")
     rows = []
     for s in sorted(mkt.series.values(), key=lambda s: s.meta.series_id):
         if s.meta.category != "hype" or s.frame["value"].isna().all():
@@ -152,11 +148,11 @@ def long_series_section(charts: dict, long: dict, claims: list) -> Section:
         "(884 models; training compute and cost estimates) fitted the way Epoch fits it, beside the rates Epoch "
         "publishes. These fits feed the money-against-money comparison of the claim "
         "'expectations-outpace-capability'.")]
-    blocks += _fig(charts, "fig-nvidia-regimes")
+    blocks += figure_if_drawn(charts, "fig-nvidia-regimes")
     for t in (regime_table(long.get("regimes", [])), epoch_table(long.get("epoch"))):
         if t is not None:
             blocks.append(t)
-    blocks += _fig(charts, "fig-epoch-compute")
+    blocks += figure_if_drawn(charts, "fig-epoch-compute")
     table = market_claims_table(claims)
     if table is not None:
         blocks.append(table)

@@ -83,6 +83,11 @@ class Figure:
     chart: ChartSpec
 
 
+def figure_if_drawn(charts: dict[str, ChartSpec], chart_id: str) -> list[Figure]:
+    """[Figure] for a chart this build drew, [] for one it skipped (no data): sections splice it in."""
+    return [Figure(charts[chart_id])] if chart_id in charts else []
+
+
 @dataclass
 class Callout:
     """A boxed statement. `verdict` ('supported' | 'not supported' | 'inconclusive') colours verdict boxes."""

@@ -42,5 +42,6 @@ def test_accelerating_growth_in_logs_is_explosive():
 
 
 def test_levels_keep_the_driftless_null():
-    t = explosive_test("s", _frame(np.linspace(0, 3, 38)), "levels", reps=400, need_draws=True)
+    wiggle = 0.01 * np.sin(np.arange(38) * 2.1)               # no window regression fits exactly
+    t = explosive_test("s", _frame(np.linspace(0, 3, 38) + wiggle), "levels", reps=400, need_draws=True)
     assert t.drift == 0.0 and t.cvs.drift == pytest.approx(0.0)
