@@ -15,6 +15,7 @@ import pandas as pd
 
 from bubblelens.analysis import trends
 from bubblelens.analysis.bubbles import ExplosiveTest, explosive_test, series_frame
+from bubblelens.analysis.growth import fit_series
 
 # Pre-declared breaks of the NVIDIA series (issue 12): the dates are events, not fits.
 NVIDIA_BREAKS = (("2020-07-26", "Mellanox networking enters Data Center (Q2 FY2021, first full quarter)"),
@@ -69,10 +70,8 @@ def epoch_trends(mkt: Any, level: float = 0.95) -> pd.DataFrame:
     for view, since, label, subset in EPOCH_TRENDS:
         if view not in mkt.series:
             continue
-        f = mkt.series[view].frame
-        f = f[f["date"] >= pd.Timestamp(since)]
         try:
-            fit = trends.cross_section_growth(f["date"], f["value"], level)
+            fit, f = fit_series(mkt.series[view], level, since, cross_section=True)
         except ValueError:
             continue
         pub = _published(mkt, label)
