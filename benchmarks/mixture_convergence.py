@@ -35,17 +35,19 @@ def main() -> None:
     ap.add_argument("--d-hidden", type=int, default=200)
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--beta1", type=float, default=0.8)
+    ap.add_argument("--standardise", action="store_true", help="train on standardised coordinates")
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--eval-only", action="store_true", help="skip the batch-statistics comparison")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     params = replace(MixtureParams(), steps=args.steps, g_hidden=args.g_hidden, d_hidden=args.d_hidden,
-                     lr=args.lr, adam_beta1=args.beta1)
+                     lr=args.lr, adam_beta1=args.beta1, standardise=args.standardise)
     pack = params.pack if args.variant == "pacgan" else 1
     cfg = MLPGANConfig(g_hidden=args.g_hidden, d_hidden=args.d_hidden, pack=pack)
     means, std = mixture_spec(args.dataset)
     ens = _Ensemble(cfg, params, args.dataset, tuple(range(args.seeds)), "cpu")
-    print(f"{args.dataset} {args.variant} E={args.seeds} G {args.g_hidden} D {args.d_hidden}")
+    print(f"{args.dataset} {args.variant} E={args.seeds} G {args.g_hidden} D {args.d_hidden} lr {args.lr} "
+          f"beta1 {args.beta1} standardised {args.standardise}")
     print("step   ms/step  hq_median  hq_min  members_all_modes  modes_median  hq_median(batch-stat sampling)")
     t0 = time.perf_counter()
     for step in range(args.steps):
@@ -62,7 +64,7 @@ def main() -> None:
                 # (otherwise every checkpoint would shift the eval-mode samples of the next one).
                 saved = [t.clone() for t in ens.g.running_mean + ens.g.running_var]
                 with torch.no_grad():
-                    batch = ens.g(torch.randn(args.seeds, 2500, 2), training=True)
+                    batch = ens.g(torch.randn(args.seeds, 2500, 2), training=True) * ens.scale
                 for t, v in zip(ens.g.running_mean + ens.g.running_var, saved):
                     t.copy_(v)
                 hq_b = np.median([mode_coverage(s, means, std)["high_quality"] for s in batch.numpy()])

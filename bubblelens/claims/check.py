@@ -24,6 +24,7 @@ from bubblelens.core.config import BuildConfig
 SMOKE = "smoke"
 CHECKED_PROFILES = ("quick", "full")     # where an unreachable verdict fails the check
 SMOKE_LABEL = "cannot be decided at smoke size"
+SETTLED_LABEL = "settled by its design at these sizes"
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class ClaimCheck:
     def status(self) -> str:
         if self.reach.decidable:
             return "decidable"
-        return SMOKE_LABEL if self.profile == SMOKE else "settled by its design at these sizes"
+        return SMOKE_LABEL if self.profile == SMOKE else SETTLED_LABEL
 
     @property
     def fails(self) -> bool:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bubblelens.claims import history
-from bubblelens.claims.check import check_claims
+from bubblelens.claims.check import CHECKED_PROFILES, SETTLED_LABEL, check_claims
 from bubblelens.claims.kinds import INCONCLUSIVE, VERDICTS, Evidence, Insufficient, Outcome, fnum, jsonable
 from bubblelens.claims.registry import INDICATIVE_CATEGORIES, ClaimSpec, load_registry
 from bubblelens.claims.statistics import KINDS
@@ -101,6 +101,14 @@ def evaluate_claims(path: Path, evidence: Evidence, series_ids: Iterable[str] | 
             r.reachable, r.reachability = [], f"reachability not checked ({type(exc).__name__})"
     log.info("claims: %s", ", ".join(f"{r.claim_id}={r.verdict}" for r in results))
     return results
+
+
+def settled_claims(results: list[ClaimResult], profile: str) -> list[str]:
+    """Claims whose verdict the rule's design settles at these sizes, in a profile where that fails the
+    build (quick, full); at smoke size they are only labelled."""
+    if profile not in CHECKED_PROFILES:
+        return []
+    return [r.claim_id for r in results if r.reachability == SETTLED_LABEL]
 
 
 def answer_questions(path: Path, results: list[ClaimResult]) -> list[dict]:

@@ -19,6 +19,14 @@ def mixture_spec(name: str) -> tuple[np.ndarray, float]:
     raise ValueError(f"unknown mixture '{name}'; choose one of: {', '.join(MIXTURES)}")
 
 
+def mixture_scale(name: str) -> float:
+    """The standard deviation of either coordinate of a named mixture, in closed form: modes drawn
+    uniformly, so Var = mean over modes of (mean - overall mean)^2 + std^2 (both coordinates are equal
+    for the ring and the grid)."""
+    means, std = mixture_spec(name)
+    return float(np.sqrt(((means[:, 0] - means[:, 0].mean()) ** 2).mean() + std ** 2))
+
+
 def sample_mixture(name: str, n: int, rng: np.random.Generator) -> np.ndarray:
     """n samples (n, 2) float32, modes drawn uniformly."""
     means, std = mixture_spec(name)

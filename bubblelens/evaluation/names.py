@@ -38,6 +38,8 @@ KEY_CLASS_KL = "class_kl"
 # class never made). Argmax labels over 5,000 samples almost always hit all 10 classes, so
 # `classes_covered` can hardly fail; a class generated at under half its share can.
 KEY_MIN_CLASS_SHARE = "min_class_share"
+# The same share for held-out real images: the classifier's own imbalance, the calibration of the above.
+KEY_MIN_CLASS_SHARE_REAL = "min_class_share_real"
 KEY_LAPLACIAN_RATIO = "laplacian_ratio"
 KEY_HF_RATIO = "hf_ratio"
 KEY_ACTIVE_UNITS = "active_units"

@@ -13,8 +13,10 @@ from dataclasses import replace
 
 from bubblelens import __version__
 from bubblelens.core.config import canonical
+from bubblelens.core.errors import UsageError
 from bubblelens.datasets.images import file_digest, load_split, resolve_image_dir
 from bubblelens.evaluation import units as eval_units
+from bubblelens.evaluation.names import KEY_MIN_CLASS_SHARE_REAL
 from bubblelens.pipeline.context import BuildContext, CachedUnit, StageCode
 from bubblelens.pipeline.state import Evaluated, Features, Images, TrainedRun, run_id
 from bubblelens.training import units as train_units
@@ -57,15 +59,21 @@ def _image_unit(ctx: BuildContext, model: str, params, images: Images, seed: int
                       trained=True, scratch=True, progress=True)
 
 
-def _mixture_unit(ctx: BuildContext, dataset: str, variant: str) -> CachedUnit:
+def _mixture_units(ctx: BuildContext, dataset: str, variant: str) -> list[CachedUnit]:
+    """The seeds of one (dataset, variant), in ensembles of `ensemble_size` (all at once when 0)."""
     cfg = ctx.cfg
-    # One unit per (dataset, variant): dropping grid25 from the profile must not retrain ring8.
+    # One unit per (dataset, variant) and seed chunk: dropping grid25 from the profile must not retrain ring8.
     params = replace(cfg.mixture, datasets=(dataset,), variants=(variant,))
-    return CachedUnit("train", f"mlp_gan-{dataset}-{variant}", params,
-                      {"seeds": json.dumps(list(cfg.seeds_mixture)), "device": ctx.device}, TRAIN_CODE,
-                      train_units.train_mixture_unit,
-                      {"params": params, "dataset": dataset, "variant": variant,
-                       "seeds": tuple(cfg.seeds_mixture), "device": ctx.device}, trained=True, progress=True)
+    if cfg.mixture.ensemble_size < 0:
+        raise UsageError(f"[mixture] ensemble_size must be 0 (all seeds in one unit) or positive, "
+                         f"got {cfg.mixture.ensemble_size}")
+    seeds, size = tuple(cfg.seeds_mixture), cfg.mixture.ensemble_size or len(cfg.seeds_mixture)
+    chunks = [seeds[i:i + size] for i in range(0, len(seeds), size)]
+    return [CachedUnit("train", f"mlp_gan-{dataset}-{variant}" + (f"-s{c[0]}-{c[-1]}" if len(chunks) > 1 else ""),
+                       params, {"seeds": json.dumps(list(c)), "device": ctx.device}, TRAIN_CODE,
+                       train_units.train_mixture_unit,
+                       {"params": params, "dataset": dataset, "variant": variant, "seeds": c, "device": ctx.device},
+                       trained=True, progress=True) for c in chunks]
 
 
 def train_models(ctx: BuildContext, images: Images, features: bool = True,
@@ -81,8 +89,9 @@ def train_models(ctx: BuildContext, images: Images, features: bool = True,
             tags += [("image", None), ("image", None)]
         for dataset in cfg.mixture.datasets:
             for variant in cfg.mixture.variants:
-                units.append(_mixture_unit(ctx, dataset, variant))
-                tags.append(("mixture", None))
+                chunk_units = _mixture_units(ctx, dataset, variant)
+                units += chunk_units
+                tags += [("mixture", None)] * len(chunk_units)
         for width in cfg.sweep.widths:
             for epochs in cfg.sweep.epochs:
                 # A sweep point equal to the reference configuration is the seed-0 reference run (same fingerprint).
@@ -149,7 +158,8 @@ def evaluate_all(ctx: BuildContext, images: Images, feats: Features, runs: list[
     real = _real_reference(ctx, images, feats)
     records, sweep = [], []
     arrays = {"real__spectrum": real[1]["spectrum"], "real__grid": images.test.images[:eval_units.GRID_SIZE]}
-    real_summary = {"fid_train_vs_test": real[0]["fid_train_vs_test"], "n_fid": real[0]["n"], "mixtures": {}}
+    real_summary = {"fid_train_vs_test": real[0]["fid_train_vs_test"], "n_fid": real[0]["n"], "mixtures": {},
+                    KEY_MIN_CLASS_SHARE_REAL: real[0].get(KEY_MIN_CLASS_SHARE_REAL)}
     for name in ctx.cfg.mixture.datasets:
         real_summary["mixtures"][name], arrays[f"real-{name}__samples"] = eval_units.true_mixture_check(
             name, ctx.cfg.mixture.n_samples)

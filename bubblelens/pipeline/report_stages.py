@@ -20,6 +20,7 @@ from bubblelens.analysis.growth import growth_table
 from bubblelens.claims import engine
 from bubblelens.claims.kinds import Evidence
 from bubblelens.core.config import canonical
+from bubblelens.core.errors import DataError
 from bubblelens.core.io import atomic_directory, atomic_write_bytes, tree_digest
 from bubblelens.core.resources import TEMPLATES_DIR, curated
 from bubblelens.external.views import load_evidence_market
@@ -64,6 +65,13 @@ def claims_stage(ctx: BuildContext, ev: Evaluated, mkt: market.Market) -> list[e
     results = engine.evaluate_claims(registry, evidence, lock=curated(ctx.opts.data_dir, "claims.lock"))
     for c in results:
         ctx.reporter.info(f"claim {c.claim_id}: {c.verdict}" + (f" ({c.reason})" if c.reason else ""))
+    # Before anything is rendered: a verdict the rule's design settles is not evidence, so a quick or full
+    # build stops here (training and evaluation stay cached) and the previous report is left as it was.
+    if settled := engine.settled_claims(results, evidence.profile):
+        raise DataError(f"claims: at {evidence.profile} sizes the verdict of {', '.join(settled)} is settled by "
+                        f"its rule's design, not by the data; `bubblelens claims check --profile "
+                        f"{evidence.profile} --out {ctx.opts.out_dir}` shows which verdicts are out of reach "
+                        "(no report was written)")
     return results
 
 

@@ -10,8 +10,9 @@ import pandas as pd
 
 from bubblelens import __version__
 from bubblelens.claims.kinds import VERDICTS
-from bubblelens.core.config import BuildConfig
-from bubblelens.evaluation.names import CONVERGENCE_FLOOR
+from bubblelens.core.config import PACGAN_RECIPE, BuildConfig
+from bubblelens.datasets.mixtures import MIXTURES
+from bubblelens.evaluation.names import CONVERGENCE_FLOOR, KEY_MIN_CLASS_SHARE_REAL
 from bubblelens.report import market_evidence, tables as T
 from bubblelens.report import text as report_text
 from bubblelens.report.model import Callout, Paragraph, ReportContent, ReportMeta, Section, Table, figure_if_drawn
@@ -118,6 +119,24 @@ def summary_section(meta: ReportMeta, claims: list, answers: list | None = None)
                                                    *_verdict_callouts(claims)])
 
 
+def _mixture_config_text(m) -> str:
+    """The mixture GANs' settings, and PacGAN's own beside them wherever they differ."""
+    r = PACGAN_RECIPE
+    text = (f"G 4 × {m.g_hidden}, D 3 × {m.d_hidden} × 5 maxout pieces, {m.steps:,} steps of {m.batch_size} "
+            f"packed samples, pack {m.pack}, Adam lr {m.lr:g} β1 {m.adam_beta1:g}"
+            + (", on standardised coordinates" if m.standardise else ""))
+    ours = (m.g_hidden, m.d_hidden, m.steps, m.lr, m.adam_beta1, m.standardise)
+    if ours != (r["g_hidden"], r["d_hidden"], r["steps"], r["lr"], r["adam_beta1"], False):
+        text += (f" (PacGAN's recipe: G 4 × {r['g_hidden']}, D 3 × {r['d_hidden']}, {r['steps']:,} steps, lr "
+                 f"{r['lr']:g} β1 {r['adam_beta1']:g} on raw coordinates)")
+    missing = [d for d in MIXTURES if d not in m.datasets]
+    if missing:
+        text += (f"; trained on {', '.join(m.datasets)} only: {', '.join(missing)} needs more steps than this "
+                 "profile's budget allows (measured with benchmarks/mixture_convergence.py) and is trained in the "
+                 "full profile")
+    return text
+
+
 def models_section(charts: dict, features_info: dict, cfg_by_model: dict) -> Section:
     acc = features_info.get("test_accuracy")
     blocks = [
@@ -136,6 +155,15 @@ def models_section(charts: dict, features_info: dict, cfg_by_model: dict) -> Sec
     return Section("models", "Models and training", blocks)
 
 
+def _class_share_calibration(real: dict) -> str:
+    share = real.get(KEY_MIN_CLASS_SHARE_REAL)
+    if share is None:
+        return ""
+    return (f" The least-made class share has a floor too: the domain classifier, run on "
+            f"{real.get('n_fid', 0):,} real held-out images (ten balanced classes), gives {T.fmt(share)} — its own "
+            "confusions between classes, which a generator of test-like images would inherit.")
+
+
 def failures_section(ev, charts: dict, summary: pd.DataFrame, published: pd.DataFrame, n_fid: int,
                      pack: int) -> Section:
     floor = ev.real.get("fid_train_vs_test")
@@ -143,7 +171,8 @@ def failures_section(ev, charts: dict, summary: pd.DataFrame, published: pd.Data
               T.quality_table(summary, n_fid),
               Paragraph(f"For scale: the FID between {ev.real.get('n_fid', n_fid):,} real training and "
                         f"{ev.real.get('n_fid', n_fid):,} real held-out images in the same feature space is "
-                        f"{T.fmt(floor)} — the floor a perfect generator would reach at this n."),
+                        f"{T.fmt(floor)} — the floor a perfect generator would reach at this n."
+                        + _class_share_calibration(ev.real)),
               *figure_if_drawn(charts, "fig-quality-metrics"), *figure_if_drawn(charts, "fig-blur-spectra")]
     mixtures = [Paragraph(report_text.MIXTURE_INTRO), T.mixture_table(summary, published, pack, CONVERGENCE_FLOOR),
                 *figure_if_drawn(charts, "fig-mode-coverage"), *figure_if_drawn(charts, "fig-ring8-samples"),
@@ -240,8 +269,7 @@ def assemble(cfg: BuildConfig, state, meta: ReportMeta, manifest: dict, publishe
                          + (" (Radford et al.'s optimiser, not the tutorial's lr 1e-4, β1 0.9, momentum 0.01)"
                             if (d.lr, d.adam_beta1, d.bn_momentum) != (1e-4, 0.9, 0.01) else " (the tutorial's)"),
                 "vae": f"width × {v.width}, latent {v.latent_dim}, {v.epochs} epochs, batch {v.batch_size}",
-                "mlp_gan": f"G 4 × {m.g_hidden}, D 3 × {m.d_hidden} × 5 maxout pieces, {m.steps} steps of "
-                           f"{m.batch_size} packed samples, pack {m.pack}, Adam lr {m.lr:g} β1 {m.adam_beta1:g}"}
+                "mlp_gan": _mixture_config_text(m)}
     if ev.origin.get("kind") == "bundle":
         cfg_text = {"bundle": "see the reproducibility appendix (configuration of the imported study)"}
     sources = sorted(mkt.sources.values(), key=lambda s: s.source_id)

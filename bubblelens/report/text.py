@@ -41,7 +41,7 @@ MIXTURE_INTRO = (
     "within three standard deviations of its nearest mode, and a mode is captured when at least one high-quality "
     "sample is nearest to it. Each seed is an independent training run on PacGAN's recipe (G: four Linear, "
     "BatchNorm, ReLU layers; D: three maxout layers of the same width for every packing degree; N(0, 0.02) "
-    "weights; Adam 1e-4, β1 0.8), at the width stated under Models. A run whose high-quality share stays below "
+    "weights), at the width, optimiser and length stated under Models. A run whose high-quality share stays below "
     "the declared convergence floor has not learned the mixture: that is counted as a failure to converge, not "
     "as mode dropping."
 )

@@ -24,7 +24,7 @@ from bubblelens.models.size import count_params, forward_flops_per_sample
 from bubblelens.training.compute import FlopLedger, ResourceMeter, compute_record
 from bubblelens.training.costs import device_peak
 from bubblelens.core.config import MixtureParams, canonical
-from bubblelens.datasets.mixtures import MIXTURES, sample_mixture
+from bubblelens.datasets.mixtures import MIXTURES, mixture_scale, sample_mixture
 from bubblelens.core.errors import UsageError
 from bubblelens.models.mlp_gan import MLPGANConfig, build, maxout_apply, stack_discriminators, stack_generators
 from bubblelens.training.names import CHECKPOINT_SAMPLES
@@ -61,6 +61,8 @@ class _Ensemble:
         self.rngs = [np.random.default_rng(s) for s in seeds]
         self.noise = [torch.Generator().manual_seed(s + NOISE_SEED_OFFSET) for s in seeds]
         self.n_draw = params.batch_size * cfg.pack                       # samples per step per member
+        # Both mixtures are centred, so standardising is one division (and one product when sampling).
+        self.scale = mixture_scale(dataset) if params.standardise else 1.0
         self._chunk_start = -1
 
     def _batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -69,7 +71,7 @@ class _Ensemble:
         if c0 != self._chunk_start:
             k = min(DATA_CHUNK, self.p.steps - c0)
             real = np.stack([sample_mixture(self.dataset, k * self.n_draw, r).reshape(k, self.n_draw, 2)
-                             for r in self.rngs])                        # (E, k, n_draw, 2)
+                             for r in self.rngs]) / np.float32(self.scale)   # (E, k, n_draw, 2)
             z = torch.stack([torch.randn(k, self.n_draw, self.cfg.noise_dim, generator=gen)
                              for gen in self.noise])                     # (E, k, n_draw, noise)
             self._real, self._z = torch.from_numpy(real).to(self.device), z.to(self.device)
@@ -100,7 +102,8 @@ class _Ensemble:
         z = torch.stack([torch.randn(n, self.cfg.noise_dim, generator=torch.Generator().manual_seed(
             s + SAMPLE_SEED_OFFSET)) for s in self.seeds]).to(self.device)          # (E, n, noise)
         # Declared: eval mode, BatchNorm with the running statistics (as the image models are sampled).
-        return self.g(z, training=False).float().cpu().numpy().astype(np.float32)   # (E, n, 2)
+        out = self.g(z, training=False).float().cpu().numpy()                    # (E, n, 2)
+        return (out * np.float32(self.scale)).astype(np.float32)                # in the data's own units
 
 
 def _train_group(params: MixtureParams, cfg: MLPGANConfig, dataset: str, variant: str, seeds: tuple[int, ...],

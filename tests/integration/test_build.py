@@ -253,3 +253,35 @@ def test_claims_check_labels_smoke_and_names_what_quick_cannot_decide(smoke):
     # exit 3 exactly when some claim cannot reach a verdict, and the error names each such claim
     assert quick.returncode == (3 if settled else 0)
     assert all(cid in quick.stderr for cid in settled) and "Traceback" not in quick.stderr
+
+
+def _toml(values: dict) -> str:
+    """A config dict as TOML: scalars and lists first, then one table per nested dict (JSON's scalar and
+    array syntax is TOML's for the ints, floats, strings and booleans a config holds)."""
+    lines = [f"{k} = {json.dumps(v)}" for k, v in values.items() if not isinstance(v, dict)]
+    for k, v in values.items():
+        if isinstance(v, dict):
+            lines += [f"[{k}]", *(f"{kk} = {json.dumps(vv)}" for kk, vv in v.items())]
+    return "\n".join(lines) + "\n"
+
+
+def test_a_quick_build_whose_claims_are_settled_by_design_exits_3_without_a_report(smoke, tmp_path):
+    """The quick profile at smoke's sizes (same units, so the smoke build's cache serves them): a claim
+    whose rule cannot reach every verdict at one image seed fails the build before anything is rendered."""
+    from bubblelens.claims.check import SMOKE_LABEL
+    from bubblelens.core.config import canonical, profile_config
+
+    values = canonical(profile_config("smoke"))
+    values.pop("profile")
+    config = tmp_path / "quick-at-smoke-size.toml"
+    config.write_text(_toml(values))
+    settled = [c["claim_id"] for c in json.loads((smoke["out"] / "results" / "claims.json").read_text())
+               if c["reachability"] == SMOKE_LABEL]
+    assert settled, "the smoke build has no claim it cannot decide: this test would prove nothing"
+    out = tmp_path / "out"
+    proc = run_cli("build", "--profile", "quick", "--config", str(config), "--out", str(out), "--device", "cpu",
+                   env=smoke["env"])
+    assert proc.returncode == 3, proc.stderr[-2000:]
+    assert all(cid in proc.stderr for cid in settled) and "Traceback" not in proc.stderr
+    assert "settled by its rule's design" in proc.stderr
+    assert not (out / "bubblelens-report.pdf").exists() and not (out / "results" / "claims.json").exists()

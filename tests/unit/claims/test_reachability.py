@@ -132,6 +132,21 @@ def test_check_fails_in_quick_and_full_and_labels_smoke():
     assert not ClaimCheck("c", Reachability(tuple(VERDICTS), 3), "quick").fails
 
 
+def test_a_build_names_the_settled_claims_only_in_quick_and_full():
+    from types import SimpleNamespace
+
+    from bubblelens.claims.check import SETTLED_LABEL
+    from bubblelens.claims.engine import settled_claims
+
+    results = [SimpleNamespace(claim_id="a", reachability="decidable"),
+               SimpleNamespace(claim_id="b", reachability=SETTLED_LABEL),
+               SimpleNamespace(claim_id="c", reachability="reachability not checked (ValueError)")]
+    assert settled_claims(results, "quick") == ["b"] and settled_claims(results, "full") == ["b"]
+    smoke = [SimpleNamespace(claim_id="b", reachability=SMOKE_LABEL)]
+    assert settled_claims(smoke, "smoke") == []
+    assert ClaimCheck("b", Reachability((INCONCLUSIVE,), 3), "quick").status == SETTLED_LABEL
+
+
 def test_skeleton_has_the_profiles_groups_and_seeds():
     cfg = profile_config("quick")
     ev = skeleton_evidence(cfg, None)

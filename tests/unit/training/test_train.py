@@ -195,3 +195,22 @@ def test_mixture_checkpoints_leave_the_training_trajectory_alone():
         assert a.history == b.history and a.compute["flops_total"] == b.compute["flops_total"]
         assert CHECKPOINT_SAMPLES not in a.extras and b.extras[CHECKPOINT_SAMPLES].shape == (3, 50, 2)
         assert b.config["checkpoint_steps"] == [20, 40, 60]
+
+
+def test_standardised_mixture_trains_on_unit_scale_and_samples_in_data_units():
+    from bubblelens.datasets.mixtures import mixture_scale, sample_mixture
+    from bubblelens.models.mlp_gan import MLPGANConfig
+    from bubblelens.training.mixture import _Ensemble
+
+    # The closed-form scale equals the sample standard deviation of a large draw (to 0.5 %).
+    big = sample_mixture("grid25", 200_000, np.random.default_rng(1))
+    assert big.std(axis=0) == pytest.approx([mixture_scale("grid25")] * 2, rel=5e-3)
+    params = replace(TINY_MIX, standardise=True)
+    cfg = MLPGANConfig(g_hidden=TINY_MIX.g_hidden, d_hidden=TINY_MIX.d_hidden)
+    raw, std = (_Ensemble(cfg, p, "grid25", (0,), "cpu") for p in (TINY_MIX, params))
+    real_raw, _ = raw._batch(0)
+    real_std, _ = std._batch(0)
+    # The same draws, divided by the scale: what the networks see has unit spread.
+    np.testing.assert_allclose(real_std.numpy() * mixture_scale("grid25"), real_raw.numpy(), rtol=1e-6)
+    # Samples come back in the data's units: the same generator output, times the scale.
+    np.testing.assert_allclose(std.samples(20), raw.samples(20) * mixture_scale("grid25"), rtol=1e-5)
