@@ -20,6 +20,8 @@ from bubblelens.core.errors import DataError
 
 log = logging.getLogger(__name__)
 
+NOT_CHECKED = "reachability not checked"
+
 
 @dataclass
 class ClaimResult:
@@ -98,17 +100,25 @@ def evaluate_claims(path: Path, evidence: Evidence, series_ids: Iterable[str] | 
             if strict:
                 raise
             log.warning("claim %s: reachability could not be checked: %s: %s", spec.id, type(exc).__name__, exc)
-            r.reachable, r.reachability = [], f"reachability not checked ({type(exc).__name__})"
+            r.reachable, r.reachability = [], f"{NOT_CHECKED} ({type(exc).__name__}: {exc})"
     log.info("claims: %s", ", ".join(f"{r.claim_id}={r.verdict}" for r in results))
     return results
 
 
-def settled_claims(results: list[ClaimResult], profile: str) -> list[str]:
-    """Claims whose verdict the rule's design settles at these sizes, in a profile where that fails the
-    build (quick, full); at smoke size they are only labelled."""
+def undecidable_claims(results: list[ClaimResult], profile: str) -> list[str]:
+    """In a profile where it fails the build (quick, full), one phrase per claim that cannot reach every
+    verdict at the sizes in hand (which can depend on the data: runs below a convergence floor do not
+    count) or whose reachability could not be checked; at smoke size such claims are only labelled."""
     if profile not in CHECKED_PROFILES:
         return []
-    return [r.claim_id for r in results if r.reachability == SETTLED_LABEL]
+    out = []
+    for r in results:
+        if r.reachability == SETTLED_LABEL:
+            missing = " or ".join(v for v in VERDICTS if v not in r.reachable)
+            out.append(f"{r.claim_id} cannot reach {missing}" + (f" with the n = {r.n} in hand" if r.n else ""))
+        elif r.reachability.startswith(NOT_CHECKED):
+            out.append(f"{r.claim_id}: {r.reachability}")
+    return out
 
 
 def answer_questions(path: Path, results: list[ClaimResult]) -> list[dict]:

@@ -54,6 +54,10 @@ def learned_seeds(ev: "Evidence", check: Mapping[str, Any], floor: float) -> set
     return None if hq.empty else {int(s) for s, v in hq.items() if v >= floor}
 
 
+def _check_name(c: Mapping[str, Any]) -> str:
+    return " ".join(str(c[k]) for k in ("model", "dataset", "variant") if c.get(k))
+
+
 @register("share_of_runs_failing",
           {"checks": (list, REQUIRED), "threshold": (float, REQUIRED), "level": (float, 0.95),
            "min_n": (int, 3), "min_high_quality": (float, 0.0)}, metric_params=("checks",),
@@ -89,6 +93,9 @@ def share_of_runs_failing(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
     verdict = interval_verdict(cp["lo"], cp["hi"], p["threshold"])
     floor = f" ({left_out} below the high-quality floor of {p['min_high_quality']:g} left out)" \
         if p["min_high_quality"] > 0 else ""
+    absent = [_check_name(c) for c in per_check if c["n"] == 0 and c["not_converged"] == 0]
+    if absent:
+        floor += f"; no {', '.join(absent)} runs in this build"
     return Outcome(verdict, f"{k} of {n} counted runs fell short{floor}; CI [{cp['lo']:.2f}, {cp['hi']:.2f}] vs "
                    f"threshold {p['threshold']:.2f}", k / n, "share of runs missing at least one mode/class",
                    (cp["lo"], cp["hi"]), p["level"], pval, n, details)

@@ -53,10 +53,11 @@ class VAEParams:
 
 
 # PacGAN's public 2-D configuration (github.com/fjxmlzn/PacGAN, synthetic_data_experiments/2DGrid_GAN&PacGAN/
-# config.py): 400 epochs of 100,000 samples in batches of 100 = 400,000 steps; G 4 x 400, D 3 x 200 for every
-# packing degree; Adam lr 1e-4, beta1 0.8. The full profile trains exactly this; the report says where
-# another profile leaves it.
-PACGAN_RECIPE = {"steps": 400_000, "lr": 1e-4, "adam_beta1": 0.8, "g_hidden": 400, "d_hidden": 200}
+# config.py): 400 epochs over one draw of 100,000 samples in batches of 100 = 400,000 steps; G 4 x 400, D 3 x 200
+# for every packing degree; Adam lr 1e-4, beta1 0.8. The full profile trains these sizes, optimiser and length,
+# with fresh mixture samples every step instead of a fixed draw; the report says where a profile leaves it.
+PACGAN_RECIPE = {"steps": 400_000, "epochs": 400, "samples": 100_000, "batch_size": 100, "lr": 1e-4,
+                 "adam_beta1": 0.8, "g_hidden": 400, "d_hidden": 200}
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ class MixtureParams:
     variants: tuple[str, ...] = ("vanilla", "pacgan")
     pack: int = 2                 # PacGAN packing degree for the "pacgan" variant
     steps: int = PACGAN_RECIPE["steps"]
-    batch_size: int = 100         # packed samples per step (PacGAN: 100 D inputs, each of `pack` samples)
+    batch_size: int = PACGAN_RECIPE["batch_size"]   # packed samples per step: 100 D inputs of `pack` samples
     lr: float = PACGAN_RECIPE["lr"]
     adam_beta1: float = PACGAN_RECIPE["adam_beta1"]
     g_hidden: int = PACGAN_RECIPE["g_hidden"]
@@ -78,8 +79,9 @@ class MixtureParams:
     # compute each run needs to reach its target (evaluation/units.py: target_metrics).
     eval_every: int = 5000
     eval_samples: int = 1000
-    # Seeds per training unit (0: all seeds of a group in one unit). A member's numbers do not depend on
-    # which seeds share its ensemble (training/mixture.py), so this only balances units across workers.
+    # Seeds per training unit (0: all seeds of a group in one unit). A member's samples and metrics do not
+    # depend on which seeds share its ensemble (training/mixture.py); only its 1/E shares of the ensemble's
+    # wall time and energy do, so the size is part of the units' fingerprints. It balances units across workers.
     ensemble_size: int = 0
 
 
@@ -143,9 +145,10 @@ def _quick() -> BuildConfig:
     return BuildConfig(
         profile="quick",
         seeds_image=(0, 1, 2),
-        # 20 ring-8 seeds per variant: `gan-mode-dropping` needs 17 or more counted runs for 0 failures to bound
-        # the share below 20 %, and a vanilla run may stay below the convergence floor (1 of 10 did at 12,000
-        # steps in benchmarks/mixture_convergence.py); trained as ensembles of 10, two units per variant.
+        # 20 ring-8 seeds per variant: `gan-mode-dropping` needs 17 or more counted runs (converged ring-8
+        # vanilla runs plus the DCGAN seeds) for 0 failures to bound the share below 20 %, and vanilla runs may
+        # stay below the convergence floor (3 of 20 did in the 2026-12-02 quick build); ensembles of 10, two
+        # units per variant, so that the pool's two workers share the mixtures evenly.
         seeds_mixture=tuple(range(20)),
         images=ImageDataParams(source="shipped", n_train=15000, n_eval=5000),
         # Radford et al.'s DCGAN optimiser (Adam 2e-4, beta1 0.5, BatchNorm momentum 0.1) instead of the
@@ -157,11 +160,12 @@ def _quick() -> BuildConfig:
                           n_samples=5000, snapshot_fractions=(1 / 16, 1 / 8, 1 / 4, 1 / 2)),
         vae=VAEParams(width=0.5, epochs=25, batch_size=128, n_samples=5000),
         # PacGAN's recipe (Adam 1e-4, beta1 0.8, BatchNorm G, maxout D, raw coordinates) at a reduced width and
-        # length, ring-8 only. Measured with benchmarks/mixture_convergence.py (10 seeds, 2026-12-02): ring-8
+        # length, ring-8 only. Measured with benchmarks/mixture_convergence.py (seeds 0-9, 2026-12-02): ring-8
         # median high-quality share at 8k / 12k / 16k steps 0.72 / 0.77 / 0.80 (vanilla), 0.79 / 0.88 / 0.89
-        # (PacGAN); grid-25 at PacGAN's lr stays below 0.1 for 8k steps, and even lr 1e-3 on standardised data
-        # reaches only 0.44 (vanilla) / 0.20 (PacGAN, 16k) at 20k steps, about 6-7 min per 10-seed ensemble here,
-        # so grid-25 is trained in the full profile only. D 32 costs half of D 64 per step and converged as fast.
+        # (PacGAN); the 20-seed quick build at 12k: 0.76 / 0.84. Grid-25 at PacGAN's lr: median under 0.03 after
+        # 8k steps (2026-12-01 build), and even lr 1e-3 on standardised data reaches only 0.44 (vanilla, 20k) /
+        # 0.20 (PacGAN, 16k), about 6-7 min per 10-seed ensemble here, so grid-25 is left to the full profile.
+        # D 32 costs half of D 64 per step and converged as fast.
         mixture=MixtureParams(datasets=("ring8",), steps=12000, batch_size=100, g_hidden=64, d_hidden=32,
                               n_samples=2500, eval_every=500, ensemble_size=10),
         features=FeatureParams(epochs=4, batch_size=128, width=16),

@@ -40,6 +40,7 @@ KEY_CLASS_KL = "class_kl"
 KEY_MIN_CLASS_SHARE = "min_class_share"
 # The same share for held-out real images: the classifier's own imbalance, the calibration of the above.
 KEY_MIN_CLASS_SHARE_REAL = "min_class_share_real"
+KEY_MIN_CLASS_SHARE_LABELS = "min_class_share_labels"   # of the same images' true labels
 KEY_LAPLACIAN_RATIO = "laplacian_ratio"
 KEY_HF_RATIO = "hf_ratio"
 KEY_ACTIVE_UNITS = "active_units"

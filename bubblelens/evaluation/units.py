@@ -17,7 +17,7 @@ from bubblelens.training.names import BATCH_STATS_SAMPLES, LATENT_MU, SAMPLES, S
 from bubblelens.evaluation.names import (CONVERGENCE_FLOOR, KEY_ACTIVE_UNITS, KEY_CONVERGED, KEY_FID, KEY_FID_BATCH_STATS,
                                          KEY_CHECKPOINT_EVERY, KEY_FLOPS_PER_STEP, KEY_FLOPS_TO_TARGET,
                                          KEY_HIGH_QUALITY, KEY_REACHED_TARGET, KEY_TARGET_STEP, KEY_KID_MEAN, KEY_KID_STD, KEY_MIN_CLASS_SHARE,
-                                         KEY_MIN_CLASS_SHARE_REAL, KEY_MODE_KL, KEY_MODES,
+                                         KEY_MIN_CLASS_SHARE_LABELS, KEY_MIN_CLASS_SHARE_REAL, KEY_MODE_KL, KEY_MODES,
                                          KEY_NON_FINITE_FRAC)
 
 GRID_SIZE = 64              # images kept per run for the report's sample grids
@@ -38,16 +38,19 @@ def extractor(params: FeatureParams, state: dict[str, np.ndarray], device: str) 
 
 
 def real_reference_unit(feature_params: FeatureParams, feature_state: dict, train_images: np.ndarray,
-                        test_images: np.ndarray, n: int, device: str) -> tuple[dict, dict]:
+                        test_images: np.ndarray, test_labels: np.ndarray, n: int, device: str) -> tuple[dict, dict]:
     """What real data score: the FID floor (n training vs n held-out images), the least-made class share of
-    n held-out images by the same classifier (what a generator of test-like images would score), and the
-    features and spectrum every generated set is compared with."""
+    the n held-out images by the same classifier (what a generator of test-like images would score) beside
+    that of their true labels (the first n test images are not exactly balanced), and the features and
+    spectrum every generated set is compared with."""
     ext = extractor(feature_params, feature_state, device)
     real_test = ext.features(test_images[:n])
     real_train = ext.features(train_images[:n])
     floor = quality.fid(real_train, real_test)
-    classes = failures.class_coverage(ext.predict(test_images[:n]))
-    return ({"fid_train_vs_test": floor, "n": n, KEY_MIN_CLASS_SHARE_REAL: classes[KEY_MIN_CLASS_SHARE]},
+    predicted = failures.class_coverage(ext.predict(test_images[:n]))[KEY_MIN_CLASS_SHARE]
+    labelled = failures.class_coverage(np.asarray(test_labels[:n], dtype=np.int64))[KEY_MIN_CLASS_SHARE]
+    return ({"fid_train_vs_test": floor, "n": n, KEY_MIN_CLASS_SHARE_REAL: predicted,
+             KEY_MIN_CLASS_SHARE_LABELS: labelled},
             {"test_features": real_test, "train_features": real_train,
              "spectrum": failures.spectrum(test_images[:n])})
 

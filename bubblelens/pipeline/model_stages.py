@@ -16,7 +16,7 @@ from bubblelens.core.config import canonical
 from bubblelens.core.errors import UsageError
 from bubblelens.datasets.images import file_digest, load_split, resolve_image_dir
 from bubblelens.evaluation import units as eval_units
-from bubblelens.evaluation.names import KEY_MIN_CLASS_SHARE_REAL
+from bubblelens.evaluation.names import KEY_MIN_CLASS_SHARE_LABELS, KEY_MIN_CLASS_SHARE_REAL
 from bubblelens.pipeline.context import BuildContext, CachedUnit, StageCode
 from bubblelens.pipeline.state import Evaluated, Features, Images, TrainedRun, run_id
 from bubblelens.training import units as train_units
@@ -123,7 +123,8 @@ def _real_reference(ctx: BuildContext, images: Images, feats: Features) -> tuple
                       {"images": images.fingerprint, "features": feats.fingerprint}, EVAL_CODE,
                       eval_units.real_reference_unit,
                       {"feature_params": ctx.cfg.features, "feature_state": feats.state,
-                       "train_images": images.train.images, "test_images": images.test.images, "n": n,
+                       "train_images": images.train.images, "test_images": images.test.images,
+                       "test_labels": images.test.labels, "n": n,
                        "device": ctx.device})
     return ctx.run_units([unit])[0][:2]
 
@@ -159,7 +160,7 @@ def evaluate_all(ctx: BuildContext, images: Images, feats: Features, runs: list[
     records, sweep = [], []
     arrays = {"real__spectrum": real[1]["spectrum"], "real__grid": images.test.images[:eval_units.GRID_SIZE]}
     real_summary = {"fid_train_vs_test": real[0]["fid_train_vs_test"], "n_fid": real[0]["n"], "mixtures": {},
-                    KEY_MIN_CLASS_SHARE_REAL: real[0].get(KEY_MIN_CLASS_SHARE_REAL)}
+                    **{k: real[0].get(k) for k in (KEY_MIN_CLASS_SHARE_REAL, KEY_MIN_CLASS_SHARE_LABELS)}}
     for name in ctx.cfg.mixture.datasets:
         real_summary["mixtures"][name], arrays[f"real-{name}__samples"] = eval_units.true_mixture_check(
             name, ctx.cfg.mixture.n_samples)

@@ -67,11 +67,11 @@ def claims_stage(ctx: BuildContext, ev: Evaluated, mkt: market.Market) -> list[e
         ctx.reporter.info(f"claim {c.claim_id}: {c.verdict}" + (f" ({c.reason})" if c.reason else ""))
     # Before anything is rendered: a verdict the rule's design settles is not evidence, so a quick or full
     # build stops here (training and evaluation stay cached) and the previous report is left as it was.
-    if settled := engine.settled_claims(results, evidence.profile):
-        raise DataError(f"claims: at {evidence.profile} sizes the verdict of {', '.join(settled)} is settled by "
-                        f"its rule's design, not by the data; `bubblelens claims check --profile "
-                        f"{evidence.profile} --out {ctx.opts.out_dir}` shows which verdicts are out of reach "
-                        "(no report was written)")
+    if undecidable := engine.undecidable_claims(results, evidence.profile):
+        raise DataError(f"claims: at these {evidence.profile} sizes " + "; ".join(undecidable)
+                        + " — such a verdict would be settled by the rule at these sizes, not by the data, so no "
+                        "report was written (the trained and evaluated units stay cached; change the rule and "
+                        "record it with `bubblelens claims revise`, or add seeds)")
     return results
 
 

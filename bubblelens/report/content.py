@@ -10,9 +10,9 @@ import pandas as pd
 
 from bubblelens import __version__
 from bubblelens.claims.kinds import VERDICTS
-from bubblelens.core.config import PACGAN_RECIPE, BuildConfig
+from bubblelens.core.config import PACGAN_RECIPE, BuildConfig, profile_config
 from bubblelens.datasets.mixtures import MIXTURES
-from bubblelens.evaluation.names import CONVERGENCE_FLOOR, KEY_MIN_CLASS_SHARE_REAL
+from bubblelens.evaluation.names import CONVERGENCE_FLOOR, KEY_MIN_CLASS_SHARE_LABELS, KEY_MIN_CLASS_SHARE_REAL
 from bubblelens.report import market_evidence, tables as T
 from bubblelens.report import text as report_text
 from bubblelens.report.model import Callout, Paragraph, ReportContent, ReportMeta, Section, Table, figure_if_drawn
@@ -119,21 +119,28 @@ def summary_section(meta: ReportMeta, claims: list, answers: list | None = None)
                                                    *_verdict_callouts(claims)])
 
 
-def _mixture_config_text(m) -> str:
+MIXTURE_NAMES = {"ring8": "ring-8", "grid25": "grid-25"}
+
+
+def _mixture_config_text(m, profile: str) -> str:
     """The mixture GANs' settings, and PacGAN's own beside them wherever they differ."""
     r = PACGAN_RECIPE
     text = (f"G 4 × {m.g_hidden}, D 3 × {m.d_hidden} × 5 maxout pieces, {m.steps:,} steps of {m.batch_size} "
             f"packed samples, pack {m.pack}, Adam lr {m.lr:g} β1 {m.adam_beta1:g}"
-            + (", on standardised coordinates" if m.standardise else ""))
-    ours = (m.g_hidden, m.d_hidden, m.steps, m.lr, m.adam_beta1, m.standardise)
-    if ours != (r["g_hidden"], r["d_hidden"], r["steps"], r["lr"], r["adam_beta1"], False):
-        text += (f" (PacGAN's recipe: G 4 × {r['g_hidden']}, D 3 × {r['d_hidden']}, {r['steps']:,} steps, lr "
-                 f"{r['lr']:g} β1 {r['adam_beta1']:g} on raw coordinates)")
+            + (", on standardised coordinates" if m.standardise else "")
+            + f", fresh mixture samples every step (PacGAN: {r['epochs']} epochs over one draw of "
+              f"{r['samples']:,})")
+    ours = (m.g_hidden, m.d_hidden, m.steps, m.batch_size, m.lr, m.adam_beta1, m.standardise)
+    if ours != (r["g_hidden"], r["d_hidden"], r["steps"], r["batch_size"], r["lr"], r["adam_beta1"], False):
+        text += (f"; PacGAN's recipe is G 4 × {r['g_hidden']}, D 3 × {r['d_hidden']}, {r['steps']:,} steps of "
+                 f"{r['batch_size']}, lr {r['lr']:g} β1 {r['adam_beta1']:g} on raw coordinates")
     missing = [d for d in MIXTURES if d not in m.datasets]
     if missing:
-        text += (f"; trained on {', '.join(m.datasets)} only: {', '.join(missing)} needs more steps than this "
-                 "profile's budget allows (measured with benchmarks/mixture_convergence.py) and is trained in the "
-                 "full profile")
+        names = ", ".join(MIXTURE_NAMES.get(d, d) for d in missing)
+        text += f"; {', '.join(MIXTURE_NAMES.get(d, d) for d in m.datasets)} only, {names} not trained"
+        if profile != "full" and all(d in profile_config("full").mixture.datasets for d in missing):
+            text += (" (at this width it needs more steps than this profile's budget, measured with "
+                     "benchmarks/mixture_convergence.py; the full profile trains it)")
     return text
 
 
@@ -156,12 +163,14 @@ def models_section(charts: dict, features_info: dict, cfg_by_model: dict) -> Sec
 
 
 def _class_share_calibration(real: dict) -> str:
-    share = real.get(KEY_MIN_CLASS_SHARE_REAL)
+    share, labelled = real.get(KEY_MIN_CLASS_SHARE_REAL), real.get(KEY_MIN_CLASS_SHARE_LABELS)
     if share is None:
         return ""
-    return (f" The least-made class share has a floor too: the domain classifier, run on "
-            f"{real.get('n_fid', 0):,} real held-out images (ten balanced classes), gives {T.fmt(share)} — its own "
-            "confusions between classes, which a generator of test-like images would inherit.")
+    truth = f" (their true labels give {T.fmt(labelled)}: the first images of the test set are not exactly " \
+            "balanced)" if labelled is not None else ""
+    return (f" The least-made class share has a reference too: the domain classifier, run on "
+            f"{real.get('n_fid', 0):,} real held-out images, gives {T.fmt(share)}{truth} — the rest is its own "
+            "confusion between classes, which a generator of test-like images would inherit.")
 
 
 def failures_section(ev, charts: dict, summary: pd.DataFrame, published: pd.DataFrame, n_fid: int,
@@ -269,7 +278,7 @@ def assemble(cfg: BuildConfig, state, meta: ReportMeta, manifest: dict, publishe
                          + (" (Radford et al.'s optimiser, not the tutorial's lr 1e-4, β1 0.9, momentum 0.01)"
                             if (d.lr, d.adam_beta1, d.bn_momentum) != (1e-4, 0.9, 0.01) else " (the tutorial's)"),
                 "vae": f"width × {v.width}, latent {v.latent_dim}, {v.epochs} epochs, batch {v.batch_size}",
-                "mlp_gan": _mixture_config_text(m)}
+                "mlp_gan": _mixture_config_text(m, cfg.profile)}
     if ev.origin.get("kind") == "bundle":
         cfg_text = {"bundle": "see the reproducibility appendix (configuration of the imported study)"}
     sources = sorted(mkt.sources.values(), key=lambda s: s.source_id)

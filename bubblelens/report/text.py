@@ -23,7 +23,8 @@ MODELS_INTRO = (
     "the article reproduces (generator 2,305,472 and discriminator 212,865 trainable parameters at full width; "
     "smaller profiles scale every channel count by a width multiplier), binary cross-entropy on logits, Adam. "
     "**VAE**: a convolutional variational autoencoder with the correct ELBO (see Methods). **MLP GANs** on the "
-    "ring of 8 and grid of 25 Gaussians of PacGAN's public set-up, each as a vanilla GAN and with PacGAN's packing. "
+    "ring of 8 and grid of 25 Gaussians of PacGAN's public set-up (the mixtures a profile trains are stated below), "
+    "each as a vanilla GAN and with PacGAN's packing. "
     "Models train on the Fashion-MNIST training images of the profile and are measured against held-out test images."
 )
 
@@ -61,8 +62,8 @@ COMPUTE_INTRO = (
     "each distinct shape — a full batch, and an epoch's last, partial batch — and a run's training FLOPs are the "
     "sum over its steps of the count of that step's shape; sampling FLOPs are counted separately. Wall time, "
     "peak memory (each unit's own: the resident high-water mark is reset when it starts) and throughput are "
-    "measured on the hardware named on the cover; seeds of a 2-D mixture train as one ensemble and report shares "
-    "of it. Utilisation (MFU) is stated only against the sourced peak of the device actually used; data/costs "
+    "measured on the hardware named on the cover; seeds of a 2-D mixture train in batched ensembles and report "
+    "1/E shares of their ensemble's. Utilisation (MFU) is stated only against the sourced peak of the device actually used; data/costs "
     "has no sourced CPU peak, so CPU runs state none. Dollar figures are estimates from a quoted price and "
     "appear only where data/costs holds one."
 )

@@ -38,7 +38,8 @@ def train_image_unit(model: str, params: DCGANParams | VAEParams, train_images: 
 
 def train_mixture_unit(params: MixtureParams, dataset: str, variant: str, seeds: tuple[int, ...], device: str,
                        progress: Progress | None = None) -> tuple[dict, dict[str, np.ndarray]]:
-    """All seeds of one (mixture, variant) as one batched ensemble: ({'runs': [...]}, {'s<seed>': samples,
+    """The given seeds of one (mixture, variant) as one batched ensemble (the pipeline passes a chunk of
+    `ensemble_size` seeds, or all): ({'runs': [...]}, {'s<seed>': samples,
     's<seed>__<extra>': each extra array, e.g. the checkpoint samples})."""
     results = train_mixture_seeds(params, dataset, variant, tuple(seeds), device, progress=progress)
     arrays = {mixture_array(r.seed): r.samples for r in results}

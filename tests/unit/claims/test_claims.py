@@ -90,6 +90,17 @@ def test_share_of_runs_failing_verdicts(values, verdict):
         assert r.reason == "too few runs (n=2 < 3)"
 
 
+def test_share_of_runs_failing_says_which_checked_groups_had_no_runs():
+    both = dict(MODES, checks=MODES["checks"] + [{"model": "mlp_gan", "dataset": "grid25", "variant": "vanilla",
+                                                   "metric": "modes", "max": 25}])
+    ev = evidence(runs(("mlp_gan", "ring8", "vanilla", "modes", [8] * 20)))
+    r = evaluate_claim(spec("share_of_runs_failing", **both), ev, strict=True)
+    assert r.verdict == NOT_SUPPORTED and "no mlp_gan grid25 vanilla runs in this build" in r.reason
+    with_grid = evidence(runs(("mlp_gan", "ring8", "vanilla", "modes", [8] * 20),
+                              ("mlp_gan", "grid25", "vanilla", "modes", [25] * 3)))
+    assert "no mlp_gan" not in evaluate_claim(spec("share_of_runs_failing", **both), with_grid, strict=True).reason
+
+
 def test_share_of_runs_failing_matches_closed_form_bounds():
     ev = evidence(runs(("mlp_gan", "ring8", "vanilla", "modes", [3] * 10)))
     r = evaluate_claim(spec("share_of_runs_failing", **MODES), ev, strict=True)

@@ -132,18 +132,19 @@ def test_check_fails_in_quick_and_full_and_labels_smoke():
     assert not ClaimCheck("c", Reachability(tuple(VERDICTS), 3), "quick").fails
 
 
-def test_a_build_names_the_settled_claims_only_in_quick_and_full():
+def test_a_build_names_the_undecidable_claims_only_in_quick_and_full():
     from types import SimpleNamespace
 
     from bubblelens.claims.check import SETTLED_LABEL
-    from bubblelens.claims.engine import settled_claims
+    from bubblelens.claims.engine import NOT_CHECKED, undecidable_claims
 
-    results = [SimpleNamespace(claim_id="a", reachability="decidable"),
-               SimpleNamespace(claim_id="b", reachability=SETTLED_LABEL),
-               SimpleNamespace(claim_id="c", reachability="reachability not checked (ValueError)")]
-    assert settled_claims(results, "quick") == ["b"] and settled_claims(results, "full") == ["b"]
-    smoke = [SimpleNamespace(claim_id="b", reachability=SMOKE_LABEL)]
-    assert settled_claims(smoke, "smoke") == []
+    results = [SimpleNamespace(claim_id="a", reachability="decidable", reachable=list(VERDICTS), n=20),
+               SimpleNamespace(claim_id="b", reachability=SETTLED_LABEL, reachable=[SUPPORTED, INCONCLUSIVE], n=16),
+               SimpleNamespace(claim_id="c", reachability=f"{NOT_CHECKED} (ValueError: bad)", reachable=[], n=None)]
+    expected = ["b cannot reach not supported with the n = 16 in hand", "c: reachability not checked (ValueError: bad)"]
+    assert undecidable_claims(results, "quick") == expected and undecidable_claims(results, "full") == expected
+    smoke = [SimpleNamespace(claim_id="b", reachability=SMOKE_LABEL, reachable=[INCONCLUSIVE], n=1)]
+    assert undecidable_claims(smoke, "smoke") == []
     assert ClaimCheck("b", Reachability((INCONCLUSIVE,), 3), "quick").status == SETTLED_LABEL
 
 

@@ -218,3 +218,20 @@ def test_pdf_date_prefers_source_date_epoch(monkeypatch) -> None:
     assert report.pdf_date("2025-02-01") == "2025-02-01" and report.pdf_date("February 2025") == ""
     monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
     assert report.pdf_date("2025-02-01") == "2023-11-14T22:13:20Z"
+
+
+def test_mixture_configuration_text_says_where_a_profile_leaves_pacgans_recipe():
+    from dataclasses import replace
+
+    from bubblelens.core.config import profile_config
+    from bubblelens.report.content import _mixture_config_text
+
+    quick = _mixture_config_text(profile_config("quick").mixture, "quick")
+    assert "PacGAN's recipe is G 4 × 400, D 3 × 200, 400,000 steps of 100" in quick
+    assert "ring-8 only, grid-25 not trained" in quick and "the full profile trains it" in quick
+    full_cfg = profile_config("full").mixture
+    full = _mixture_config_text(full_cfg, "full")
+    assert "PacGAN's recipe is" not in full and "not trained" not in full
+    assert "fresh mixture samples every step (PacGAN: 400 epochs over one draw of 100,000)" in full
+    ring_only = _mixture_config_text(replace(full_cfg, datasets=("ring8",)), "full")
+    assert "grid-25 not trained" in ring_only and "full profile trains it" not in ring_only
