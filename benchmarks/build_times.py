@@ -41,7 +41,10 @@ def situations(profile: str, root: Path, tree: Path):
     shutil.rmtree(data, ignore_errors=True)
     shutil.copytree(tree / "data", data, ignore=shutil.ignore_patterns("images"))
     cache, out = root / "cache", root / "out"
+    # A cold build starts with no previous report either: one left by an earlier --keep run would add a
+    # "what changed" section to the cold report and make the warm build re-render.
     shutil.rmtree(cache, ignore_errors=True)
+    shutil.rmtree(out, ignore_errors=True)
     yield ("cold (empty cache)", *build(profile, out, cache, data, tree))
     yield ("warm (nothing changed)", *build(profile, out, cache, data, tree))
     csv = data / "market" / "chatgpt_weekly_active_users.csv"
