@@ -162,11 +162,13 @@ def _quick() -> BuildConfig:
         # PacGAN's recipe (Adam 1e-4, beta1 0.8, BatchNorm G, maxout D, raw coordinates) at a reduced width and
         # length, ring-8 only. Measured with benchmarks/mixture_convergence.py (seeds 0-9, 2026-12-02): ring-8
         # median high-quality share at 8k / 12k / 16k steps 0.72 / 0.77 / 0.80 (vanilla), 0.79 / 0.88 / 0.89
-        # (PacGAN); the 20-seed quick build at 12k: 0.76 / 0.84. Grid-25 at PacGAN's lr: median under 0.03 after
+        # (PacGAN). The 20-seed quick build's checkpoints: 3 of 20 vanilla runs below the 0.5 floor at 10k and
+        # at 12k alike, PacGAN median 0.83 at 10k; 10k rather than 12k keeps the build within 15 minutes
+        # (12k measured 840-933 s cold here, 2026-12-02). Grid-25 at PacGAN's lr: median under 0.03 after
         # 8k steps (2026-12-01 build), and even lr 1e-3 on standardised data reaches only 0.44 (vanilla, 20k) /
         # 0.20 (PacGAN, 16k), about 6-7 min per 10-seed ensemble here, so grid-25 is left to the full profile.
         # D 32 costs half of D 64 per step and converged as fast.
-        mixture=MixtureParams(datasets=("ring8",), steps=12000, batch_size=100, g_hidden=64, d_hidden=32,
+        mixture=MixtureParams(datasets=("ring8",), steps=10000, batch_size=100, g_hidden=64, d_hidden=32,
                               n_samples=2500, eval_every=500, ensemble_size=10),
         features=FeatureParams(epochs=4, batch_size=128, width=16),
         eval=EvalParams(n_fid=5000, kid_subsets=50, kid_subset_size=1000, bootstrap=1000),
