@@ -48,22 +48,12 @@ _SCHEMAS = {EPOCH_ID: (EPOCH_COLUMNS, EPOCH_OPTIONAL, EpochRowModel),
             SHILLER_ID: (SHILLER_COLUMNS, SHILLER_OPTIONAL, ShillerRowModel)}
 
 
-@dataclass(frozen=True)
-class DatasetInfo:
-    """The provenance of one data set, as datasets.toml states it (what a report's appendix cites)."""
+class DatasetInfo(DatasetModel):
+    """The provenance of one data set, as datasets.toml states it (what a report's appendix cites): the
+    validated table plus its id and file."""
 
     dataset_id: str
-    title: str
-    producer: str
-    citation: str
-    url: str
-    mirror: str
-    mirror_commit: str
-    accessed: str
-    licence: str
     file: str                  # path relative to data_dir, e.g. "external/shiller_sp500_monthly_2026-07.csv"
-    rows: int
-    caveats: str
 
 
 @dataclass
