@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 MIXTURES = ("ring8", "grid25")
+MIXTURE_TITLES = {"ring8": "ring-8", "grid25": "grid-25"}     # as the report names them
 
 
 def mixture_spec(name: str) -> tuple[np.ndarray, float]:

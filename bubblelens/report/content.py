@@ -11,7 +11,7 @@ import pandas as pd
 from bubblelens import __version__
 from bubblelens.claims.kinds import VERDICTS
 from bubblelens.core.config import PACGAN_RECIPE, BuildConfig, profile_config
-from bubblelens.datasets.mixtures import MIXTURES
+from bubblelens.datasets.mixtures import MIXTURE_TITLES, MIXTURES
 from bubblelens.evaluation.names import CONVERGENCE_FLOOR, KEY_MIN_CLASS_SHARE_LABELS, KEY_MIN_CLASS_SHARE_REAL
 from bubblelens.report import market_evidence, tables as T
 from bubblelens.report import text as report_text
@@ -119,9 +119,6 @@ def summary_section(meta: ReportMeta, claims: list, answers: list | None = None)
                                                    *_verdict_callouts(claims)])
 
 
-MIXTURE_NAMES = {"ring8": "ring-8", "grid25": "grid-25"}
-
-
 def _mixture_config_text(m, profile: str) -> str:
     """The mixture GANs' settings, and PacGAN's own beside them wherever they differ."""
     r = PACGAN_RECIPE
@@ -136,8 +133,8 @@ def _mixture_config_text(m, profile: str) -> str:
                  f"{r['batch_size']}, lr {r['lr']:g} β1 {r['adam_beta1']:g} on raw coordinates")
     missing = [d for d in MIXTURES if d not in m.datasets]
     if missing:
-        names = ", ".join(MIXTURE_NAMES.get(d, d) for d in missing)
-        text += f"; {', '.join(MIXTURE_NAMES.get(d, d) for d in m.datasets)} only, {names} not trained"
+        names = ", ".join(MIXTURE_TITLES.get(d, d) for d in missing)
+        text += f"; {', '.join(MIXTURE_TITLES.get(d, d) for d in m.datasets)} only, {names} not trained"
         if profile != "full" and all(d in profile_config("full").mixture.datasets for d in missing):
             text += (" (at this width it needs more steps than this profile's budget, measured with "
                      "benchmarks/mixture_convergence.py; the full profile trains it)")

@@ -134,7 +134,8 @@ def compute_table(runs: list[dict], costs) -> Table:
                       "the steps run; peak memory is each unit's own resident high-water mark on CPU (the whole "
                       "ensemble's for 2-D mixtures) and allocated device memory on CUDA; energy from NVML on CUDA "
                       "only. Seeds of a 2-D mixture configuration train together in batched ensembles (of the "
-                      "configuration's ensemble size) and are given 1/E of their ensemble's wall time and FLOPs. A dollar figure is an estimate from a quoted price "
+                      "configuration's ensemble size) and are given 1/E of their ensemble's wall time and FLOPs. "
+                      "A dollar figure is an estimate from a quoted price "
                       "(data/costs, GPU-hours) and appears only where one exists; there is no sourced CPU price, so "
                       "CPU runs show none.")
 

@@ -63,7 +63,8 @@ COMPUTE_INTRO = (
     "sum over its steps of the count of that step's shape; sampling FLOPs are counted separately. Wall time, "
     "peak memory (each unit's own: the resident high-water mark is reset when it starts) and throughput are "
     "measured on the hardware named on the cover; seeds of a 2-D mixture train in batched ensembles and report "
-    "1/E shares of their ensemble's. Utilisation (MFU) is stated only against the sourced peak of the device actually used; data/costs "
+    "1/E shares of their ensemble's. Utilisation (MFU) is stated only against the sourced peak of the device "
+    "actually used; data/costs "
     "has no sourced CPU peak, so CPU runs state none. Dollar figures are estimates from a quoted price and "
     "appear only where data/costs holds one."
 )

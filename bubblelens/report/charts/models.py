@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from bubblelens.report.charts.io import draw_chart
-from bubblelens.datasets.mixtures import mixture_spec
+from bubblelens.datasets.mixtures import MIXTURE_TITLES, mixture_spec
 from bubblelens.report.model import ChartSpec, Source
 from bubblelens.report.tables import published_row
 
@@ -165,10 +165,11 @@ def mode_coverage(ev, env: ChartEnv) -> ChartSpec | None:
                 if published is not None:
                     a.scatter([j + 0.3], [published], marker="D", c="black", s=22,
                               label="PacGAN Table 1" if j == 0 else None)
-            a.axhline(8 if ds == "ring8" else 25, ls="--", c="grey", lw=0.8)
+            n_modes = len(mixture_spec(ds)[0])
+            a.axhline(n_modes, ls="--", c="grey", lw=0.8)
             a.set_xticks(range(len(variants)), variants)
-            a.set_title("ring-8" if ds == "ring8" else "grid-25", fontsize=9)
-            a.set_ylim(0, (8 if ds == "ring8" else 25) + 1)
+            a.set_title(MIXTURE_TITLES.get(ds, ds), fontsize=9)
+            a.set_ylim(0, n_modes + 1)
             a.set_ylabel("modes captured")
         fig.axes[0].legend(fontsize=7, loc="lower right")
 
