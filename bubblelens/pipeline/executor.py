@@ -128,6 +128,13 @@ class PoolExecutor:
             except (queue_module.Empty, OSError, ValueError):
                 return
 
+    @staticmethod
+    def _take(events, timeout: float) -> list[tuple]:
+        try:
+            return [events.get(timeout=timeout)]
+        except (queue_module.Empty, OSError, ValueError):
+            return []
+
     def _run_pool(self, pool, events, todo: list[Unit], attempts: dict[str, int], board: UnitBoard,
                   on_done: Callable[[UnitOutcome], None]) -> None:
         futures = {}
@@ -143,6 +150,7 @@ class PoolExecutor:
                 unit = futures[fut]
                 value, seconds, pid = fut.result()
                 todo.remove(unit)
+                board.wait_for_end(unit.key, lambda t: self._take(events, t))
                 board.finish(unit.key, seconds, f"worker {pid}")
                 on_done(UnitOutcome(unit.key, value, seconds, pid, attempts[unit.key], node=f"worker {pid}"))
             if failed:                   # a unit that raises fails the build (finished ones are kept)

@@ -190,6 +190,7 @@ class RayExecutor:
                 for ref in ready:
                     unit = pending.pop(ref)
                     value, seconds, pid, node = self._result(ref, unit)
+                    board.wait_for_end(unit.key, lambda _t: self._events(events))
                     board.finish(unit.key, seconds, f"node {node[:8]}")
                     on_done(UnitOutcome(unit.key, value, seconds, pid, board.units[unit.key].attempts or 1,
                                         node=node))
@@ -215,9 +216,13 @@ class RayExecutor:
                              "rerun with --executor serial to see why") from None
 
     @staticmethod
-    def _drain(events, board: UnitBoard) -> None:
+    def _events(events) -> list[tuple]:
         try:
-            for event in ray.get(events.drain.remote()):
-                board.handle(event)
+            return list(ray.get(events.drain.remote()))
         except RayError:                     # the channel went away with the cluster; progress is best effort
-            pass
+            return []
+
+    @classmethod
+    def _drain(cls, events, board: UnitBoard) -> None:
+        for event in cls._events(events):
+            board.handle(event)

@@ -14,8 +14,9 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-START, STEP = "start", "step"      # event kinds: (START, key, where) and (STEP, key, step, total)
+START, STEP, END = "start", "step", "end"   # event kinds: (START, key, where), (STEP, key, step, total), (END, key)
 SEND_EVERY_S = 0.5
+END_WAIT_S = 5.0       # the longest a driver waits for a finished unit's last events
 
 
 @dataclass
@@ -28,6 +29,7 @@ class UnitState:
     attempts: int = 0
     done: bool = False
     decile: int = -1
+    ended: bool = False           # the worker's last event (END) has arrived: no STEP of this attempt is in flight
 
     def eta(self, now: float) -> float | None:
         """Seconds left at the unit's mean rate so far; None until it has made progress."""
@@ -69,15 +71,17 @@ class UnitBoard:
 
     # -- events ---------------------------------------------------------------------------------------
     def handle(self, event: tuple) -> None:
-        """One event from a worker: (START, key, where) or (STEP, key, step, total)."""
+        """One event from a worker: (START, key, where), (STEP, key, step, total) or (END, key)."""
         if event[0] == START:
             self.start(event[1], event[2])
         elif event[0] == STEP:
             self.step(event[1], event[2], event[3])
+        elif event[0] == END:
+            self.units[event[1]].ended = True
 
     def start(self, key: str, where: str) -> None:
         u = self.units[key]
-        u.where, u.started, u.step, u.decile = where, time.perf_counter(), 0, -1
+        u.where, u.started, u.step, u.decile, u.ended = where, time.perf_counter(), 0, -1, False
         u.attempts += 1
         again = f" (attempt {u.attempts})" if u.attempts > 1 else ""
         if self._rich is not None:
@@ -101,6 +105,19 @@ class UnitBoard:
             if decile > u.decile:
                 u.decile = decile
                 self.reporter.info(f"  {key}: {step}/{total} steps on {u.where}, {eta}")
+
+    def wait_for_end(self, key: str, take: Callable[[float], list[tuple]]) -> None:
+        """Handle events from `take(timeout)` until `key`'s END has arrived, so that its last steps are on
+        the board before it is marked finished. A backend's channel may deliver a worker's events after its
+        result (a multiprocessing queue flushes from a feeder thread as the worker exits), so this waits a
+        moment at most, and gives up after END_WAIT_S: progress is a display, never a result."""
+        deadline = time.monotonic() + END_WAIT_S
+        while not self.units[key].ended and (left := deadline - time.monotonic()) > 0:
+            events = take(min(left, 0.1))
+            for event in events:
+                self.handle(event)
+            if not events:
+                time.sleep(0.01)
 
     def finish(self, key: str, seconds: float, where: str = "") -> None:
         u = self.units[key]

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from bubblelens.pipeline.unit_board import START, ThrottledSender
+from bubblelens.pipeline.unit_board import END, START, ThrottledSender
 
 RETRIES = 2            # resubmissions of a unit whose worker process (or node) died
 POLL_S = 0.5           # how often a driver drains worker events while it waits
@@ -57,9 +57,13 @@ def run_unit(fn: Callable[..., Any], kwargs: dict[str, Any], threads: int) -> tu
 
 def run_reporting(unit: Unit, where: str, send: Callable[[tuple], None],
                   kwargs: dict[str, Any] | None = None) -> tuple[Any, float, int]:
-    """`run_unit` that first sends (START, key, where) and, for a unit that reports progress, its steps."""
+    """`run_unit` that first sends (START, key, where), for a unit that reports progress its steps, and,
+    once it has returned, (END, key): a driver whose channel may deliver events after the result (a
+    multiprocessing queue has its own feeder thread) waits for END before it marks the unit finished."""
     kwargs = dict(unit.kwargs if kwargs is None else kwargs)
     send((START, unit.key, where))
     if unit.progress:
         kwargs["progress"] = ThrottledSender(send, unit.key)
-    return run_unit(unit.fn, kwargs, unit.threads)
+    outcome = run_unit(unit.fn, kwargs, unit.threads)
+    send((END, unit.key))
+    return outcome

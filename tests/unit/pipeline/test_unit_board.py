@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import logging
+import queue
+import threading
+import time
 
 from bubblelens.pipeline import unit_board
 from bubblelens.pipeline.progress import Reporter
-from bubblelens.pipeline.unit_board import START, STEP, ThrottledSender, UnitBoard, UnitState
+from bubblelens.pipeline.unit_board import END, START, STEP, ThrottledSender, UnitBoard, UnitState
 
 
 def test_counts_follow_the_events(caplog):
@@ -55,3 +58,38 @@ def test_sender_throttles_but_always_sends_the_last_step(monkeypatch):
     for step in (1, 2, 3, 4, 10):
         sender(step, 10, {})
     assert sent == [(STEP, "k", 1, 10), (STEP, "k", 4, 10), (STEP, "k", 10, 10)]
+
+
+def _take(events: queue.Queue, timeout: float) -> list[tuple]:
+    try:
+        return [events.get(timeout=timeout)]
+    except queue.Empty:
+        return []
+
+
+def test_finishing_waits_for_the_last_steps_that_arrive_after_the_result():
+    """The pool's race (CI, 2026-12-02): a worker's result came back before its queued last STEP, and the
+    board showed a finished unit at step 1 of 10. The driver now waits for the unit's END event."""
+    board = UnitBoard(None, ["a"])
+    board.handle((START, "a", "worker 1"))
+    board.handle((STEP, "a", 1, 10))
+    events: queue.Queue = queue.Queue()
+
+    def late_worker_flush():
+        time.sleep(0.3)
+        events.put((STEP, "a", 10, 10))
+        events.put((END, "a"))
+
+    threading.Thread(target=late_worker_flush).start()
+    board.wait_for_end("a", lambda t: _take(events, t))
+    board.finish("a", 1.0)
+    assert board.units["a"].step == 10 and board.units["a"].ended and board.units["a"].done
+
+
+def test_waiting_for_an_end_that_never_comes_gives_up(monkeypatch):
+    monkeypatch.setattr(unit_board, "END_WAIT_S", 0.2)
+    board = UnitBoard(None, ["a"])
+    board.handle((START, "a", "worker 1"))
+    start = time.monotonic()
+    board.wait_for_end("a", lambda t: _take(queue.Queue(), t))
+    assert 0.2 <= time.monotonic() - start < 2.0 and not board.units["a"].ended
