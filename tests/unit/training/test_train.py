@@ -154,6 +154,28 @@ def test_mixture_ensemble_equals_loop_and_is_seed_local():
     assert ens[0].compute["ensemble_size"] == 3 and ens[0].compute["params_d"] > 0
 
 
+def test_mixture_member_that_fails_ends_its_record_and_the_others_train_on(monkeypatch):
+    """A member whose losses turn non-finite stops at the sync where it was seen (step 50 of 60 here:
+    syncs every CHECK_EVERY = 25 steps); the ensemble's other members keep every step."""
+    import bubblelens.training.mixture as mixture
+
+    real_step = mixture._Ensemble.step
+
+    def step_with_member_1_failing(self, step):
+        losses = real_step(self, step)
+        if step >= 30:
+            losses[1] = float("nan")
+        return losses
+
+    monkeypatch.setattr(mixture._Ensemble, "step", step_with_member_1_failing)
+    runs = train_mixture_seeds(TINY_MIX, "ring8", "vanilla", (0, 1))
+    assert runs[0].history["step"][-1] == 60 and runs[0].compute["steps"] == 60
+    assert runs[1].history["step"][-1] == 50 and runs[1].compute["steps"] == 50
+    assert [e["kind"] for e in runs[1].failure_events] == [T.EVENT_NON_FINITE]
+    assert runs[1].failure_events[0]["step"] == 31
+    assert np.isfinite(runs[0].history["d_loss"]).all()
+
+
 def test_mixture_bad_names():
     with pytest.raises(UsageError):
         train_mixture_seeds(TINY_MIX, "ring9", "vanilla", (0,))
