@@ -46,8 +46,10 @@ print(json.dumps({"ms_per_step": 1000 * (time.perf_counter() - t) / a["steps"]})
 
 def time_tree(tree: Path, args: dict) -> float:
     env = {**os.environ, "PYTHONPATH": str(tree), "OMP_NUM_THREADS": "1"}
-    out = subprocess.run([sys.executable, "-c", TIMER, json.dumps(args)], env=env, check=True,
+    out = subprocess.run([sys.executable, "-c", TIMER, json.dumps(args)], env=env,
                          capture_output=True, text=True, cwd=tree)
+    if out.returncode != 0:
+        sys.exit(f"timing {tree} failed:\n{out.stderr}")
     return json.loads(out.stdout.strip().splitlines()[-1])["ms_per_step"]
 
 

@@ -71,57 +71,25 @@ class Discriminator(nn.Module):
         self.layers = nn.ModuleList([nn.Linear(a, w * cfg.maxout) for a in dims_in] + [nn.Linear(w, 1)])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = x
-        for lin in self.layers[:-1]:
-            h = lin(h).unflatten(-1, (-1, self.maxout)).max(-1).values     # adjacent units are one's pieces
-        return self.layers[-1](h)
+        return maxout_apply([(lin.weight, lin.bias) for lin in self.layers], x, self.maxout)
 
 
 def _linear(h: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
-    """Stacked members: W (E, out, in), x (E, B, in) -> (E, B, out)."""
-    out = torch.bmm(h, w.transpose(1, 2))
-    return out if b is None else out + b.unsqueeze(1)
-
-
-class _PieceMajorMaxout(torch.autograd.Function):
-    """Maxout over pieces laid out piece-major, (..., pieces * units) -> (..., units).
-
-    Why not `unflatten(-1, (-1, pieces)).max(-1)`: torch's max with indices over a short inner axis, and
-    its scatter backward, were 40 % of a mixture ensemble's step (profiled at E 10, B 100, 32 units);
-    amax over the outer piece axis vectorises, and the backward is one mask product. The gradient goes
-    to every tied maximum (ties have probability zero for continuous inputs); a test checks forward and
-    gradient against torch's max."""
-
-    @staticmethod
-    def forward(ctx, h: torch.Tensor, pieces: int) -> torch.Tensor:
-        v = h.unflatten(-1, (pieces, -1))                                    # (..., pieces, units)
-        m = v.amax(-2)                                                       # (..., units)
-        # 1.0 where a piece is its unit's maximum, else 0.0: v - m <= 0, so sign + 1 is the indicator.
-        # (A bool `v == m` costs 4x as much on CPU, and its product with the gradient 4x again.)
-        ctx.save_for_backward((v - m.unsqueeze(-2)).sign_().add_(1.0))
-        return m
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        (winner,) = ctx.saved_tensors
-        return (winner * grad.unsqueeze(-2)).flatten(-2), None
+    """Plain: W (out, in), x (B, in). Ensemble: W (E, out, in), x (E, B, in) -> (E, B, out)."""
+    if w.dim() == 3:
+        out = torch.bmm(h, w.transpose(1, 2))
+        return out if b is None else out + b.unsqueeze(1)
+    return torch.nn.functional.linear(h, w, b)
 
 
 def maxout_apply(params: list[tuple[torch.Tensor, torch.Tensor]], x: torch.Tensor, pieces: int) -> torch.Tensor:
-    """The stacked discriminators' forward, x (E, B, in) -> logits (E, B, 1): maxout hidden layers whose
-    rows are piece-major (`stack_discriminators` reorders them), then a linear logit."""
+    """D's forward: maxout hidden layers (max over `pieces` adjacent units), then a linear logit."""
     h = x
     for i, (w, b) in enumerate(params):
         h = _linear(h, w, b)
         if i < len(params) - 1:
-            h = _PieceMajorMaxout.apply(h, pieces)                           # (E, B, out / pieces)
+            h = h.unflatten(-1, (-1, pieces)).max(-1).values                # (..., out / pieces)
     return h
-
-
-def piece_major_rows(t: torch.Tensor, pieces: int) -> torch.Tensor:
-    """Reorder a maxout layer's output rows from adjacent pieces (unit j's pieces at j*pieces + k, the
-    reference module's and PacGAN's layout) to piece-major (at k*units + j); the layer computes the same."""
-    return t.unflatten(0, (-1, pieces)).transpose(0, 1).flatten(0, 1)
 
 
 @dataclass
@@ -198,12 +166,7 @@ def stack_generators(gs: list[Generator], device: str = "cpu") -> EnsembleG:
 
 
 def stack_discriminators(ds: list[Discriminator], device: str = "cpu") -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """[(W (E, out, in), b (E, out)), ...] as fresh leaf tensors on `device`, ready for one optimiser; the
-    maxout layers' rows piece-major, as `maxout_apply` takes them."""
-    def stack(ts: list[torch.Tensor], maxout: bool) -> torch.Tensor:
-        rows = [piece_major_rows(t.detach(), ds[0].maxout) if maxout else t.detach() for t in ts]
-        return torch.stack(rows).to(device).clone().requires_grad_(True)
-
-    last = len(ds[0].layers) - 1
-    return [(stack([d.layers[i].weight for d in ds], i < last), stack([d.layers[i].bias for d in ds], i < last))
+    """[(W (E, out, in), b (E, out)), ...] as fresh leaf tensors on `device`, ready for one optimiser."""
+    return [(torch.stack([d.layers[i].weight.detach() for d in ds]).to(device).clone().requires_grad_(True),
+             torch.stack([d.layers[i].bias.detach() for d in ds]).to(device).clone().requires_grad_(True))
             for i in range(len(ds[0].layers))]

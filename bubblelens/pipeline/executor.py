@@ -129,11 +129,14 @@ class PoolExecutor:
                 return
 
     @staticmethod
-    def _take(events, timeout: float) -> list[tuple]:
+    def _take(events, timeout: float) -> list[tuple] | None:
+        """At most one event within `timeout`; None when the queue is closed or broken."""
         try:
             return [events.get(timeout=timeout)]
-        except (queue_module.Empty, OSError, ValueError):
+        except queue_module.Empty:
             return []
+        except (OSError, ValueError):
+            return None
 
     def _run_pool(self, pool, events, todo: list[Unit], attempts: dict[str, int], board: UnitBoard,
                   on_done: Callable[[UnitOutcome], None]) -> None:

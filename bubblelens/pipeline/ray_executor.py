@@ -181,6 +181,7 @@ class RayExecutor:
         board = self.board = UnitBoard(self.reporter, [u.key for u in units])
         refs: dict[int, Any] = {}
         pending = {self._submit(u, refs, events): u for u in units}
+        channel_up = True                    # once the progress actor is gone, finished units wait no more
         try:
             while pending:
                 ready, rest = ray.wait(list(pending), num_returns=1, timeout=POLL_S)
@@ -190,7 +191,8 @@ class RayExecutor:
                 for ref in ready:
                     unit = pending.pop(ref)
                     value, seconds, pid, node = self._result(ref, unit)
-                    board.wait_for_end(unit.key, lambda _t: self._events(events))
+                    if channel_up:
+                        channel_up = board.wait_for_end(unit.key, lambda t: self._events(events, t))
                     board.finish(unit.key, seconds, f"node {node[:8]}")
                     on_done(UnitOutcome(unit.key, value, seconds, pid, board.units[unit.key].attempts or 1,
                                         node=node))
@@ -216,13 +218,15 @@ class RayExecutor:
                              "rerun with --executor serial to see why") from None
 
     @staticmethod
-    def _events(events) -> list[tuple]:
+    def _events(events, timeout: float | None = None) -> list[tuple] | None:
+        """The events sent since the last call, waiting at most `timeout`; None when the channel is gone
+        (it went away with its node or the cluster: progress is best effort) or did not answer in time."""
         try:
-            return list(ray.get(events.drain.remote()))
-        except RayError:                     # the channel went away with the cluster; progress is best effort
-            return []
+            return list(ray.get(events.drain.remote(), timeout=timeout))
+        except RayError:                     # GetTimeoutError is a RayError too
+            return None
 
     @classmethod
     def _drain(cls, events, board: UnitBoard) -> None:
-        for event in cls._events(events):
+        for event in cls._events(events) or []:
             board.handle(event)

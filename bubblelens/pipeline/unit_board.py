@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-START, STEP, END = "start", "step", "end"   # event kinds: (START, key, where), (STEP, key, step, total), (END, key)
+START, STEP, END = "start", "step", "end"   # (START, key, where), (STEP, key, step, total), (END, key, where)
 SEND_EVERY_S = 0.5
 END_WAIT_S = 5.0       # the longest a driver waits for a finished unit's last events
 
@@ -71,13 +71,18 @@ class UnitBoard:
 
     # -- events ---------------------------------------------------------------------------------------
     def handle(self, event: tuple) -> None:
-        """One event from a worker: (START, key, where), (STEP, key, step, total) or (END, key)."""
+        """One event from a worker: (START, key, where), (STEP, key, step, total) or (END, key, where).
+        Events for a unit already finished are late ones (of a lost attempt, say) and change nothing; an END
+        counts only from where the unit's current attempt started."""
+        u = self.units[event[1]]
+        if u.done:
+            return
         if event[0] == START:
             self.start(event[1], event[2])
         elif event[0] == STEP:
             self.step(event[1], event[2], event[3])
-        elif event[0] == END:
-            self.units[event[1]].ended = True
+        elif event[0] == END and event[2] == u.where:
+            u.ended = True
 
     def start(self, key: str, where: str) -> None:
         u = self.units[key]
@@ -106,18 +111,22 @@ class UnitBoard:
                 u.decile = decile
                 self.reporter.info(f"  {key}: {step}/{total} steps on {u.where}, {eta}")
 
-    def wait_for_end(self, key: str, take: Callable[[float], list[tuple]]) -> None:
-        """Handle events from `take(timeout)` until `key`'s END has arrived, so that its last steps are on
-        the board before it is marked finished. A backend's channel may deliver a worker's events after its
-        result (a multiprocessing queue flushes from a feeder thread as the worker exits), so this waits a
-        moment at most, and gives up after END_WAIT_S: progress is a display, never a result."""
+    def wait_for_end(self, key: str, take: Callable[[float], list[tuple] | None]) -> bool:
+        """Handle events from `take(timeout)` (a list, possibly empty; None when the channel is gone) until
+        `key`'s END has arrived, so that its last steps are on the board before it is marked finished. A
+        backend's channel may deliver a worker's events after its result (a multiprocessing queue flushes
+        from a feeder thread as the worker exits), so this waits a moment at most, and gives up after
+        END_WAIT_S: progress is a display, never a result. Returns False when the channel is gone."""
         deadline = time.monotonic() + END_WAIT_S
         while not self.units[key].ended and (left := deadline - time.monotonic()) > 0:
             events = take(min(left, 0.1))
+            if events is None:
+                return False
             for event in events:
                 self.handle(event)
             if not events:
-                time.sleep(0.01)
+                time.sleep(0.02)         # a channel that answers at once when empty (Ray's) is not spun on
+        return True
 
     def finish(self, key: str, seconds: float, where: str = "") -> None:
         u = self.units[key]

@@ -65,5 +65,5 @@ def run_reporting(unit: Unit, where: str, send: Callable[[tuple], None],
     if unit.progress:
         kwargs["progress"] = ThrottledSender(send, unit.key)
     outcome = run_unit(unit.fn, kwargs, unit.threads)
-    send((END, unit.key))
+    send((END, unit.key, where))
     return outcome

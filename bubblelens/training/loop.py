@@ -131,8 +131,9 @@ class FailureMonitor:
     def _check_window(self, history: dict[str, list[float]], end: int) -> None:
         w, step = self.window, history[KEY_STEP][end - 1]
         if self.kind == "gan":
-            d = np.asarray(history[KEY_D_LOSS][end - w:end])
-            g = np.asarray(history[KEY_G_LOSS][end - w:end])
+            # float64 whatever the record's type (lists of floats, or a trainer's float32 array views)
+            d = np.asarray(history[KEY_D_LOSS][end - w:end], dtype=np.float64)
+            g = np.asarray(history[KEY_G_LOSS][end - w:end], dtype=np.float64)
             g_rising = g[w // 2:].mean() > g[: w // 2].mean()
             if d.mean() < D_OVERPOWER_D_LOSS and g.mean() > D_OVERPOWER_G_LOSS and g_rising:
                 self._add(step, EVENT_D_OVERPOWERING,
@@ -142,7 +143,7 @@ class FailureMonitor:
                 self._add(step, EVENT_DIVERGENCE,
                           f"mean losses d={d.mean():.3g} g={g.mean():.3g} above {GAN_DIVERGENCE_LOSS} over {w} steps")
         else:
-            loss = np.asarray(history[KEY_LOSS][:end])
+            loss = np.asarray(history[KEY_LOSS][:end], dtype=np.float64)
             first, last = loss[:w].mean(), loss[end - w:].mean()
             if last > VAE_DIVERGENCE_FACTOR * first:
                 self._add(step, EVENT_DIVERGENCE,

@@ -39,11 +39,9 @@ NOISE_SEED_OFFSET = 104_729
 
 
 def _bce_per_member(logits: torch.Tensor, target: float) -> torch.Tensor:
-    """logits (E, B, 1) -> mean BCE per member (E,). For a target of 1 or 0 the BCE with logits is
-    softplus(-x) or softplus(x), one op instead of a target tensor and BCE's three."""
-    sign = -1.0 if target == 1.0 else 1.0
-    assert target in (0.0, 1.0)
-    return F.softplus(sign * logits).mean(dim=(1, 2))
+    """logits (E, B, 1) -> mean BCE per member (E,)."""
+    t = torch.full_like(logits, target)
+    return F.binary_cross_entropy_with_logits(logits, t, reduction="none").mean(dim=(1, 2))
 
 
 class _Ensemble:
@@ -89,9 +87,7 @@ class _Ensemble:
         """One alternating D/G update of every member; returns losses (E, 2) as (d_loss, g_loss)."""
         real, z = self._batch(step)
         fake = self.g(z, training=True)                                  # (E, B*pack, 2)
-        # D has no BatchNorm, so one pass over real and fake together equals two passes (half the calls).
-        d_real, d_fake = self._d(torch.cat([real, fake.detach()], 1)).chunk(2, 1)    # (E, B, 1) each
-        d_loss = _bce_per_member(d_real, 1.0) + _bce_per_member(d_fake, 0.0)           # (E,)
+        d_loss = _bce_per_member(self._d(real), 1.0) + _bce_per_member(self._d(fake.detach()), 0.0)  # (E,)
         self.opt_d.zero_grad(set_to_none=True)
         d_loss.sum().backward()
         self.opt_d.step()
@@ -172,8 +168,9 @@ def _train_group(params: MixtureParams, cfg: MLPGANConfig, dataset: str, variant
             ensemble_size=e_size, ensemble_note="wall time, FLOPs and energy are 1/E shares of the ensemble's; "
                                                 "peak memory is the whole ensemble's")
         extras = {CHECKPOINT_SAMPLES: np.stack([c[e] for c in ckpts])} if ckpts else {}
-        out.append(T.RunResult("mlp_gan", dataset, variant, seed, config, T.downsample_history(_member_history(all_steps, losses_all[e], recorded[e], keys)),
-                               compute, list(monitors[e].events), samples[e], extras))
+        history = T.downsample_history(_member_history(all_steps, losses_all[e], recorded[e], keys))
+        out.append(T.RunResult("mlp_gan", dataset, variant, seed, config, history, compute,
+                               list(monitors[e].events), samples[e], extras))
     return out
 
 

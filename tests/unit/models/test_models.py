@@ -135,39 +135,25 @@ def test_mlp_ensemble_equals_each_member_module_with_batchnorm():
         torch.testing.assert_close(g_ens.running_var[1][e], g.norms[1].running_var, rtol=1e-5, atol=1e-7)
 
 
-def test_piece_major_maxout_equals_torch_max_forward_and_gradient():
-    """The ensemble's fast maxout (amax over piece-major rows, mask backward) against torch's max over
-    adjacent pieces, the reference layout: the same values and the same gradients, exactly."""
-    pieces, units = model_mlp_gan.MAXOUT_PIECES, 7
-    adjacent = torch.randn(4, 9, units * pieces, dtype=torch.float64, requires_grad=True)
-    upstream = torch.randn(4, 9, units, dtype=torch.float64)
-    ref = adjacent.unflatten(-1, (-1, pieces)).max(-1).values
-    ref_grad, = torch.autograd.grad((ref * upstream).sum(), adjacent)
-    major = model_mlp_gan.piece_major_rows(adjacent.detach().transpose(0, -1), pieces).transpose(0, -1)
-    major.requires_grad_(True)
-    out = model_mlp_gan._PieceMajorMaxout.apply(major, pieces)
-    grad, = torch.autograd.grad((out * upstream).sum(), major)
-    assert torch.equal(out, ref)
-    assert torch.equal(model_mlp_gan.piece_major_rows(ref_grad.transpose(0, -1), pieces).transpose(0, -1), grad)
-
-
 def test_mlp_ensemble_discriminator_gradients_equal_each_member_module():
-    """Stacked D (piece-major rows) and each member's nn.Module get the same weight gradients once the
-    rows are put back in the module's order."""
+    """Stacked D and each member's nn.Module get the same weight and bias gradients (biases made non-zero,
+    since PacGAN's zero init would hide a bias mix-up)."""
     cfg = model_mlp_gan.MLPGANConfig(g_hidden=8, d_hidden=6, pack=2)
     members = [model_mlp_gan.build(cfg, s)[1] for s in (0, 1)]
+    with torch.no_grad():
+        for d in members:
+            for lin in d.layers:
+                lin.bias.normal_()
     d_ens = model_mlp_gan.stack_discriminators(members)
     x = torch.randn(2, 5, 4)
-    model_mlp_gan.maxout_apply(d_ens, x, cfg.maxout).square().sum().backward()
+    out = model_mlp_gan.maxout_apply(d_ens, x, cfg.maxout)
+    out.square().sum().backward()
     for e, d in enumerate(members):
+        torch.testing.assert_close(out[e], d(x[e]), rtol=1e-5, atol=1e-6)
         d(x[e]).square().sum().backward()
         for i, lin in enumerate(d.layers):
-            w_grad, b_grad = lin.weight.grad, lin.bias.grad
-            if i < len(d.layers) - 1:
-                w_grad = model_mlp_gan.piece_major_rows(w_grad, cfg.maxout)
-                b_grad = model_mlp_gan.piece_major_rows(b_grad, cfg.maxout)
-            torch.testing.assert_close(d_ens[i][0].grad[e], w_grad, rtol=1e-5, atol=1e-7)
-            torch.testing.assert_close(d_ens[i][1].grad[e], b_grad, rtol=1e-5, atol=1e-7)
+            torch.testing.assert_close(d_ens[i][0].grad[e], lin.weight.grad, rtol=1e-5, atol=1e-7)
+            torch.testing.assert_close(d_ens[i][1].grad[e], lin.bias.grad, rtol=1e-5, atol=1e-7)
 
 
 def test_dcgan_padding_is_tensorflows_same():

@@ -55,6 +55,15 @@ def test_dead_worker_is_replaced_and_its_unit_resubmitted(tmp_path):
     assert "fine" in out
 
 
+def test_serial_units_end_with_an_end_event_after_their_last_step():
+    from executor_helpers import sleepy
+
+    executor = SerialExecutor()
+    collect(executor, [Unit("s", sleepy, {"seconds": 0.0, "value": 1}, progress=True)])
+    unit = executor.board.units["s"]
+    assert unit.ended and unit.done and unit.step == unit.total == 10
+
+
 def test_a_failing_unit_fails_the_run():
     with pytest.raises(RuntimeError, match="on purpose"):
         collect(SerialExecutor(), [Unit("boom", boom, {})])

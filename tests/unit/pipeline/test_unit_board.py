@@ -78,7 +78,7 @@ def test_finishing_waits_for_the_last_steps_that_arrive_after_the_result():
     def late_worker_flush():
         time.sleep(0.3)
         events.put((STEP, "a", 10, 10))
-        events.put((END, "a"))
+        events.put((END, "a", "worker 1"))
 
     threading.Thread(target=late_worker_flush).start()
     board.wait_for_end("a", lambda t: _take(events, t))
@@ -93,3 +93,29 @@ def test_waiting_for_an_end_that_never_comes_gives_up(monkeypatch):
     start = time.monotonic()
     board.wait_for_end("a", lambda t: _take(queue.Queue(), t))
     assert 0.2 <= time.monotonic() - start < 2.0 and not board.units["a"].ended
+
+
+def test_a_gone_channel_ends_the_wait_at_once():
+    board = UnitBoard(None, ["a"])
+    board.handle((START, "a", "worker 1"))
+    start = time.monotonic()
+    assert board.wait_for_end("a", lambda t: None) is False
+    assert time.monotonic() - start < 0.5
+
+
+def test_late_events_of_another_attempt_change_nothing():
+    """An END from an earlier attempt's worker does not end the current attempt's wait, and events that
+    arrive after a unit finished (a lost attempt's START or steps) do not reopen it."""
+    board = UnitBoard(None, ["a"])
+    board.handle((START, "a", "worker 1"))
+    board.handle((START, "a", "worker 2"))               # resubmitted after worker 1 died
+    board.handle((END, "a", "worker 1"))
+    assert not board.units["a"].ended
+    board.handle((STEP, "a", 10, 10))
+    board.handle((END, "a", "worker 2"))
+    assert board.units["a"].ended
+    board.finish("a", 1.0)
+    board.handle((START, "a", "worker 3"))
+    board.handle((STEP, "a", 1, 10))
+    u = board.units["a"]
+    assert u.done and u.where == "worker 2" and u.step == 10 and u.attempts == 2
