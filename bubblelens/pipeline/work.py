@@ -58,7 +58,7 @@ def run_unit(fn: Callable[..., Any], kwargs: dict[str, Any], threads: int) -> tu
 def run_reporting(unit: Unit, where: str, send: Callable[[tuple], None],
                   kwargs: dict[str, Any] | None = None) -> tuple[Any, float, int]:
     """`run_unit` that first sends (START, key, where), for a unit that reports progress its steps, and,
-    once it has returned, (END, key): a driver whose channel may deliver events after the result (a
+    once it has returned, (END, key, where): a driver whose channel may deliver events after the result (a
     multiprocessing queue has its own feeder thread) waits for END before it marks the unit finished."""
     kwargs = dict(unit.kwargs if kwargs is None else kwargs)
     send((START, unit.key, where))
