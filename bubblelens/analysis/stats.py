@@ -39,11 +39,15 @@ def _finite_1d(values: Any, what: str) -> np.ndarray:
     return arr
 
 
-def mean_ci(values: Sequence[float] | np.ndarray, level: float = 0.95) -> dict:
+def mean_ci(values: Sequence[float] | np.ndarray, level: float = 0.95,
+            support: tuple[float, float] | None = None) -> dict:
     """Mean with a Student-t interval (seeds are few, so t rather than normal).
 
     n = 1 has no spread estimate: lo, hi and sd are None rather than a fake zero-width interval.
-    Identical values give a zero-width interval at the mean.
+    Identical values give a zero-width interval at the mean. `support` is the range a bounded quantity
+    lives in (a share in [0, 1], modes in [0, 8]): the interval is clipped to it, which keeps its coverage
+    (the true mean lies in the range, so an interval that covered it still does) and never shows a
+    bound no run could have.
     """
     _check_level(level)
     arr = _finite_1d(values, "mean_ci")
@@ -56,6 +60,8 @@ def mean_ci(values: Sequence[float] | np.ndarray, level: float = 0.95) -> dict:
         lo = hi = mean
     else:
         lo, hi = stats.t.interval(level, df=n - 1, loc=mean, scale=sd / math.sqrt(n))
+        if support is not None:
+            lo, hi = max(lo, support[0]), min(hi, support[1])
     return {KEY_MEAN: mean, KEY_LO: float(lo), KEY_HI: float(hi), KEY_N: n, KEY_SD: sd, KEY_LEVEL: level}
 
 

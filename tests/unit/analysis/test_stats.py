@@ -21,6 +21,15 @@ def test_mean_ci_matches_t_formula():
     assert res["n"] == 4 and half == pytest.approx(3.182446 * sd / 2, rel=1e-6)
 
 
+def test_mean_ci_is_clipped_to_a_bounded_support():
+    """20 ring-8 runs, 19 with all 8 modes and one with 7: the t interval's upper end passes 8; clipped to
+    [0, 8] it stops there, and the lower end (inside the range) is the plain t bound."""
+    x = [8.0] * 19 + [7.0]
+    plain, clipped = stats.mean_ci(x), stats.mean_ci(x, support=(0.0, 8.0))
+    assert plain["hi"] > 8.0 and clipped["hi"] == 8.0
+    assert clipped["lo"] == plain["lo"] and clipped["mean"] == plain["mean"] == pytest.approx(7.95)
+
+
 def test_mean_ci_single_and_constant():
     one = stats.mean_ci([2.5])
     assert one["mean"] == 2.5 and one["lo"] is None and one["hi"] is None and one["n"] == 1
