@@ -16,10 +16,12 @@ from bubblelens.report.model import Table
 from bubblelens.report.numbers import fmt, fmt_p
 
 # Image metrics in the quality table, in this order, with the label a reader sees.
+IMAGE_CLASSES = 10              # Fashion-MNIST's (evaluation.features.N_CLASSES; not imported: it brings torch)
 METRIC_LABELS = {
     names.KEY_FID: "FID (domain features)", names.KEY_KID_MEAN: "KID", names.KEY_PRECISION: "Precision",
     names.KEY_RECALL: "Recall", names.KEY_DENSITY: "Density", names.KEY_COVERAGE: "Coverage",
-    names.KEY_CLASSES_COVERED: "Classes covered (of 10)", names.KEY_CLASS_KL: "KL(class histogram ‖ uniform)",
+    names.KEY_CLASSES_COVERED: f"Classes covered (of {IMAGE_CLASSES})",
+    names.KEY_CLASS_KL: "KL(class histogram ‖ uniform)",
     names.KEY_MIN_CLASS_SHARE: "Least-made class (share × 10)",
     names.KEY_LAPLACIAN_RATIO: "Laplacian variance / real", names.KEY_HF_RATIO: "High-frequency power share / real",
     names.KEY_MEMORISATION_RATIO: "NN distance train / held-out", names.KEY_ACTIVE_UNITS: "VAE active units",
@@ -39,7 +41,7 @@ def _support(metric: str, dataset: str) -> tuple[float, float] | None:
     if metric == names.KEY_MODES:
         return (0.0, float(len(mixture_spec(dataset)[0])))
     if metric == names.KEY_CLASSES_COVERED:
-        return (0.0, 10.0)
+        return (0.0, float(IMAGE_CLASSES))
     return None
 
 

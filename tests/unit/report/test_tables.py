@@ -23,3 +23,10 @@ def test_bounded_metrics_never_show_an_impossible_bound():
     assert s.loc[("ring8", names.KEY_HIGH_QUALITY), "hi"] == 1.0
     assert s.loc[("ring8", names.KEY_MODES), "lo"] < 8.0
     assert s.loc[("ring8", names.KEY_WALL_S), "hi"] > 10.0       # an unbounded metric keeps its t interval
+
+
+def test_the_class_count_matches_the_domain_classifier():
+    from bubblelens.evaluation.features import N_CLASSES
+    from bubblelens.report.tables import IMAGE_CLASSES
+
+    assert IMAGE_CLASSES == N_CLASSES
