@@ -60,13 +60,13 @@ def main_options(
 
 @app.command()
 def build(
-    profile: Profile = typer.Option(Profile.quick, help="smoke (tests, <60 s), quick (CPU, <10 min) or full (GPU reference study)."),
+    profile: Profile = typer.Option(Profile.quick, help="smoke (tests, <60 s), quick (CPU, about 14 min on 2 cores) or full (GPU reference study)."),
     out: Path = typer.Option(Path("reports"), "--out", help="Directory the report, charts, results and manifest are written to."),
     data: Path = typer.Option(DATA_DIR, "--data", help="Curated-data directory (market series, sources, claims, costs)."),
     images: Optional[Path] = typer.Option(None, "--images", envvar="BUBBLELENS_IMAGES",
                                           help="Full Fashion-MNIST IDX directory (full profile only; smoke/quick use the shipped subset)."),
     results: Optional[Path] = typer.Option(None, "--results", help="Render from a results bundle (`bubblelens results export`) instead of training."),
-    config: Optional[Path] = typer.Option(None, "--config", help="TOML file overriding profile settings, e.g. [dcgan] epochs = 5."),
+    config: Optional[Path] = typer.Option(None, "--config", help="TOML file overriding profile settings, e.g. \\[dcgan] epochs = 5."),
     only: Optional[str] = typer.Option(None, "--only", help="Run only this stage and what it needs: data, features, train, evaluate, market, claims, charts, render."),
     force: bool = typer.Option(False, "--force", help="Recompute (the --only stage, or everything) even when cached."),
     frozen: bool = typer.Option(False, "--frozen", help="Never train; exit 4 when a trained result is missing from the cache."),
@@ -76,7 +76,7 @@ def build(
                                       help="How independent units (training runs, evaluations) run: serial in this "
                                            "process, pool (one fresh worker process per unit, --jobs at a time), or "
                                            "ray (Ray tasks on a local runtime or a cluster; pip install "
-                                           "'bubblelens[ray]')."),
+                                           "'bubblelens\\[ray]')."),
     jobs: int = typer.Option(DEFAULT_JOBS, "--jobs", min=1, help="Units at a time with --executor pool (default: CPU cores)."),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", envvar="BUBBLELENS_RAY_ADDRESS",
                                               help="With --executor ray: join the cluster at 'auto' or HOST:PORT "

@@ -73,7 +73,7 @@ def _mixture_units(ctx: BuildContext, dataset: str, variant: str) -> list[Cached
                        params, {"seeds": json.dumps(list(c)), "device": ctx.device}, TRAIN_CODE,
                        train_units.train_mixture_unit,
                        {"params": params, "dataset": dataset, "variant": variant, "seeds": c, "device": ctx.device},
-                       trained=True, progress=True) for c in chunks]
+                       trained=True, scratch=True, progress=True) for c in chunks]
 
 
 def train_models(ctx: BuildContext, images: Images, features: bool = True,

@@ -13,6 +13,7 @@ betas (0.8, 0.999)). G's BatchNorm normalises each member's batch of batch_size 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -34,6 +35,12 @@ log = logging.getLogger(__name__)
 VARIANTS = ("vanilla", "pacgan")
 ADAM_BETA2 = 0.999
 DATA_CHUNK = 250                 # steps of real data and noise drawn at once, per member
+# Steps between resumable checkpoints of a unit given a scratch directory: the full profile's 400,000-step
+# ensembles take hours, and a crash should cost at most this many steps. A multiple of DATA_CHUNK (a resumed
+# run redraws the chunk it starts in from the saved generator states) and of the loop's CHECK_EVERY.
+SAVE_EVERY = 5_000
+# Changing these does not change the trajectory, so a checkpoint stays valid across them.
+RESUME_FREE = ("n_samples",)
 SAMPLE_SEED_OFFSET = 7_919
 NOISE_SEED_OFFSET = 104_729
 
@@ -79,6 +86,30 @@ class _Ensemble:
         j = step - c0
         return self._real[:, j], self._z[:, j]
 
+    def state(self) -> dict:
+        """Everything the next step depends on: weights, BatchNorm buffers, both Adams and every member's
+        data and noise generator (read at a chunk boundary, so no drawn-but-unused chunk is lost)."""
+        g = self.g
+        return {"g": [t.detach() for t in (*g.weights, *g.scales, *g.shifts, *g.running_mean, *g.running_var,
+                                           g.out_w, g.out_b)],
+                "d": [t.detach() for t in self.d_leaves], "opt_g": self.opt_g.state_dict(),
+                "opt_d": self.opt_d.state_dict(), "data_rng": [r.bit_generator.state for r in self.rngs],
+                "noise_rng": [gen.get_state() for gen in self.noise]}
+
+    def load_state(self, state: dict) -> None:
+        g = self.g
+        mine = [*g.weights, *g.scales, *g.shifts, *g.running_mean, *g.running_var, g.out_w, g.out_b]
+        with torch.no_grad():                           # in place: the optimisers hold these very tensors
+            for t, v in zip(mine + self.d_leaves, state["g"] + state["d"], strict=True):
+                t.copy_(v)
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        for r, st in zip(self.rngs, state["data_rng"], strict=True):
+            r.bit_generator.state = st
+        for gen, st in zip(self.noise, state["noise_rng"], strict=True):
+            gen.set_state(st)
+        self._chunk_start = -1
+
     def _d(self, x: torch.Tensor) -> torch.Tensor:
         e, n, _ = x.shape
         return maxout_apply(self.d, x.reshape(e, n // self.cfg.pack, -1), self.cfg.maxout)   # (E, B, 1) packed
@@ -111,11 +142,18 @@ def _member_history(steps: np.ndarray, losses: np.ndarray, n: int, keys: list[st
     return {T.KEY_STEP: steps[:n], **{k: losses[:n, j] for j, k in enumerate(keys)}}
 
 
+def _resume_key(params: MixtureParams, dataset: str, variant: str, seeds: tuple[int, ...]) -> dict:
+    return {"model": "mlp_gan", "dataset": dataset, "variant": variant, "seeds": list(seeds),
+            "params": {k: v for k, v in canonical(params).items() if k not in RESUME_FREE}}
+
+
 def _train_group(params: MixtureParams, cfg: MLPGANConfig, dataset: str, variant: str, seeds: tuple[int, ...],
-                 device: str, progress: T.Progress | None) -> list[T.RunResult]:
+                 device: str, progress: T.Progress | None, ckpt_dir: Path | None,
+                 save_every: int) -> list[T.RunResult]:
     e_size, total = len(seeds), params.steps
     keys = [T.KEY_D_LOSS, T.KEY_G_LOSS]
     ens = _Ensemble(cfg, params, dataset, seeds, device)
+    resume_key = _resume_key(params, dataset, variant, seeds)
     # Full-resolution losses in one preallocated array (float32, as computed), not Python lists: at the
     # full profile's 400,000 steps, 10 members x 2 losses are 32 MB here, against about 0.4 GB of list
     # entries (a float object and a pointer, 32 bytes each).
@@ -123,8 +161,30 @@ def _train_group(params: MixtureParams, cfg: MLPGANConfig, dataset: str, variant
     losses_all = np.full((e_size, total, len(keys)), np.nan, dtype=np.float32)      # (E, steps, 2)
     recorded = [0] * e_size                                              # steps in each member's record
     monitors = [T.FailureMonitor("gan", total) for _ in seeds]
-    ledger, pending, step = FlopLedger(), [], 0
+    ledger, pending, step, prev_wall = FlopLedger(), [], 0, 0.0
     ckpt_steps, ckpts = [], []
+    saved = T.load_checkpoint(ckpt_dir, resume_key)
+    if saved is not None and saved["step"] < total:
+        step, prev_wall, ledger = saved["step"], saved["wall_s"], FlopLedger(saved["flops"])
+        ens.load_state(saved["ensemble"])
+        losses_all[:, :step] = saved["losses"].numpy()
+        recorded = list(saved["recorded"])
+        monitors = [T.FailureMonitor("gan", total, ev) for ev in saved["failure_events"]]
+        for mon, n in zip(monitors, recorded):
+            mon.checked = n
+        ckpt_steps = list(saved["checkpoint_steps"])
+        ckpts = list(saved["checkpoint_samples"].numpy()) if ckpt_steps else []
+        log.info("mlp_gan %s %s seeds %s: resuming at step %d of %d", dataset, variant, list(seeds), step, total)
+
+    def save(step: int) -> None:
+        Path(ckpt_dir).mkdir(parents=True, exist_ok=True)
+        T.save_checkpoint(ckpt_dir, {
+            "resume_key": resume_key, "step": step, "ensemble": ens.state(),
+            "losses": torch.from_numpy(losses_all[:, :step].copy()), "recorded": list(recorded),
+            "failure_events": [list(m.events) for m in monitors], "flops": ledger.state(),
+            "wall_s": prev_wall + meter.elapsed(), "checkpoint_steps": list(ckpt_steps),
+            "checkpoint_samples": torch.from_numpy(np.stack(ckpts)) if ckpts else torch.zeros(0)})
+
     with ResourceMeter(device) as meter:
         while step < total and not all(m.stop for m in monitors):
             losses = ledger.run(ens.n_draw * e_size, lambda: ens.step(step))    # one shape: the whole ensemble
@@ -147,8 +207,11 @@ def _train_group(params: MixtureParams, cfg: MLPGANConfig, dataset: str, variant
                     mon.update(_member_history(all_steps, losses_all[e], recorded[e], keys))
                 if progress is not None:
                     progress(step, total, {k: float(np.nanmean(arr[-1, :, j])) for j, k in enumerate(keys)})
+            if ckpt_dir is not None and step % save_every == 0 and step < total:
+                save(step)                                               # just after a sync: nothing pending
         samples = ens.samples(params.n_samples)
     res = meter.summary()
+    res["wall_s"] += prev_wall                                           # peak memory: this process's only
     p_g, p_d = count_params(ens.g_mod), count_params(ens.d_mod)
     fwd = forward_flops_per_sample(ens.g_mod.cpu(), torch.zeros(1, cfg.noise_dim))
     config = {"params": canonical(params), "architecture": canonical(cfg), "dataset": dataset, "variant": variant,
@@ -175,16 +238,21 @@ def _train_group(params: MixtureParams, cfg: MLPGANConfig, dataset: str, variant
 
 
 def train_mixture_seeds(params: MixtureParams, dataset: str, variant: str, seeds: tuple[int, ...],
-                        device: str = "cpu", *, progress: T.Progress | None = None,
-                        ensemble: bool = True) -> list[T.RunResult]:
+                        device: str = "cpu", *, progress: T.Progress | None = None, ensemble: bool = True,
+                        ckpt_dir: Path | None = None, save_every: int = SAVE_EVERY) -> list[T.RunResult]:
     """One RunResult per seed, in order. ensemble=True trains all seeds as one batched ensemble;
-    False trains them one after another (same numbers up to float rounding)."""
+    False trains them one after another (same numbers up to float rounding). With `ckpt_dir`, each group
+    saves a checkpoint every `save_every` steps there and a rerun resumes from it: the same numbers as an
+    uninterrupted run (tests/unit/training/test_train.py)."""
     if dataset not in MIXTURES:
         raise UsageError(f"unknown mixture '{dataset}'; choose one of: {', '.join(MIXTURES)}")
     if variant not in VARIANTS:
         raise UsageError(f"unknown variant '{variant}'; choose one of: {', '.join(VARIANTS)}")
     if not seeds:
         return []
+    if save_every <= 0 or save_every % DATA_CHUNK or save_every % T.CHECK_EVERY:
+        raise ValueError(f"save_every must be a positive multiple of {DATA_CHUNK} and {T.CHECK_EVERY}, "
+                         f"got {save_every}")
     pack = params.pack if variant == "pacgan" else 1
     cfg = MLPGANConfig(g_hidden=params.g_hidden, d_hidden=params.d_hidden, pack=pack)   # D: same width any pack
     cuda = device == "cuda"
@@ -192,5 +260,6 @@ def train_mixture_seeds(params: MixtureParams, dataset: str, variant: str, seeds
         groups = [tuple(seeds)] if ensemble else [(s,) for s in seeds]
         results: list[T.RunResult] = []
         for group in groups:
-            results += _train_group(params, cfg, dataset, variant, group, device, progress)
+            group_dir = None if ckpt_dir is None else Path(ckpt_dir) / ("ensemble" if ensemble else f"s{group[0]}")
+            results += _train_group(params, cfg, dataset, variant, group, device, progress, group_dir, save_every)
     return results

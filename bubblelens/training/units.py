@@ -37,11 +37,14 @@ def train_image_unit(model: str, params: DCGANParams | VAEParams, train_images: 
 
 
 def train_mixture_unit(params: MixtureParams, dataset: str, variant: str, seeds: tuple[int, ...], device: str,
+                       ckpt_dir: Path | None = None,
                        progress: Progress | None = None) -> tuple[dict, dict[str, np.ndarray]]:
     """The given seeds of one (mixture, variant) as one batched ensemble (the pipeline passes a chunk of
     `ensemble_size` seeds, or all): ({'runs': [...]}, {'s<seed>': samples,
-    's<seed>__<extra>': each extra array, e.g. the checkpoint samples})."""
-    results = train_mixture_seeds(params, dataset, variant, tuple(seeds), device, progress=progress)
+    's<seed>__<extra>': each extra array, e.g. the checkpoint samples}). With `ckpt_dir` the ensemble
+    checkpoints itself and a rerun resumes where the last one stopped."""
+    results = train_mixture_seeds(params, dataset, variant, tuple(seeds), device, progress=progress,
+                                  ckpt_dir=ckpt_dir)
     arrays = {mixture_array(r.seed): r.samples for r in results}
     arrays |= {mixture_array(r.seed, name): a for r in results for name, a in r.extras.items()}
     return {"runs": [r.to_json() for r in results]}, arrays

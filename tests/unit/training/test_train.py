@@ -176,6 +176,49 @@ def test_mixture_member_that_fails_ends_its_record_and_the_others_train_on(monke
     assert np.isfinite(runs[0].history["d_loss"]).all()
 
 
+def test_mixture_resume_after_a_crash_equals_uninterrupted(monkeypatch, tmp_path):
+    """A crash at step 600 of 750 (checkpoints every 250): the rerun resumes at 500 and its results equal an
+    uninterrupted run's exactly, including a member that failed before the checkpoint and the checkpoint
+    samples taken before it."""
+    import bubblelens.training.mixture as mixture
+
+    params = replace(TINY_MIX, steps=750, eval_every=250, eval_samples=20)
+    real_step = mixture._Ensemble.step
+    calls = []
+
+    def step(self, i, crash_at=None):
+        if i == crash_at:
+            raise RuntimeError("killed")
+        calls.append(i)
+        losses = real_step(self, i)
+        if i >= 300:                                     # member 1 goes non-finite before the checkpoint at 500
+            losses[1] = float("nan")
+        return losses
+
+    monkeypatch.setattr(mixture._Ensemble, "step", step)
+    full = train_mixture_seeds(params, "ring8", "vanilla", (0, 1), save_every=250)
+    monkeypatch.setattr(mixture._Ensemble, "step", lambda self, i: step(self, i, crash_at=600))
+    with pytest.raises(RuntimeError, match="killed"):
+        train_mixture_seeds(params, "ring8", "vanilla", (0, 1), ckpt_dir=tmp_path, save_every=250)
+    ckpt = torch.load(tmp_path / "ensemble" / T.CKPT_NAME, weights_only=True)
+    assert ckpt["step"] == 500 and ckpt["recorded"] == [500, 325]
+    monkeypatch.setattr(mixture._Ensemble, "step", step)
+    calls.clear()
+    resumed = train_mixture_seeds(params, "ring8", "vanilla", (0, 1), ckpt_dir=tmp_path, save_every=250)
+    assert calls == list(range(500, 750))
+    for a, b in zip(full, resumed):
+        assert a.history.keys() == b.history.keys() and a.failure_events == b.failure_events
+        for k in a.history:                              # member 1's record holds NaNs: equal_nan
+            np.testing.assert_array_equal(a.history[k], b.history[k])
+        assert np.array_equal(a.samples, b.samples)
+        assert np.array_equal(a.extras["checkpoint_samples"], b.extras["checkpoint_samples"])
+        for k in ("steps", "steps_by_batch", "flops_total", "flops_per_step"):
+            assert a.compute[k] == b.compute[k], k
+    assert [e["kind"] for e in resumed[1].failure_events] == [T.EVENT_NON_FINITE]
+    with pytest.raises(ValueError, match="save_every"):
+        train_mixture_seeds(params, "ring8", "vanilla", (0,), save_every=100)
+
+
 def test_mixture_bad_names():
     with pytest.raises(UsageError):
         train_mixture_seeds(TINY_MIX, "ring9", "vanilla", (0,))
