@@ -86,21 +86,20 @@ class _Ensemble:
         j = step - c0
         return self._real[:, j], self._z[:, j]
 
+    def _g_tensors(self) -> list[torch.Tensor]:
+        """G's parameters and its BatchNorm running statistics, in a fixed order."""
+        return [*self.g.parameters(), *self.g.running_mean, *self.g.running_var]
+
     def state(self) -> dict:
         """Everything the next step depends on: weights, BatchNorm buffers, both Adams and every member's
         data and noise generator (read at a chunk boundary, so no drawn-but-unused chunk is lost)."""
-        g = self.g
-        return {"g": [t.detach() for t in (*g.weights, *g.scales, *g.shifts, *g.running_mean, *g.running_var,
-                                           g.out_w, g.out_b)],
-                "d": [t.detach() for t in self.d_leaves], "opt_g": self.opt_g.state_dict(),
+        return {"g": [t.detach() for t in self._g_tensors()], "d": [t.detach() for t in self.d_leaves], "opt_g": self.opt_g.state_dict(),
                 "opt_d": self.opt_d.state_dict(), "data_rng": [r.bit_generator.state for r in self.rngs],
                 "noise_rng": [gen.get_state() for gen in self.noise]}
 
     def load_state(self, state: dict) -> None:
-        g = self.g
-        mine = [*g.weights, *g.scales, *g.shifts, *g.running_mean, *g.running_var, g.out_w, g.out_b]
         with torch.no_grad():                           # in place: the optimisers hold these very tensors
-            for t, v in zip(mine + self.d_leaves, state["g"] + state["d"], strict=True):
+            for t, v in zip(self._g_tensors() + self.d_leaves, state["g"] + state["d"], strict=True):
                 t.copy_(v)
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
