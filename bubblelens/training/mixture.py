@@ -100,6 +100,8 @@ class _Ensemble:
     def load_state(self, state: dict) -> None:
         with torch.no_grad():                           # in place: the optimisers hold these very tensors
             for t, v in zip(self._g_tensors() + self.d_leaves, state["g"] + state["d"], strict=True):
+                if t.shape != v.shape:                 # copy_ would broadcast a wrong shape silently
+                    raise ValueError(f"checkpoint tensor of shape {tuple(v.shape)} for one of {tuple(t.shape)}")
                 t.copy_(v)
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
@@ -141,8 +143,11 @@ def _member_history(steps: np.ndarray, losses: np.ndarray, n: int, keys: list[st
     return {T.KEY_STEP: steps[:n], **{k: losses[:n, j] for j, k in enumerate(keys)}}
 
 
-def _resume_key(params: MixtureParams, dataset: str, variant: str, seeds: tuple[int, ...]) -> dict:
-    return {"model": "mlp_gan", "dataset": dataset, "variant": variant, "seeds": list(seeds),
+def _resume_key(params: MixtureParams, dataset: str, variant: str, seeds: tuple[int, ...], device: str) -> dict:
+    # Device and thread count too: results differ between them after a few steps, and a direct caller
+    # (not the pipeline, whose scratch directory is fingerprinted by both) may change either.
+    return {"model": "mlp_gan", "dataset": dataset, "variant": variant, "seeds": list(seeds), "device": device,
+            "threads": torch.get_num_threads(),
             "params": {k: v for k, v in canonical(params).items() if k not in RESUME_FREE}}
 
 
@@ -152,7 +157,7 @@ def _train_group(params: MixtureParams, cfg: MLPGANConfig, dataset: str, variant
     e_size, total = len(seeds), params.steps
     keys = [T.KEY_D_LOSS, T.KEY_G_LOSS]
     ens = _Ensemble(cfg, params, dataset, seeds, device)
-    resume_key = _resume_key(params, dataset, variant, seeds)
+    resume_key = _resume_key(params, dataset, variant, seeds, device)
     # Full-resolution losses in one preallocated array (float32, as computed), not Python lists: at the
     # full profile's 400,000 steps, 10 members x 2 losses are 32 MB here, against about 0.4 GB of list
     # entries (a float object and a pointer, 32 bytes each).

@@ -177,12 +177,13 @@ def test_mixture_member_that_fails_ends_its_record_and_the_others_train_on(monke
 
 
 def test_mixture_resume_after_a_crash_equals_uninterrupted(monkeypatch, tmp_path):
-    """A crash at step 600 of 750 (checkpoints every 250): the rerun resumes at 500 and its results equal an
-    uninterrupted run's exactly, including a member that failed before the checkpoint and the checkpoint
-    samples taken before it."""
+    """A crash at step 600 of 760 (checkpoints every 500, two data chunks of 250; the last chunk is a partial
+    one of 10 steps): the rerun resumes at 500 and its results equal an uninterrupted run's exactly,
+    including a member that failed before the checkpoint and the checkpoint samples taken before it.
+    A checkpoint of other params is ignored."""
     import bubblelens.training.mixture as mixture
 
-    params = replace(TINY_MIX, steps=750, eval_every=250, eval_samples=20)
+    params = replace(TINY_MIX, steps=760, eval_every=250, eval_samples=20)
     real_step = mixture._Ensemble.step
     calls = []
 
@@ -196,16 +197,16 @@ def test_mixture_resume_after_a_crash_equals_uninterrupted(monkeypatch, tmp_path
         return losses
 
     monkeypatch.setattr(mixture._Ensemble, "step", step)
-    full = train_mixture_seeds(params, "ring8", "vanilla", (0, 1), save_every=250)
+    full = train_mixture_seeds(params, "ring8", "vanilla", (0, 1), save_every=500)
     monkeypatch.setattr(mixture._Ensemble, "step", lambda self, i: step(self, i, crash_at=600))
     with pytest.raises(RuntimeError, match="killed"):
-        train_mixture_seeds(params, "ring8", "vanilla", (0, 1), ckpt_dir=tmp_path, save_every=250)
+        train_mixture_seeds(params, "ring8", "vanilla", (0, 1), ckpt_dir=tmp_path, save_every=500)
     ckpt = torch.load(tmp_path / "ensemble" / T.CKPT_NAME, weights_only=True)
     assert ckpt["step"] == 500 and ckpt["recorded"] == [500, 325]
     monkeypatch.setattr(mixture._Ensemble, "step", step)
     calls.clear()
-    resumed = train_mixture_seeds(params, "ring8", "vanilla", (0, 1), ckpt_dir=tmp_path, save_every=250)
-    assert calls == list(range(500, 750))
+    resumed = train_mixture_seeds(params, "ring8", "vanilla", (0, 1), ckpt_dir=tmp_path, save_every=500)
+    assert calls == list(range(500, 760))
     for a, b in zip(full, resumed):
         assert a.history.keys() == b.history.keys() and a.failure_events == b.failure_events
         for k in a.history:                              # member 1's record holds NaNs: equal_nan
@@ -215,6 +216,14 @@ def test_mixture_resume_after_a_crash_equals_uninterrupted(monkeypatch, tmp_path
         for k in ("steps", "steps_by_batch", "flops_total", "flops_per_step"):
             assert a.compute[k] == b.compute[k], k
     assert [e["kind"] for e in resumed[1].failure_events] == [T.EVENT_NON_FINITE]
+    calls.clear()                                         # the checkpoint at 500 is still there (a crash left it)
+    with pytest.raises(RuntimeError, match="killed"):
+        monkeypatch.setattr(mixture._Ensemble, "step", lambda self, i: step(self, i, crash_at=600))
+        train_mixture_seeds(params, "ring8", "vanilla", (0, 1), ckpt_dir=tmp_path, save_every=500)
+    monkeypatch.setattr(mixture._Ensemble, "step", step)
+    calls.clear()
+    train_mixture_seeds(replace(params, lr=2e-3), "ring8", "vanilla", (0, 1), ckpt_dir=tmp_path, save_every=500)
+    assert calls[0] == 0                                  # other params: a fresh start, not a resume
     with pytest.raises(ValueError, match="save_every"):
         train_mixture_seeds(params, "ring8", "vanilla", (0,), save_every=100)
 
