@@ -67,7 +67,7 @@ def ray_rows(units: list[Unit], empty: int) -> tuple[list[tuple[str, float]], li
     from bubblelens.pipeline.ray_executor import RayExecutor
 
     start = time.perf_counter()
-    ray.init(include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    ray.init(address="local", include_dashboard=False, logging_level="ERROR", log_to_driver=False)
     init_s = time.perf_counter() - start
     try:
         executor = RayExecutor()

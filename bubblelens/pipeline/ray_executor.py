@@ -112,7 +112,10 @@ def connect(address: str | None, **init_kwargs: Any) -> None:
     """Join the cluster at `address` ('auto' or HOST:PORT) or, with none, start a local Ray runtime."""
     check_address(address)
     try:
-        ray.init(address=address, include_dashboard=False, logging_level="ERROR", log_to_driver=False,
+        # With no address Ray itself would first try the cluster named in /tmp/ray/ray_current_cluster,
+        # which a runtime that died leaves behind: a build then waited forever (seen in a CI run).
+        # 'local' always starts a fresh local runtime.
+        ray.init(address=address or "local", include_dashboard=False, logging_level="ERROR", log_to_driver=False,
                  **init_kwargs)
     except ConnectionError as err:
         raise UsageError(f"--ray-address {address}: {err}") from None

@@ -22,8 +22,8 @@ from ray_helpers import TRAIN_ENTRY, assert_same_values, collect, mixture_units 
 def local_ray():
     # Workers import test helpers by value: they are not on the workers' path.
     ray.cloudpickle.register_pickle_by_value(executor_helpers)
-    ray.init(num_cpus=2, object_store_memory=80 * 1024 * 1024, include_dashboard=False, logging_level="ERROR",
-             log_to_driver=False)
+    ray.init(address="local", num_cpus=2, object_store_memory=80 * 1024 * 1024, include_dashboard=False,
+             logging_level="ERROR", log_to_driver=False)
     yield
     ray.shutdown()
 
@@ -83,3 +83,14 @@ def test_identity_check_names_both_versions():
 def test_an_unreachable_cluster_is_a_usage_error_naming_it(address):
     with pytest.raises(UsageError, match=f"--ray-address {address.replace('[', '.').replace(']', '.')}"):
         connect(address)
+
+
+def test_no_address_always_starts_a_local_runtime(monkeypatch):
+    """Ray's own default (address None) would join the cluster named in /tmp/ray/ray_current_cluster, which
+    a dead runtime leaves behind, and wait forever; the backend asks for a fresh local one instead."""
+    seen = {}
+    monkeypatch.setattr(ray, "init", lambda **kw: seen.update(kw))
+    connect(None)
+    assert seen["address"] == "local"
+    connect("auto")
+    assert seen["address"] == "auto"
