@@ -93,8 +93,9 @@ class _Ensemble:
     def state(self) -> dict:
         """Everything the next step depends on: weights, BatchNorm buffers, both Adams and every member's
         data and noise generator (read at a chunk boundary, so no drawn-but-unused chunk is lost)."""
-        return {"g": [t.detach() for t in self._g_tensors()], "d": [t.detach() for t in self.d_leaves], "opt_g": self.opt_g.state_dict(),
-                "opt_d": self.opt_d.state_dict(), "data_rng": [r.bit_generator.state for r in self.rngs],
+        return {"g": [t.detach() for t in self._g_tensors()], "d": [t.detach() for t in self.d_leaves],
+                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+                "data_rng": [r.bit_generator.state for r in self.rngs],
                 "noise_rng": [gen.get_state() for gen in self.noise]}
 
     def load_state(self, state: dict) -> None:
