@@ -1,4 +1,4 @@
-"""`bubblelens data check|list|add|init`: the analyst's commands for the curated market data.
+"""`bubblelens data check|list|add|init|import`: the analyst's commands for the curated market data.
 
 A Typer sub-app, mounted by cli/main.py with `app.add_typer(data.app, name="data")`. Parsing and printing
 only; the rules live in market/load.py and market/schema.py (external/load.py and external/schema.py for
@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from bubblelens.cli.data_import import app as import_app
 from bubblelens.core.errors import EXIT_INVALID_DATA, EXIT_STAGE_FAILED, EXIT_USAGE, BubblelensError, DataError
 from bubblelens.core.resources import CURATED, DATA_DIR, copy_curated, is_installed_copy
 from bubblelens.external.load import ExternalDataError, validate_external
@@ -28,6 +29,7 @@ from bubblelens.market.schema import Issue
 
 app = typer.Typer(help="Check, list and add curated market data (data/market); copy it out to edit.",
                   no_args_is_help=True)
+app.add_typer(import_app, name="import")      # `data import shiller|metr|epoch-benchmarks FILE`
 
 DataOpt = Annotated[Path, typer.Option("--data", help="Curated-data directory (the one containing market/ "
                                        "and external/).", file_okay=False)]

@@ -18,8 +18,8 @@ def valuation_ratio(shiller: pd.DataFrame, denominator: str) -> pd.Series:
     """S&P 500 price over dividends ("dividend") or over earnings ("earnings"), one value per month.
 
     Indexed by month-end dates (as `External.shiller["date"]` is); only the months where the denominator
-    was published are kept, so the series ends in 2023-06 in the 2026-07 snapshot even though the price
-    goes on. Dropping, rather than carrying the last dividend forward, keeps every point a ratio Shiller's
+    was published are kept, so the series ends with Shiller's last dividend or earnings month (2026-03 in
+    the workbook of 2026-05) even though the price goes on. Dropping, rather than carrying the last dividend forward, keeps every point a ratio Shiller's
     own data state: the bubble tests must not see a valuation the producer never published. This is the
     series Phillips, Shi & Yu (2015) tested (`data/market/sp500_pd_ratio_psy2015.csv` for 1871-2010),
     built from monthly average prices and annualised dividends.
@@ -30,6 +30,20 @@ def valuation_ratio(shiller: pd.DataFrame, denominator: str) -> pd.Series:
     ratio = frame["price"].to_numpy(dtype=float) / frame[denominator].to_numpy(dtype=float)
     index = pd.DatetimeIndex(frame["date"], name="date")
     return pd.Series(ratio, index=index, name=RATIO_NAMES[denominator])
+
+
+def cape(shiller: pd.DataFrame) -> pd.Series:
+    """Shiller's CAPE (cyclically adjusted P/E: real price over the ten-year average of real earnings), one
+    value per month, from its first month (1881) to the last month with published earnings.
+
+    The workbook prints CAPE for a month or two past its last earnings (2026-04 and 2026-05 in the 2026-05
+    copy), on earnings Shiller had not yet published; those months are left out, so that CAPE, P/D and P/E
+    share one sample and a bubble test sees no valuation resting on estimated fundamentals.
+    """
+    last = shiller.loc[shiller["earnings"].notna() & (shiller["earnings"] > 0), "date"].max()
+    frame = shiller.loc[shiller["cape"].notna() & (shiller["cape"] > 0) & (shiller["date"] <= last)]
+    return pd.Series(frame["cape"].to_numpy(dtype=float), index=pd.DatetimeIndex(frame["date"], name="date"),
+                     name="sp500_cape")
 
 
 def relative_difference(series: pd.Series, reference: pd.Series) -> dict[str, float | int]:

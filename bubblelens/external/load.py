@@ -3,7 +3,7 @@
 Why they are kept apart from data/market: the market series are hand-curated values with one quoted
 source per row; these are whole tables copied unchanged from public mirrors, so provenance is per data set
 (`datasets.toml`: producer, citation, licence, mirror and commit, access day, caveats) and the checks
-are about shape (columns, dates, gaps, what a 0.0 means) rather than about quotes. `load_external`
+are about shape (columns, dates, gaps, where a value may be missing) rather than about quotes. `load_external`
 refuses data with any error, exactly as `load_market` does, so a broken copy never reaches a trend fit
 or a bubble test; warnings stay on `External.issues`.
 """
@@ -27,6 +27,7 @@ from bubblelens.external.schema import (
     EPOCH_ID,
     EPOCH_OPTIONAL,
     EXTERNAL_SUBDIR,
+    LEADING_OR_TRAILING_MISSING,
     SHILLER_COLUMNS,
     SHILLER_ID,
     SHILLER_OPTIONAL,
@@ -34,9 +35,9 @@ from bubblelens.external.schema import (
     DatasetModel,
     EpochRowModel,
     ShillerRowModel,
+    missing_run_issues,
     month_sequence_issues,
     toml_key_lines,
-    trailing_missing_issues,
 )
 from bubblelens.market.load import display_path
 from bubblelens.market.schema import Issue, decode_csv_bytes, parse_toml, pydantic_issues, read_csv_records
@@ -53,13 +54,13 @@ class DatasetInfo(DatasetModel):
     validated table plus its id and file."""
 
     dataset_id: str
-    file: str                  # path relative to data_dir, e.g. "external/shiller_sp500_monthly_2026-07.csv"
+    file: str                  # path relative to data_dir, e.g. "external/shiller_ie_data.csv"
 
 
 @dataclass
 class External:
     epoch: pd.DataFrame        # model, organization, date, domain, compute_flop, cost_usd_2023, frontier, ...
-    shiller: pd.DataFrame      # date (month end), price, dividend, earnings, cpi, long_rate; NaN = missing
+    shiller: pd.DataFrame      # date (month end), price, dividend, earnings, cpi, long_rate, cape; NaN = missing
     datasets: dict[str, DatasetInfo]
     data_dir: Path
     issues: list[Issue] = field(default_factory=list)   # warnings kept after load
@@ -152,11 +153,12 @@ def _scan_csv(path: Path, scan: _Scan, today: date) -> None:
 def _scan_months(checked: list[tuple[int, dict[str, str], set[str]]], shown: str, scan: _Scan) -> None:
     """The rules across Shiller rows, on every cell that is valid by itself: a row with one bad cell still
     counts as its month (so it does not also show up as a gap), and a bad date restarts the sequence."""
-    months = [(line, None if "Date" in failed else cells["Date"]) for line, cells, failed in checked]
-    scan.issues.extend(month_sequence_issues(months, shown))
-    for column in TRAILING_MISSING:
-        values = [(line, None if column in failed else float(cells[column])) for line, cells, failed in checked]
-        scan.issues.extend(trailing_missing_issues(values, shown, column))
+    months = [(line, None if "date" in failed else cells["date"]) for line, cells, failed in checked]
+    scan.issues.extend(month_sequence_issues(months, shown, column="date"))
+    for column in TRAILING_MISSING + LEADING_OR_TRAILING_MISSING:
+        present = [(line, None if column in failed else cells[column] != "") for line, cells, failed in checked]
+        scan.issues.extend(missing_run_issues(present, shown, column,
+                                              leading=column in LEADING_OR_TRAILING_MISSING))
 
 
 def _cross_check(ext_dir: Path, scan: _Scan, csv_ids: list[str]) -> None:
@@ -221,20 +223,20 @@ def _epoch_frame(rows: list[tuple[int, EpochRowModel]]) -> pd.DataFrame:
 
 
 def _shiller_frame(rows: list[tuple[int, ShillerRowModel]]) -> pd.DataFrame:
-    """Shiller months dated at month end (as data/market dates a whole month); 0.0 (missing) -> NaN."""
+    """Shiller months dated at month end (as data/market dates a whole month); empty (missing) -> NaN."""
     start = pd.to_datetime(pd.Series([r.date for _, r in rows], dtype="object")).astype("datetime64[ns]")
 
-    def missing_as_nan(values: list[str]) -> np.ndarray:
-        x = np.asarray([float(v) for v in values], dtype=float)
-        return np.where(x == 0.0, np.nan, x)
+    def column(name: str) -> np.ndarray:
+        return np.asarray([_float(getattr(r, name)) for _, r in rows], dtype=float)
 
     return pd.DataFrame({
         "date": start + pd.offsets.MonthEnd(0),
-        "price": np.asarray([float(r.price) for _, r in rows], dtype=float),
-        "dividend": missing_as_nan([r.dividend for _, r in rows]),
-        "earnings": missing_as_nan([r.earnings for _, r in rows]),
-        "cpi": missing_as_nan([r.cpi for _, r in rows]),
-        "long_rate": missing_as_nan([r.long_rate for _, r in rows]),
+        "price": column("sp500"),
+        "dividend": column("dividend"),
+        "earnings": column("earnings"),
+        "cpi": column("cpi"),
+        "long_rate": column("gs10"),
+        "cape": column("cape"),
     })
 
 

@@ -6,8 +6,9 @@ load.py does the cross-file work (datasets.toml against the files) and builds th
 the `Issue` type and the pydantic-to-`Issue` translation are market/schema.py's, reused rather than
 copied, so both kinds of data report faults in the same `file:line: column 'c': message` form.
 
-The two data sets are copied unchanged from public mirrors (data/external/README.md), so these rules
-describe the files as their producers publish them; they do not normalise anything. A rule that the
+Epoch's table is copied unchanged from a public mirror; Shiller's is written by `bubblelens data import
+shiller` from his workbook, every number as the workbook stores it (data/external/README.md). So these
+rules describe the data as their producers publish them; they do not normalise anything. A rule that the
 shipped file breaks is a wrong rule, not a file to edit.
 """
 from __future__ import annotations
@@ -26,7 +27,7 @@ DATASETS_FILE = "datasets.toml"
 # Data-set ids are the CSV stems (and the datasets.toml table names). A new snapshot gets a new id here,
 # so a report can never mix up which snapshot it read.
 EPOCH_ID = "epoch_notable_ai_models_2024-12"
-SHILLER_ID = "shiller_sp500_monthly_2026-07"
+SHILLER_ID = "shiller_ie_data"
 
 # Epoch: the columns the loader reads are required; the rest of the 20 kept by the mirror are allowed.
 EPOCH_COLUMNS = ("Model", "Organization", "Publication date", "Domain", "Training compute (FLOP)",
@@ -39,11 +40,16 @@ EPOCH_OPTIONAL = ("Organization categorization", "Country (from Organization)", 
 # holds no other spelling, so anything else (even "False") is a sign of a different export format.
 FRONTIER_VALUES = ("", "True")
 
-SHILLER_COLUMNS = ("Date", "SP500", "Dividend", "Earnings", "Consumer Price Index", "Long Interest Rate")
-SHILLER_OPTIONAL = ("Real Price", "Real Dividend", "Real Earnings", "PE10")
-# Columns where 0.0 means "not yet published" (the data package's own convention): allowed only as a
-# trailing run, because a gap in the middle would be a real zero or a broken merge, never "missing".
-TRAILING_MISSING = ("Dividend", "Earnings", "Consumer Price Index", "Long Interest Rate")
+# Shiller's own workbook (ie_data.xls), as `bubblelens data import shiller` writes it: one row per month,
+# the workbook's P, D, E, CPI, Rate GS10 and CAPE columns, each number as the workbook stores it. An empty
+# cell means "not published (yet)"; 0.0 is a value, never a placeholder (unlike the old datahub copy).
+SHILLER_COLUMNS = ("date", "sp500", "dividend", "earnings", "cpi", "gs10", "cape")
+SHILLER_OPTIONAL: tuple[str, ...] = ()
+# Columns that may be empty only at the end (the latest months, before Shiller adds them): a gap in the
+# middle would be a broken copy, and a valuation ratio built across it would silently skip months.
+TRAILING_MISSING = ("dividend", "earnings", "cpi", "gs10")
+# CAPE needs ten years of earnings, so its first decade (1871-1880) is empty too: a leading run is allowed.
+LEADING_OR_TRAILING_MISSING = ("cape",)
 
 _MONTH_RE = re.compile(r"^\d{4}-\d{2}-01$")
 
@@ -115,43 +121,39 @@ class EpochRowModel(_Row):
 
 
 class ShillerRowModel(_Row):
-    """One month of the Shiller / FRED S&P 500 table; 0.0 in a TRAILING_MISSING column means missing."""
+    """One month of Shiller's workbook; an empty cell (other than the date and the price) means missing."""
 
-    date: str = Field(alias="Date")
-    price: str = Field(alias="SP500")
-    dividend: str = Field(alias="Dividend")
-    earnings: str = Field(alias="Earnings")
-    cpi: str = Field(alias="Consumer Price Index")
-    long_rate: str = Field(alias="Long Interest Rate")
-    real_price: str = Field("", alias="Real Price")
-    real_dividend: str = Field("", alias="Real Dividend")
-    real_earnings: str = Field("", alias="Real Earnings")
-    pe10: str = Field("", alias="PE10")
+    date: str
+    sp500: str
+    dividend: str
+    earnings: str
+    cpi: str
+    gs10: str
+    cape: str
 
     @field_validator("date")
     @classmethod
     def _date(cls, v: str) -> str:
-        # No "future" rule here, unlike Epoch's: a month is a label of a finished snapshot (the id says
-        # 2026-07), and the month sequence already catches a stray or shifted date.
+        # No "future" rule here, unlike Epoch's: a month is a label of a finished snapshot, and the month
+        # sequence already catches a stray or shifted date.
         if not _MONTH_RE.match(v) or parse_iso_date(v) is None:
             raise field_error("month", f"{v!r} is not the first day of a month (YYYY-MM-01)")
         return v
 
-    @field_validator("price")
+    @field_validator("sp500")
     @classmethod
     def _price(cls, v: str) -> str:
         return _number(v, allow_empty=False, minimum=0.0, strict=True)
 
-    @field_validator("dividend", "earnings", "cpi", "long_rate")
+    @field_validator("dividend", "earnings", "cpi", "gs10")
     @classmethod
     def _maybe_missing(cls, v: str) -> str:
-        return _number(v, allow_empty=False, minimum=0.0, strict=False)
-
-    @field_validator("real_price", "real_dividend", "real_earnings", "pe10")
-    @classmethod
-    def _derived(cls, v: str) -> str:
-        # PE10 is 0.0 for the first ten years (no trailing earnings yet): zeros are fine anywhere here.
         return _number(v, allow_empty=True, minimum=0.0, strict=False)
+
+    @field_validator("cape")
+    @classmethod
+    def _cape(cls, v: str) -> str:
+        return _number(v, allow_empty=True, minimum=0.0, strict=True)
 
 
 def _month_index(d: date) -> int:
@@ -193,25 +195,30 @@ def month_sequence_issues(months: list[tuple[int, str | None]], file: str, colum
     return issues
 
 
-def trailing_missing_issues(values: list[tuple[int, float | None]], file: str, column: str) -> list[Issue]:
-    """0.0 (missing) may only end a column: a zero followed later by a value is an error on the zero.
+def missing_run_issues(present: list[tuple[int, bool | None]], file: str, column: str, *,
+                       leading: bool = False) -> list[Issue]:
+    """Missing (empty) cells may only end a column, or also start it when `leading`: name each other run.
 
-    Once the producer stops publishing a column it stays unpublished; a zero with values after it is a
-    genuine zero or a damaged merge, and either would distort a valuation ratio without a warning. A None
-    value (a cell already reported as invalid) is skipped.
+    Once the producer stops publishing a column it stays unpublished, and a column that starts late (CAPE
+    needs ten years of earnings) starts once; a gap with values on both sides is a damaged copy, and a
+    valuation ratio would silently skip it. Entries are (line, has a value); None (a cell already reported
+    as invalid) is skipped. Each bad run is reported once, on its first line.
     """
     issues: list[Issue] = []
-    run_start: int | None = None          # line of the first zero of the current run of zeros
-    for line, x in values:
-        if x is None:
+    run_start: int | None = None          # line of the first empty cell of the current run
+    seen_value = False
+    allowed = "a leading or a trailing run" if leading else "a trailing run"
+    for line, has_value in present:
+        if has_value is None:
             continue
-        if x == 0.0:
+        if not has_value:
             if run_start is None:
                 run_start = line
-        elif run_start is not None:
-            issues.append(Issue("error", file, run_start, column, f"0.0 (missing) is followed by a value "
-                                f"on line {line}; missing values may only form a trailing run"))
-            run_start = None
+            continue
+        if run_start is not None and (seen_value or not leading):
+            issues.append(Issue("error", file, run_start, column, f"empty (missing) is followed by a value "
+                                f"on line {line}; missing values may only form {allowed}"))
+        run_start, seen_value = None, True
     return issues
 
 

@@ -23,8 +23,9 @@ import pandas as pd
 
 from bubblelens.core.provenance import Source
 from bubblelens.core.resources import curated
-from bubblelens.external.derived import valuation_ratio
+from bubblelens.external.derived import cape, valuation_ratio
 from bubblelens.external.load import External, load_external
+from bubblelens.external.schema import SHILLER_ID as SHILLER   # the data set id, in one place
 from bubblelens.market.load import Market, Series, SeriesMeta, load_market
 
 VIEW_CATEGORY = "external"          # not a curated category: never in the curated growth table or staleness
@@ -50,6 +51,11 @@ def _ratio(denominator: str) -> Callable[[External], pd.DataFrame]:
     return derive
 
 
+def _cape(ext: External) -> pd.DataFrame:
+    r = cape(ext.shiller)
+    return pd.DataFrame({"date": r.index, "value": r.to_numpy(float), "label": ""})
+
+
 def _epoch(column: str, frontier_only: bool) -> Callable[[External], pd.DataFrame]:
     def derive(ext: External) -> pd.DataFrame:
         e = ext.epoch
@@ -60,16 +66,20 @@ def _epoch(column: str, frontier_only: bool) -> Callable[[External], pd.DataFram
     return derive
 
 
-SHILLER = "shiller_sp500_monthly_2026-07"
 EPOCH = "epoch_notable_ai_models_2024-12"
 VIEWS: dict[str, View] = {v.view_id: v for v in (
-    View("sp500_pd_ratio_shiller", SHILLER, "S&P 500 price/dividend ratio, 1871-2023 (Shiller)",
-         "Monthly average S&P 500 price over the dividend of the month, January 1871 to June 2023 (where "
-         "Shiller's dividends end); dated by month end. Over 1871-2010 it equals the PSY (2015) sample.",
-         "ratio", MONTHLY, _ratio("dividend")),
-    View("sp500_pe_ratio_shiller", SHILLER, "S&P 500 price/earnings ratio, 1871-2023 (Shiller)",
-         "Monthly average S&P 500 price over trailing twelve-month earnings, January 1871 to June 2023; "
-         "dated by month end.", "ratio", MONTHLY, _ratio("earnings")),
+    View("sp500_pd_ratio_shiller", SHILLER, "S&P 500 price/dividend ratio, monthly from 1871 (Shiller)",
+         "Monthly average S&P 500 price over the dividend of the month (four-quarter total, interpolated), from "
+         "January 1871 to the last month of Shiller's workbook with dividends; dated by month end. Over "
+         "1871-2010 it equals the PSY (2015) sample.", "ratio", MONTHLY, _ratio("dividend")),
+    View("sp500_pe_ratio_shiller", SHILLER, "S&P 500 price/earnings ratio, monthly from 1871 (Shiller)",
+         "Monthly average S&P 500 price over trailing twelve-month as-reported earnings, from January 1871 to "
+         "the last month with earnings; dated by month end. Explodes when earnings collapse (1921, 2009, 2020) "
+         "as well as when prices run away.", "ratio", MONTHLY, _ratio("earnings")),
+    View("sp500_cape_shiller", SHILLER, "S&P 500 cyclically adjusted P/E (CAPE), monthly from 1881 (Shiller)",
+         "Shiller's CAPE: real price over the ten-year average of real earnings, from January 1881 to the last "
+         "month with published earnings; dated by month end. The ten-year average keeps a collapse of one "
+         "year's earnings from making the ratio explode.", "ratio", MONTHLY, _cape),
     View("epoch_frontier_training_cost", EPOCH, "Training compute cost of frontier models (Epoch AI)",
          "Epoch's estimated training compute cost (2023 USD) of the models it flags as frontier, published "
          "2010 or later; one row per model.", "USD", CROSS_SECTION, _epoch("cost_usd_2023", True)),

@@ -25,12 +25,15 @@ from bubblelens.external.derived import relative_difference, valuation_ratio
 from bubblelens.external.load import ExternalDataError, external_fingerprint, load_external, validate_external
 from bubblelens.external.schema import EPOCH_ID, SHILLER_ID
 
-TODAY = date(2026, 12, 1)              # the day the copies were accessed
+TODAY = date(2026, 12, 6)              # the day the newest copies (and market sources) were read
 EPOCH, SHILLER = f"{EPOCH_ID}.csv", f"{SHILLER_ID}.csv"
-# The copies are the mirrors' files byte for byte (the Epoch one with its CRLF line endings); an editor or
-# a git setting that rewrites them would change these.
+# Epoch's copy is the mirror's file byte for byte (with its CRLF line endings); Shiller's is what
+# `bubblelens data import shiller` writes from ie_data.xls (tests/unit/external/test_imports_shiller.py
+# rebuilds it). An editor or a git setting that rewrites them would change these.
 SHA256 = {EPOCH: "a0839e0df993564e45a825046332af2350dbf51f09bcdd263546f6a75856da7a",
-          SHILLER: "28d16941c581bda9bdcae4e0f9e3cc4b61204f8484e8c2249abdde2efe2cc3c4"}
+          SHILLER: "2ec95f25f2a25b97f56684fd691668bdfe61069d232a040f7e61dfe4309a64d9"}
+SHILLER_ROWS = 1865                    # 1871-01 to 2026-05
+WITH_DIVIDENDS = 1863                  # to 2026-03
 
 
 # --- the shipped data -------------------------------------------------------------------------------------
@@ -55,14 +58,20 @@ def test_shipped_data_validates_and_loads(shipped):
     assert list(e.columns) == ["model", "organization", "date", "domain", "compute_flop", "cost_usd_2023",
                                "frontier", "confidence", "accessibility"]
     s = shipped.shiller
-    assert len(s) == 1866
-    assert list(s.columns) == ["date", "price", "dividend", "earnings", "cpi", "long_rate"]
-    assert s["date"].iloc[0] == pd.Timestamp("1871-01-31") and s["date"].iloc[-1] == pd.Timestamp("2026-06-30")
-    assert s["price"].notna().all()
+    assert len(s) == SHILLER_ROWS
+    assert list(s.columns) == ["date", "price", "dividend", "earnings", "cpi", "long_rate", "cape"]
+    assert s["date"].iloc[0] == pd.Timestamp("1871-01-31") and s["date"].iloc[-1] == pd.Timestamp("2026-05-31")
+    assert s["price"].notna().all() and s["cpi"].notna().all() and s["long_rate"].notna().all()
     for column in ("dividend", "earnings"):
-        assert s.loc[s[column].last_valid_index(), "date"] == pd.Timestamp("2023-06-30")
-        assert s[column].iloc[:1830].notna().all() and s[column].iloc[1830:].isna().all()
-    assert s.loc[s["cpi"].last_valid_index(), "date"] == pd.Timestamp("2023-09-30")
+        assert s.loc[s[column].last_valid_index(), "date"] == pd.Timestamp("2026-03-31")
+        assert s[column].iloc[:WITH_DIVIDENDS].notna().all() and s[column].iloc[WITH_DIVIDENDS:].isna().all()
+    # CAPE needs ten years of earnings: empty for 1871-1880, then every month to the end
+    assert s["cape"].iloc[:120].isna().all() and s["cape"].iloc[120:].notna().all()
+    # the workbook's numbers, unrounded (SOURCES.md quotes these cells of row 2026.03)
+    last_d = s.loc[s["date"] == pd.Timestamp("2026-03-31")].iloc[0]
+    assert (last_d["price"], last_d["dividend"], last_d["earnings"], last_d["cape"]) == (
+        6654.419090909089, 79.97, 277.1, 36.93975903433763)
+    assert s["long_rate"].iloc[0] == 5.32 and s["cpi"].iloc[-1] == 332.784
 
 
 def test_shipped_provenance(shipped):
@@ -71,26 +80,31 @@ def test_shipped_provenance(shipped):
     assert (epoch.licence, epoch.rows, epoch.accessed) == ("CC BY 4.0", 884, "2026-12-01")
     assert epoch.citation == "Epoch AI, 'Data on Notable AI Models'"
     assert epoch.mirror_commit == "b73fde823f807bc9d0e07a145e7021b0b3172d37"
-    assert (shiller.licence, shiller.rows, shiller.file) == ("ODC-PDDL-1.0", 1866, f"external/{SHILLER}")
-    assert "2023-06" in shiller.caveats and "missing" in shiller.caveats and "2024" in epoch.caveats
+    assert (shiller.rows, shiller.file, shiller.accessed) == (SHILLER_ROWS, f"external/{SHILLER}", "2026-12-06")
+    assert shiller.licence.startswith("none stated") and shiller.producer == "Robert J. Shiller"
+    assert shiller.mirror == "https://github.com/SecondOrderEdge/Macro-Dashboard"
+    assert shiller.mirror_commit == "18d6739def0eed23da33e6a85dcc78d6f33b7e70"
+    assert "dividends and earnings end 2026-03" in shiller.caveats and "preliminary" in shiller.caveats
+    assert "May price is May 5th close" in shiller.caveats and "2024" in epoch.caveats
 
 
 def test_pd_ratio_reproduces_psy2015(shipped):
     ratio = valuation_ratio(shipped.shiller, "dividend")
     assert ratio.name == "sp500_pd_ratio" and isinstance(ratio.index, pd.DatetimeIndex)
-    assert len(ratio) == 1830 and ratio.index[-1] == pd.Timestamp("2023-06-30")
+    assert len(ratio) == WITH_DIVIDENDS and ratio.index[-1] == pd.Timestamp("2026-03-31")
     ref = pd.read_csv(DATA_DIR / "market" / "sp500_pd_ratio_psy2015.csv", parse_dates=["date"])
     ref = pd.Series(ref["value"].to_numpy(float), index=pd.DatetimeIndex(ref["date"]))
     window = ratio["1871-01":"2010-12"]
     assert window.index.equals(ref.index)              # both dated by month end, 1,680 months
     diff = relative_difference(window, ref)
-    # Measured: mean 9.21e-05, max 0.01459 over 1,680 months (rounding of the older Shiller vintage).
+    # Measured: mean 9.21e-05, max 0.01459 over 1,680 months (rounding of the older Shiller vintage; the
+    # 2026-05 workbook's P and D equal the earlier datahub copy's to 2023-05, so these did not move).
     assert diff["months"] == 1680 and diff["mean"] < 0.0002 and diff["max"] < 0.02
 
 
 def test_pe_ratio_and_bad_denominator(shipped):
     pe = valuation_ratio(shipped.shiller, "earnings")
-    assert pe.name == "sp500_pe_ratio" and len(pe) == 1830 and np.isfinite(pe).all()
+    assert pe.name == "sp500_pe_ratio" and len(pe) == WITH_DIVIDENDS and np.isfinite(pe).all()
     with pytest.raises(ValueError, match="denominator"):
         valuation_ratio(shipped.shiller, "cpi")
 
@@ -178,7 +192,7 @@ def test_missing_epoch_column(d):
     ("Training compute (FLOP)", "6.9e24 FLOP", "'6.9e24 FLOP' is not a number"),
     ("Training compute (FLOP)", "inf", "'inf' is not a finite number"),
     ("Training compute cost (2023 USD)", "-5.0", "'-5.0' must be > 0"),
-    ("Publication date", "2027-01-15", "'2027-01-15' is in the future (today is 2026-12-01)"),
+    ("Publication date", "2027-01-15", "'2027-01-15' is in the future (today is 2026-12-06)"),
     ("Publication date", "Dec 2024", "'Dec 2024' is not an ISO date (YYYY-MM-DD)"),
     ("Frontier model", "False", "'False' is not 'True' or empty (Epoch writes 'True' for a frontier model "
      "and leaves the cell empty otherwise)"),
@@ -195,12 +209,13 @@ def test_shiller_month_gap(d):
     lines = p.read_text().splitlines(keepends=True)
     del lines[shiller_line("2000-02") - 1]
     p.write_text("".join(lines))
-    rows = toml_line(d, "rows = 1866")
+    rows = toml_line(d, f"rows = {SHILLER_ROWS}")
     assert errors(d) == [
-        (SHILLER, shiller_line("2000-02"), "Date",
+        (SHILLER, shiller_line("2000-02"), "date",
          f"'2000-03-01' follows '2000-01-01' on line {shiller_line('2000-01')}: month 2000-02 missing "
          "(one row per month, no gaps)"),
-        ("datasets.toml", rows, "rows", f"[{SHILLER_ID}] says 1866 rows; external/{SHILLER} has 1865"),
+        ("datasets.toml", rows, "rows",
+         f"[{SHILLER_ID}] says {SHILLER_ROWS} rows; external/{SHILLER} has {SHILLER_ROWS - 1}"),
     ]
 
 
@@ -210,26 +225,51 @@ def test_shiller_duplicate_month(d):
     at = shiller_line("2000-02")
     lines.insert(at, lines[at - 1])                   # the 2000-02 row twice
     p.write_text("".join(lines))
-    assert errors(d)[0] == (SHILLER, at + 1, "Date", f"'2000-02-01' repeats the month on line {at}")
-    assert [e[:3] for e in errors(d)] == [(SHILLER, at + 1, "Date"), ("datasets.toml",
-                                                                        toml_line(d, "rows = 1866"), "rows")]
+    assert errors(d)[0] == (SHILLER, at + 1, "date", f"'2000-02-01' repeats the month on line {at}")
+    assert [e[:3] for e in errors(d)] == [(SHILLER, at + 1, "date"), ("datasets.toml",
+                                                                        toml_line(d, f"rows = {SHILLER_ROWS}"), "rows")]
 
 
-def test_shiller_zero_dividend_in_the_middle(d):
+@pytest.mark.parametrize("column", ["dividend", "earnings", "cpi", "gs10", "cape"])
+def test_shiller_empty_cell_in_the_middle(d, column):
     line = shiller_line("1950-01")
-    edit_cell(d, SHILLER, line, "Dividend", "0.0")
-    assert errors(d) == [(SHILLER, line, "Dividend",
-                          f"0.0 (missing) is followed by a value on line {line + 1}; missing values may "
-                          "only form a trailing run")]
+    edit_cell(d, SHILLER, line, column, "")
+    runs = "a leading or a trailing run" if column == "cape" else "a trailing run"
+    assert errors(d) == [(SHILLER, line, column, f"empty (missing) is followed by a value on line {line + 1}; "
+                          f"missing values may only form {runs}")]
+
+
+def test_shiller_missing_runs_at_the_ends(d):
+    # a leading run is CAPE's alone; a trailing run (a month not yet published) is fine in every optional column
+    edit_cell(d, SHILLER, 2, "dividend", "")
+    edit_cell(d, SHILLER, shiller_line("2026-05"), "cpi", "")
+    edit_cell(d, SHILLER, shiller_line("2026-05"), "cape", "")
+    assert errors(d) == [(SHILLER, 2, "dividend", "empty (missing) is followed by a value on line 3; missing "
+                          "values may only form a trailing run")]
 
 
 def test_shiller_cell_faults(d):
-    edit_cell(d, SHILLER, 3, "SP500", "0.0")
-    edit_cell(d, SHILLER, 4, "Date", "1871-03-15")
-    edit_cell(d, SHILLER, 5, "Earnings", "-0.4")
-    assert errors(d) == [(SHILLER, 3, "SP500", "'0.0' must be > 0"),
-                         (SHILLER, 4, "Date", "'1871-03-15' is not the first day of a month (YYYY-MM-01)"),
-                         (SHILLER, 5, "Earnings", "'-0.4' must be >= 0")]
+    edit_cell(d, SHILLER, 3, "sp500", "0.0")
+    edit_cell(d, SHILLER, 4, "date", "1871-03-15")
+    edit_cell(d, SHILLER, 5, "earnings", "-0.4")
+    edit_cell(d, SHILLER, 6, "gs10", "NA")
+    edit_cell(d, SHILLER, shiller_line("1990-01"), "cape", "0")
+    edit_cell(d, SHILLER, shiller_line("1990-02"), "sp500", "")
+    assert errors(d) == [(SHILLER, 3, "sp500", "'0.0' must be > 0"),
+                         (SHILLER, 4, "date", "'1871-03-15' is not the first day of a month (YYYY-MM-01)"),
+                         (SHILLER, 5, "earnings", "'-0.4' must be >= 0"),
+                         (SHILLER, 6, "gs10", "'NA' is not a number"),
+                         (SHILLER, shiller_line("1990-01"), "cape", "'0' must be > 0"),
+                         (SHILLER, shiller_line("1990-02"), "sp500", "is empty")]
+
+
+def test_shiller_header(d):
+    p = d / "external" / SHILLER
+    p.write_text(p.read_text().replace("date,sp500,dividend,earnings,cpi,gs10,cape",
+                                       "date,sp500,dividend,earnings,cpi,gs10,CAPE", 1))
+    assert errors(d) == [
+        (SHILLER, 1, None, "missing column 'cape' (header must have date,sp500,dividend,earnings,cpi,gs10,cape)"),
+        (SHILLER, 1, None, "unexpected column 'CAPE' (allowed: date, sp500, dividend, earnings, cpi, gs10, cape)")]
 
 
 def test_missing_datasets_key(d):
@@ -242,7 +282,9 @@ def test_missing_datasets_key(d):
 
 def test_empty_datasets_value_is_located_on_its_line(d):
     p = d / "external" / "datasets.toml"
-    p.write_text(p.read_text().replace('mirror_commit = "f238986"', 'mirror_commit = " "'))
+    commit = 'mirror_commit = "18d6739def0eed23da33e6a85dcc78d6f33b7e70"'
+    assert p.read_text().count(commit) == 1
+    p.write_text(p.read_text().replace(commit, 'mirror_commit = " "'))
     assert errors(d) == [("datasets.toml", toml_line(d, 'mirror_commit = " "'), "mirror_commit",
                           f"[{SHILLER_ID}] is empty")]
 
@@ -263,8 +305,8 @@ def test_csv_without_a_table_and_table_without_a_csv(d):
 
 
 def test_load_refuses_any_error(d):
-    edit_cell(d, SHILLER, 10, "SP500", "abc")
-    with pytest.raises(ExternalDataError, match=r"shiller_sp500_monthly_2026-07.csv:10: column 'SP500'"):
+    edit_cell(d, SHILLER, 10, "sp500", "abc")
+    with pytest.raises(ExternalDataError, match=r"shiller_ie_data.csv:10: column 'sp500'"):
         load_external(d, today=TODAY)
 
 
@@ -287,10 +329,10 @@ def test_data_check_covers_external(tmp_path, monkeypatch):
     for name in ("market", "external"):
         shutil.copytree(DATA_DIR / name, tmp_path / "data" / name)
     monkeypatch.chdir(tmp_path)
-    edit_cell(Path("data"), SHILLER, shiller_line("1950-01"), "Dividend", "0.0")
+    edit_cell(Path("data"), SHILLER, shiller_line("1950-01"), "dividend", "")
     r = runner.invoke(main, ["data", "check", "--data", "data", "--today", TODAY.isoformat()])
     assert r.exit_code == 3
     line = shiller_line("1950-01")
-    assert (f"data/external/{SHILLER}:{line}: column 'Dividend': 0.0 (missing) is followed by a value on line "
+    assert (f"data/external/{SHILLER}:{line}: column 'dividend': empty (missing) is followed by a value on line "
             f"{line + 1}; missing values may only form a trailing run") in r.stderr.splitlines()
     assert "data/market, data/external: 1 error(s)" in r.stdout
