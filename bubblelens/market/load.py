@@ -27,15 +27,14 @@ from bubblelens.core.errors import DataError
 from bubblelens.core.provenance import Source  # one Source type from curated CSV to rendered appendix
 from bubblelens.market.schema import (
     CATEGORIES_FILE, CATEGORY_UNIT, OPTIONAL_SERIES_COLUMNS, SERIES_COLUMNS, SERIES_META_FILE, SOURCE_COLUMNS,
-    SOURCES_FILE, URL_NOT_RECORDED, Issue, RowModel, SeriesMetaModel, SourceModel, check_id, decode_csv_bytes,
+    SOURCES_FILE, STALE_AFTER_DAYS, URL_NOT_RECORDED, Issue, RowModel, SeriesMetaModel, SourceModel, check_id, decode_csv_bytes,
     parse_iso_date, parse_toml, period_bounds, pydantic_issues, read_csv_records,
 )
 
 log = logging.getLogger(__name__)
 
 MARKET_SUBDIR = "market"
-STALE_AFTER_DAYS = 365                 # newest value older than this -> warning (the issue's "over a year")
-NO_STALENESS_CATEGORIES = ("reference",)   # closed historical series: no new values are expected
+NO_STALENESS_CATEGORIES = ("reference", "assumption")   # closed: no new values are expected
 _NON_SERIES_CSV = (SOURCES_FILE,)
 
 
@@ -52,7 +51,7 @@ class SeriesMeta:
     classification_note: str
     file: str                   # path relative to data_dir, e.g. "market/mmlu_sota.csv"
     reliability_note: str = ""
-    transform: str = ""         # '' | 'error_rate' (analyse 100 - value; see values_for_analysis)
+    transform: str = ""         # '' | 'error_rate' | 'odds' (see values_for_analysis)
 
 
 @dataclass
@@ -66,9 +65,13 @@ class Series:
 
     def values_for_analysis(self) -> pd.Series:
         """Values on the scale growth analysis should use: a bounded score becomes its error rate
-        (100 - score), which can keep falling geometrically where the score cannot keep rising."""
+        (100 - score), which can keep falling geometrically where the score cannot keep rising, or its odds
+        (score / (100 - score)), whose logarithm is the logit: a log-linear fit then grows the odds at a
+        constant rate, and a score near its ceiling needs ever larger odds gains to move."""
         if self.meta.transform == "error_rate":
             return 100.0 - self.frame["value"]
+        if self.meta.transform == "odds":
+            return self.frame["value"] / (100.0 - self.frame["value"])
         return self.frame["value"]
 
     @property
@@ -266,9 +269,12 @@ def _cross_check(market_dir: Path, scan: _Scan, today: date) -> None:
             continue
         line, newest = max(rows, key=lambda lr: period_bounds(lr[1].date)[1])
         age = (today - period_bounds(newest.date)[1]).days
-        if age > STALE_AFTER_DAYS:
+        cadence = meta.frequency if meta is not None else "irregular"
+        if age > STALE_AFTER_DAYS[cadence]:
             scan.issues.append(Issue("warning", scan.files[series_id], line, None,
-                                     f"newest value ({newest.date}) is over a year old ({age} days)"))
+                                     f"stale: newest value ({newest.date}) is {age} days old; {cadence} series are "
+                                     f"stale after {STALE_AFTER_DAYS[cadence]} days (one period plus the usual "
+                                     "publication lag)"))
     for source_id, (line, model) in scan.sources.items():
         if model.url == URL_NOT_RECORDED:
             scan.issues.append(Issue("warning", sources_file, line, "url",

@@ -29,12 +29,20 @@ OPTIONAL_SERIES_COLUMNS = ("label", "bound")
 SOURCE_COLUMNS = tuple(f.name for f in dataclasses.fields(Source))
 
 UNITS = ("USD_billion", "USD", "percent", "count", "million_users", "x_per_year",
-         "USD_per_million_tokens", "category", "ratio")
+         "USD_per_million_tokens", "category", "ratio", "minutes", "days")
 CATEGORY_UNIT = "category"                       # values are labels (a Hype Cycle phase), not numbers
 RELIABILITY_GRADES = ("high", "medium-high", "medium", "low-medium", "low", "mixed")
 FREQUENCIES = ("annual", "quarterly", "monthly", "irregular")
+# How old a series' newest value may be before `data check` calls it stale, by its `frequency`: one period
+# plus the usual publication lag (a month's figure appears within about two months; a quarter's within
+# about three and a half, as 10-Qs are due 40-45 days after fiscal quarters that may end a month after the
+# calendar's; a year's within about six, as annual reports and surveys come out in spring); irregular
+# series get a year.
+STALE_AFTER_DAYS = {"monthly": 92, "quarterly": 200, "annual": 550, "irregular": 365}
 DIRECTIONS = ("up", "down")
-TRANSFORMS = ("", "error_rate")                  # error_rate: analyse 100 - value (a bounded score's complement)
+# error_rate: analyse 100 - value (a bounded score's complement); odds: analyse value / (100 - value), so a
+# log-linear fit is linear in the logit of a percentage score and respects its ceiling (saturation)
+TRANSFORMS = ("", "error_rate", "odds")
 BOUNDS = ("", "<", ">")
 URL_NOT_RECORDED = "not recorded"                # the passage was read but its address was not kept
 
@@ -246,7 +254,7 @@ class SeriesMetaModel(_Strict):
     reliability: Literal["high", "medium-high", "medium", "low-medium", "low", "mixed"]
     reliability_note: str = ""
     direction: Literal["up", "down"]
-    transform: Literal["", "error_rate"] = ""
+    transform: Literal["", "error_rate", "odds"] = ""
     classification_note: str
 
     @field_validator("unit")

@@ -79,7 +79,7 @@ def test_check_long_messages_are_not_wrapped(d):
 
 
 def test_check_shipped_data():
-    r = run("check", "--data", str(DATA_DIR), "--today", "2026-12-01")
+    r = run("check", "--data", str(DATA_DIR), "--today", "2026-12-06")
     assert r.exit_code == 0, r.stderr
     assert "0 error(s)" in r.stdout
 
@@ -169,7 +169,7 @@ def test_init_copies_every_curated_entry(tmp_path):
         assert name in r.stdout
     assert f"bubblelens build --data {dest}" in r.stdout
     assert [p.name for p in tmp_path.iterdir()] == ["mydata"]       # no temp sibling left behind
-    assert run("check", "--data", str(dest), "--today", "2026-12-01").exit_code == 0
+    assert run("check", "--data", str(dest), "--today", "2026-12-06").exit_code == 0
 
 
 def test_init_into_an_empty_existing_dir(tmp_path):

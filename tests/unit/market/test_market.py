@@ -26,7 +26,7 @@ from bubblelens.market.schema import (DIRECTIONS, FREQUENCIES, RELIABILITY_GRADE
 
 FIXTURES = Path(__file__).resolve().parents[2] / "data" / "market_faults"
 TODAY = date(2025, 12, 1)            # the fixture is valid on this day
-SHIPPED_TODAY = date(2026, 12, 1)    # the day the newest shipped sources were read
+SHIPPED_TODAY = date(2026, 12, 6)    # the day the newest shipped sources were read
 UNIT_LIST = ", ".join(UNITS)
 
 
@@ -195,24 +195,38 @@ def test_uncited_source_is_a_warning(d):
         f"{mk(d, 'sources.csv').resolve().as_posix()}:4: source 'src_c' is not cited by any series row"]
 
 
+def stale(newest: str, age: int, cadence: str, after: int) -> str:
+    return (f"stale: newest value ({newest}) is {age} days old; {cadence} series are stale after {after} days "
+            "(one period plus the usual publication lag)")
+
+
 def test_stale_series_is_a_warning_but_not_for_reference(d):
     later = date(2026, 7, 2)   # alpha's newest value (2025-06-30) is 367 days old; beta's is older
     assert found(d, later) == [
-        ("warning", "alpha.csv", 3, None, "newest value (2025-06-30) is over a year old (367 days)"),
-        ("warning", "beta.csv", 2, None, "newest value (2025-03-31) is over a year old (458 days)")]
+        ("warning", "alpha.csv", 3, None, stale("2025-06-30", 367, "irregular", 365)),
+        ("warning", "beta.csv", 2, None, stale("2025-03-31", 458, "irregular", 365))]
     assert found(d, date(2026, 6, 30)) == [
-        ("warning", "beta.csv", 2, None, "newest value (2025-03-31) is over a year old (456 days)")]
+        ("warning", "beta.csv", 2, None, stale("2025-03-31", 456, "irregular", 365))]
     edit(d, "series.toml", 'category = "hype"\nreliability = "high"', 'category = "reference"\n'
          'reliability = "high"')
     assert [r[1] for r in found(d, later)] == ["alpha.csv"]
+
+
+def test_staleness_follows_each_series_cadence(d):
+    # Declared quarterly, alpha may be a quarter plus the reporting lag old (200 days), not a year as the
+    # irregular beta may; declared annual, its 2025-06-30 value stays fresh for 550 days.
+    edit(d, "series.toml", 'frequency = "irregular"', 'frequency = "quarterly"')      # alpha's table comes first
+    assert found(d, date(2026, 1, 16)) == []                                            # 200 days
+    assert found(d, date(2026, 1, 17)) == [("warning", "alpha.csv", 3, None, stale("2025-06-30", 201, "quarterly", 200))]
+    edit(d, "series.toml", 'frequency = "quarterly"', 'frequency = "annual"')
+    assert found(d, date(2026, 7, 2)) == [("warning", "beta.csv", 2, None, stale("2025-03-31", 458, "irregular", 365))]
 
 
 def test_calendar_year_is_stale_only_after_its_end(d):
     # "2024" covers the whole year: it is judged from 2024-12-31, not from its mid-year plotting date
     edit(d, "alpha.csv", "2025-06-30,12.5,percent,src_a,second\n", "")
     assert [r[4] for r in found(d, date(2025, 12, 31)) if r[1] == "alpha.csv"] == []
-    assert [r[4] for r in found(d, date(2026, 1, 1)) if r[1] == "alpha.csv"] == [
-        "newest value (2024) is over a year old (366 days)"]
+    assert [r[4] for r in found(d, date(2026, 1, 1)) if r[1] == "alpha.csv"] == [stale("2024", 366, "irregular", 365)]
 
 
 def test_empty_series_and_empty_file(d):
@@ -382,7 +396,7 @@ def test_shipped_data_has_no_errors_and_the_documented_warnings(shipped):
     assert seed <= uncited and len(added) == 21
     assert all(s.startswith(("sec", "anandtech_", "crn_", "nextplatform_", "pcr_", "sa_", "zdnet_", "lucdeflem_",
                              "philstartech_", "pmwares_", "rafaeldavid_", "spglobal_")) for s in added)
-    assert len(shipped.sources) == 136
+    assert len(shipped.sources) == 151        # 136, then 15 with the 2026 evidence (data/market/README.md)
     # two McKinsey methodology passages were read from GitHub copies whose repository was not kept
     no_url = {i.message.split("'")[1] for i in issues if i.column == "url"}
     assert no_url == {"github_mck_mar2025_method", "github_mck_nov2025_method"}
@@ -422,10 +436,11 @@ def test_shipped_sp500_reference_equals_psy2015_sample(shipped):
 def test_shipped_values_unchanged_from_seed(shipped):
     # spot checks against data/market/README.md's table
     nv = shipped.series["nvidia_datacenter_revenue"].frame
-    assert len(nv) == 39 and nv["value"].iloc[-1] == 62.3 and nv["date_text"].iloc[-1] == "2026-01-25"
+    assert len(nv) == 41 and nv["value"].iloc[-1] == 89.0 and nv["date_text"].iloc[-1] == "2026-07-26"
+    assert nv.set_index("date_text").loc["2026-01-25", "value"] == 62.3
     assert nv["date_text"].iloc[0] == "2016-05-01" and nv["date_text"].iloc[1] == "2016-10-30"   # the gap
     total = shipped.series["nvidia_quarterly_revenue"].frame
-    assert len(total) == 47 and total["date_text"].iloc[0] == "2014-07-27"
+    assert len(total) == 49 and total["date_text"].iloc[0] == "2014-07-27" and total["value"].iloc[-1] == 96.2
     signals = shipped.series["genai_disillusionment_signals"].frame.set_index("label")
     assert signals.loc["ai_leaders_reporting_ceo_happy_with_roi", "bound"] == "<"
     assert signals.loc["gartner_predicted_agentic_ai_cancellation", "bound"] == ">"
