@@ -15,7 +15,7 @@ def _session_cache(tmp_path_factory):
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("BUBBLELENS_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("SOURCE_DATE_EPOCH", os.environ.get("SOURCE_DATE_EPOCH", "1796083200"))  # 2026-12-01
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", os.environ.get("SOURCE_DATE_EPOCH", "1796515200"))  # 2026-12-06
 
 
 def pytest_collection_modifyitems(config, items):

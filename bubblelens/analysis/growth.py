@@ -14,6 +14,8 @@ import pandas as pd
 from bubblelens.analysis import timeseries, trends
 
 GROWTH_CATEGORIES = ("hype", "adoption", "capability", "cost")
+# What a growth row measures, by the series' transform (market/schema.py TRANSFORMS).
+MEASURES = {"": "value", "error_rate": "100 − value (error rate)", "odds": "value / (100 − value) (odds; log = logit)"}
 MIN_REGULAR = 12                 # a regular run this long is fitted alone (HAC errors need equal spacing)
 
 
@@ -38,15 +40,18 @@ def growth_rows(s) -> pd.DataFrame:
     return f[f["v"].notna() & (bound == "")].sort_values("date", kind="stable")
 
 
-def fit_series(s, level: float = 0.95, since: str = "", cross_section: bool = False):
+def fit_series(s, level: float = 0.95, since: str = "", cross_section: bool = False, until: str = ""):
     """(fit, rows fitted) of one series' growth toward "more" — the one fit the growth table, its chart
-    and the claims share. A cross-section (many models per year) gets errors clustered by calendar year;
-    a time series with an early gap is fitted on its regular run when that has >= MIN_REGULAR points
-    (HAC errors need equal spacing: e.g. NVIDIA data centre, the 38 quarters after its gap); short
-    irregular series get classical OLS (analysis/trends.py). Raises ValueError as the fits do."""
+    and the claims share — on the dates from `since` to `until` (inclusive; "" = open). A cross-section
+    (many models per year) gets errors clustered by calendar year; a time series with an early gap is
+    fitted on its regular run when that has >= MIN_REGULAR points (HAC errors need equal spacing: e.g.
+    NVIDIA data centre, the 38 quarters after its gap); short irregular series get classical OLS
+    (analysis/trends.py). Raises ValueError as the fits do."""
     f = growth_rows(s)
     if since:
         f = f[f["date"] >= pd.Timestamp(since)]
+    if until:
+        f = f[f["date"] <= pd.Timestamp(until)]
     if not cross_section and len(timeseries.regular_tail(f)) >= MIN_REGULAR:
         f = timeseries.regular_tail(f)
     fit = trends.cross_section_growth(f["date"], f["v"], level) if cross_section \
@@ -64,7 +69,7 @@ def growth_table(market) -> pd.DataFrame:
         fit, f = fit_series(s)
         factor, lo, hi = fit.annual_factor, fit.lo, fit.hi
         rows.append({"series_id": s.meta.series_id, "title": s.meta.title, "category": s.meta.category,
-                     "measure": ("100 − value (error rate)" if s.meta.transform == "error_rate" else "value")
+                     "measure": MEASURES.get(s.meta.transform, "value")
                      + (", inverted (falls = more)" if s.more_is_reciprocal else ""),
                      "n": fit.n, "first": f["date"].min().date().isoformat(), "last": f["date"].max().date().isoformat(),
                      "annual_factor": factor, "lo": lo, "hi": hi,

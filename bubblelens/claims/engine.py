@@ -6,14 +6,19 @@ are handed to `load_registry` here, where the registry is loaded.
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
+
 from bubblelens.claims import history
-from bubblelens.claims.check import CHECKED_PROFILES, SETTLED_LABEL, check_claims
+from bubblelens.claims.check import CHECKED_PROFILES, SETTLED_LABEL, ClaimCheck, check_claims
 from bubblelens.claims.kinds import INCONCLUSIVE, VERDICTS, Evidence, Insufficient, Outcome, fnum, jsonable
+from bubblelens.claims.reachability import Reachability
 from bubblelens.claims.registry import INDICATIVE_CATEGORIES, ClaimSpec, load_registry
 from bubblelens.claims.statistics import KINDS
 from bubblelens.core.errors import DataError
@@ -50,6 +55,9 @@ class ClaimResult:
     # "cannot be decided at smoke size" (claims/check.py).
     reachable: list[str] = field(default_factory=list)
     reachability: str = ""
+    # The dates of the evidence the test used (first, last): market statistics state it in their details
+    # ("window_used"); None for model claims, whose evidence is this build's (or a bundle's) runs.
+    evidence_window: list[str] | None = None
 
     def to_json(self) -> dict:
         return {k: jsonable(getattr(self, k)) for k in self.__dataclass_fields__}
@@ -80,29 +88,81 @@ def evaluate_claim(spec: ClaimSpec, evidence: Evidence, strict: bool = False) ->
         indicative=spec.category in INDICATIVE_CATEGORIES and evidence.profile != "full",
         details=jsonable(details), declared=spec.declared,
         revised=spec.last_revision["date"] if spec.last_revision else None,
-        revisions=[dict(r) for r in spec.revisions], known_when_declared=spec.known_when_declared)
+        revisions=[dict(r) for r in spec.revisions], known_when_declared=spec.known_when_declared,
+        evidence_window=_window(out.details))
+
+
+def _window(details: dict) -> list[str] | None:
+    w = details.get("window_used")
+    return [str(w[0])[:10], str(w[1])[:10]] if w and w[0] and w[1] else None
+
+
+def evaluate_and_check(spec: ClaimSpec, evidence: Evidence, strict: bool = False) -> ClaimResult:
+    """One claim's verdict and the verdicts its rule could reach at the evidence's sizes."""
+    r = evaluate_claim(spec, evidence, strict)
+    try:
+        c = check_claims([spec], evidence)[0]
+        r.reachable, r.reachability = list(c.reach.verdicts), c.status
+    except Exception as exc:  # a probe's bug must not sink the report; the claim is then not counted
+        if strict:
+            raise
+        log.warning("claim %s: reachability could not be checked: %s: %s", spec.id, type(exc).__name__, exc)
+        r.reachable, r.reachability = [], f"{NOT_CHECKED} ({type(exc).__name__}: {exc})"
+    return r
+
+
+# A memo: (spec, evidence, compute) -> ClaimResult. The pipeline passes one that looks each claim up in
+# the stage cache by its rule, its evidence (evidence_digest) and the claims code, so a bootstrap test on
+# an unchanged series is not run again on every build.
+Memo = Callable[[ClaimSpec, Evidence, Callable[[], ClaimResult]], ClaimResult]
 
 
 def evaluate_claims(path: Path, evidence: Evidence, series_ids: Iterable[str] | None = None,
-                    strict: bool = False, lock: Path | None = None) -> list[ClaimResult]:
+                    strict: bool = False, lock: Path | None = None, memo: Memo | None = None) -> list[ClaimResult]:
     """Every claim of the registry at `path`, in file order, each with the verdicts its rule could reach
     at the evidence's sizes. Raises only for an invalid registry or, given the `lock` file, a rule that
     changed without a revision entry (claims/history.py)."""
     specs = load_registry(path, KINDS, series_ids)
     if lock is not None and (problems := history.lock_problems(specs, lock)):
         raise DataError("claims: " + " ".join(problems))
-    results = [evaluate_claim(s, evidence, strict) for s in specs]
-    for spec, r in zip(specs, results):
-        try:
-            c = check_claims([spec], evidence)[0]
-            r.reachable, r.reachability = list(c.reach.verdicts), c.status
-        except Exception as exc:  # a probe's bug must not sink the report; the claim is then not counted
-            if strict:
-                raise
-            log.warning("claim %s: reachability could not be checked: %s: %s", spec.id, type(exc).__name__, exc)
-            r.reachable, r.reachability = [], f"{NOT_CHECKED} ({type(exc).__name__}: {exc})"
+    results = []
+    for spec in specs:
+        compute = functools.partial(evaluate_and_check, spec, evidence, strict)
+        results.append(memo(spec, evidence, compute) if memo is not None else compute())
     log.info("claims: %s", ", ".join(f"{r.claim_id}={r.verdict}" for r in results))
     return results
+
+
+def evidence_digest(spec: ClaimSpec, evidence: Evidence) -> dict[str, str]:
+    """What a claim's result depends on besides its rule and the code: the series it names (values, dates,
+    bounds, labels and metadata), and for claims on run metrics every run, sweep point and published row."""
+    def digest(frame: pd.DataFrame | None) -> str:
+        if frame is None or frame.empty:
+            return "empty"
+        return hashlib.sha256(pd.util.hash_pandas_object(frame.astype(str), index=False).values.tobytes()
+                              + ",".join(map(str, frame.columns)).encode()).hexdigest()[:16]
+
+    out: dict[str, str] = {}
+    for sid in spec.series:
+        s = evidence.market.series.get(sid) if evidence.market is not None else None
+        out[f"series:{sid}"] = "missing" if s is None else \
+            digest(s.frame[["date", "value", "bound", "label"]]) + ":" + hashlib.sha256(repr(s.meta).encode()).hexdigest()[:16]
+    if spec.metrics:          # runs differ by profile; a market claim's result does not (with_profile)
+        out |= {"profile": evidence.profile, "runs": digest(evidence.runs), "sweep": digest(evidence.sweep),
+                "published": digest(evidence.published)}
+    return out
+
+
+def result_from_json(d: dict, spec: ClaimSpec, profile: str) -> ClaimResult:
+    """A ClaimResult back from `to_json` (the cache stores that), with what depends on the profile alone
+    — the indicative label and the reachability status — derived again for `profile`."""
+    d = dict(d)
+    d["ci"] = tuple(d["ci"]) if d.get("ci") is not None else None
+    r = ClaimResult(**d)
+    r.indicative = spec.category in INDICATIVE_CATEGORIES and profile != "full"
+    if not r.reachability.startswith(NOT_CHECKED):
+        r.reachability = ClaimCheck(spec.id, Reachability(tuple(r.reachable), 0), profile).status
+    return r
 
 
 def undecidable_claims(results: list[ClaimResult], profile: str) -> list[str]:

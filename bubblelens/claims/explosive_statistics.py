@@ -15,6 +15,7 @@ smallest adjusted p is below `alpha`; not supported when every adjusted p is at 
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -104,6 +105,8 @@ def explosive_roots(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
     tested = [tested_series(ev, sid, p) for sid in p["series"]]
     details: dict[str, Any] = {"series": tested, "scale": p["scale"], "band": [p["alpha"], p["inconclusive_until"]]}
     family = [t for t in tested if t["testable"]]
+    if family:
+        details["window_used"] = [min(t["first"] for t in family), max(t["last"] for t in family)]
     if not family:
         raise Insufficient("; ".join(f"{t['series']}: {t['reason']}" for t in tested), details)
     adjusted = trends.holm([t["p_value"] for t in family])
@@ -114,4 +117,95 @@ def explosive_roots(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
     reason = "; ".join(f"{t['series']} ({t['scale']}, n = {t['n']}): {t['statistic']} {t['value']:.2f}, "
                        f"Holm p {t['p_holm']:.3f}" for t in family)
     return Outcome(verdict, reason, best["value"], f"{best['statistic']} of {best['series']}", None, p["level"],
+                   best["p_holm"], best["n"], details)
+
+
+# ------------------------------------------------------------------------- a window, bootstrap null
+def _window_rows(dates: pd.Series, start: str, end: str | None = None) -> tuple[int, int]:
+    """1-based observations of the dates in [start, end] (end None: to the last); Insufficient if none."""
+    d = pd.DatetimeIndex(dates)
+    inside = np.flatnonzero((d >= pd.Timestamp(start)) & (d <= (pd.Timestamp(end) if end else d.max())))
+    if not len(inside):
+        raise Insufficient(f"no observation falls in the window from {start} to {end or 'the last'}")
+    return int(inside[0]) + 1, int(inside[-1]) + 1
+
+
+@functools.lru_cache(maxsize=32)
+def _window_test(values: bytes, first: int, last: int, min_window: int, max_lag: int, reps: int, seed: int):
+    """Memoised in-process: a reachability probe re-evaluates scenarios whose series repeat (the engine
+    applies the statistic to what the probe itself already tested), and each test is a bootstrap."""
+    from bubblelens.analysis.explosive_bootstrap import window_test
+
+    return window_test(np.frombuffer(values, dtype=np.float64), first, last, min_window=min_window or None,
+                       max_lag=max_lag, reps=reps, seed=seed)
+
+
+def window_tested(frame: pd.DataFrame, start: str, end: str | None, p: Mapping[str, Any]) -> dict:
+    """The sieve wild-bootstrap window test (analysis/explosive_bootstrap.py) of one regular series in
+    levels, on its observations up to `end` (the test must not see later data), for the windows ending
+    from `start` to `end`."""
+    f = frame if end is None else frame[frame["date"] <= pd.Timestamp(end)]
+    first, last = _window_rows(f["date"], start, end)
+    t = _window_test(np.ascontiguousarray(f["value"].to_numpy(np.float64)).tobytes(), first, last,
+                     p["min_window"], p["max_lag"], p["reps"], p["seed"])
+    day = lambda i: str(pd.Timestamp(f["date"].iloc[i - 1]).date())       # noqa: E731, 1-based observation
+    peak = int(np.argmax(t.bsadf))
+    return {"n": t.n, "sample": [day(1), day(t.n)], "window": [day(first), day(last)], "lag": t.lag,
+            "min_window": t.min_window, "value": t.statistic, "p_value": t.p_value, "cv95": t.cv95,
+            "reps": t.reps, "method": t.method, "peak": day(first + peak),
+            "bsadf": [[day(first + i), float(b)] for i, b in enumerate(t.bsadf)]}
+
+
+def _common_end(ev: "Evidence", ids: list[str]) -> pd.Timestamp | None:
+    ends = [f["date"].max() for f in (series_frame(ev.market, sid) for sid in ids) if f is not None and len(f)]
+    return min(ends) if ends else None
+
+
+@register("explosive_window",
+          {"series": (list, REQUIRED), "window_start": (str, REQUIRED), "yardstick_window": (list, []),
+           "alpha": (float, 0.05), "inconclusive_until": (float, 0.20), "max_lag": (int, 6), "reps": (int, 499),
+           "seed": (int, 123), "min_window": (int, 0)},
+          series_params=("series",), context_params=("yardstick_window",))
+def explosive_window(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
+    """Did any series (tested in levels) turn explosive in the windows ending from `window_start` to the
+    newest month every series of the family has? Sup BSADF over those windows against a sieve wild
+    bootstrap of each series (valid with autocorrelated, heteroskedastic changes), Holm across the family,
+    a pre-declared band. The yardstick (context only: it never enters the verdict) is the same test on the
+    windows ending inside `yardstick_window`, on the data up to its end."""
+    if not p["alpha"] < p["inconclusive_until"]:
+        raise Insufficient("the inconclusive band is empty: alpha must be below inconclusive_until")
+    end = _common_end(ev, p["series"])
+    tested = []
+    for sid in p["series"]:
+        s = series_of(ev, sid)
+        f = series_frame(ev.market, sid)
+        f = f[f["date"] <= end] if end is not None else f
+        out: dict[str, Any] = {"series": sid, "title": s.meta.title, "scale": "levels", "n": len(f),
+                               "first": str(f["date"].min().date()) if len(f) else None,
+                               "last": str(f["date"].max().date()) if len(f) else None}
+        ok, why = timeseries.check_testable(f["date"])
+        out.update(testable=ok, reason=why)
+        if ok:
+            out.update(statistic="sup BSADF in window", **window_tested(f, p["window_start"], None, p))
+            if p["yardstick_window"]:
+                y0, y1 = p["yardstick_window"]
+                try:
+                    out["yardstick"] = window_tested(f, y0, y1, p)
+                except Insufficient as exc:
+                    out["yardstick"] = {"window": [y0, y1], "error": str(exc)}
+        tested.append(out)
+    family = [t for t in tested if t["testable"]]
+    details: dict[str, Any] = {"series": tested, "band": [p["alpha"], p["inconclusive_until"]],
+                               "window_used": [p["window_start"], str(end.date())] if end is not None else None}
+    if not family:
+        raise Insufficient("; ".join(f"{t['series']}: {t['reason']}" for t in tested), details)
+    adjusted = trends.holm([t["p_value"] for t in family])
+    for t, adj in zip(family, adjusted):
+        t["p_holm"] = float(adj)
+    verdict = band_verdict(adjusted, p["alpha"], p["inconclusive_until"])
+    best = min(family, key=lambda t: t["p_holm"])
+    reason = "; ".join(f"{t['series']} (n = {t['n']}, lag {t['lag']}): sup BSADF {t['value']:.2f} in windows ending "
+                       f"{t['window'][0][:7]} to {t['window'][1][:7]}, bootstrap 95 % value {t['cv95']:.2f}, "
+                       f"Holm p {t['p_holm']:.3f}" for t in family)
+    return Outcome(verdict, reason, best["value"], f"sup BSADF in window of {best['series']}", None, 0.95,
                    best["p_holm"], best["n"], details)

@@ -54,15 +54,20 @@ class StatisticKind:
     metric_params: tuple[str, ...] = ()        # params whose values name run metrics
     series_params: tuple[str, ...] = ()        # params whose values name market series
     tables: Mapping[str, tuple[str, ...]] = field(default_factory=dict)   # list-of-table param -> keys
+    # Params that add context to the details (a yardstick) but never enter the verdict: reachability
+    # leaves them at their defaults, so probes do not pay for them.
+    context_params: tuple[str, ...] = ()
 
 
 def registrar(table: dict[str, StatisticKind]) -> Callable:
     """A `register(name, params, ...)` decorator factory that adds kinds to `table` (one table per module
     of statistics, handed explicitly to the registry loader)."""
     def register(name: str, params: Mapping[str, tuple[type, Any]], metric_params: tuple[str, ...] = (),
-                 series_params: tuple[str, ...] = (), tables: Mapping[str, tuple[str, ...]] | None = None) -> Callable:
+                 series_params: tuple[str, ...] = (), tables: Mapping[str, tuple[str, ...]] | None = None,
+                 context_params: tuple[str, ...] = ()) -> Callable:
         def wrap(fn: Callable) -> Callable:
-            table[name] = StatisticKind(name, fn, dict(params), metric_params, series_params, dict(tables or {}))
+            table[name] = StatisticKind(name, fn, dict(params), metric_params, series_params, dict(tables or {}),
+                                        context_params)
             return fn
         return wrap
     return register

@@ -34,21 +34,38 @@ def series_of(ev: "Evidence", sid: str) -> Any:
     return ev.market.series[sid]
 
 
-def fit_growth(ev: "Evidence", sid: str, level: float, since: str = "") -> tuple[Any, dict]:
-    """(fit, row) for one series by `analysis.growth.fit_series` (the growth table's fit); views of
-    Epoch's models are cross-sections, fitted with errors clustered by calendar year."""
+def fit_growth(ev: "Evidence", sid: str, level: float, since: str = "", until: str = "") -> tuple[Any, dict]:
+    """(fit, row) for one series by `analysis.growth.fit_series` (the growth table's fit) on the dates from
+    `since` to `until`; views of Epoch's models are cross-sections, fitted with errors clustered by
+    calendar year."""
     from bubblelens.external.views import is_cross_section
 
     s = series_of(ev, sid)
     row: dict[str, Any] = {"series": sid, "title": s.meta.title, "reciprocal": bool(s.more_is_reciprocal)}
     try:
-        fit, f = fit_series(s, level, since, cross_section=is_cross_section(s))
+        fit, f = fit_series(s, level, since, cross_section=is_cross_section(s), until=until)
     except ValueError as exc:
         return None, {**row, "n": len(growth_rows(s)), "error": str(exc)}
     row.update(n=len(f), factor=fit.annual_factor, lo=fnum(fit.lo), hi=fnum(fit.hi), se_log=fnum(fit.se_log),
                df=fnum(fit.df), errors=fit.errors, lags=fit.lags, first=str(fit.first_date.date()),
                last=str(fit.last_date.date()))
     return fit, row
+
+
+def common_window(ev: "Evidence", ids: list[str], since: str) -> tuple[str, str]:
+    """The dates every series of `ids` covers, from `since` on: (latest first date, earliest last date).
+    Comparing growth rates over different periods compares periods, not series."""
+    firsts, lasts = [pd.Timestamp(since)] if since else [], []
+    for sid in ids:
+        dates = growth_rows(series_of(ev, sid))["date"]
+        if dates.empty:
+            raise Insufficient(f"series '{sid}' has no dated numeric values")
+        firsts.append(dates.min())
+        lasts.append(dates.max())
+    first, last = max(firsts), min(lasts)
+    if first >= last:
+        raise Insufficient(f"the series {', '.join(ids)} share no period from {since or 'their start'} on")
+    return str(first.date()), str(last.date())
 
 
 def holm_verdict(directions: list[int], adjusted: list[float], alpha: float) -> str:
@@ -62,32 +79,56 @@ def holm_verdict(directions: list[int], adjusted: list[float], alpha: float) -> 
     return INCONCLUSIVE
 
 
+def _elasticity(a: Any, b: Any) -> float | None:
+    """Log-growth of the `slower` series per log-growth of the `faster` one (d ln b / d ln a): how many
+    per cent the second grows per per cent of the first. None when the first does not grow."""
+    la = math.log(a.annual_factor)
+    return fnum(math.log(b.annual_factor) / la) if la > 0 else None
+
+
 @register("growth_comparison",
-          {"pairs": (list, REQUIRED), "since": (str, ""), "level": (float, 0.95), "alpha": (float, 0.05)},
+          {"pairs": (list, REQUIRED), "since": (str, ""), "level": (float, 0.95), "alpha": (float, 0.05),
+           "common_window": (bool, False)},
           series_params=("pairs",), tables={"pairs": ("faster", "slower")})
 def growth_comparison(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
-    """Does each pair's `faster` series grow faster than its `slower` one (same unit, same period)?
+    """Does each pair's `faster` series grow faster than its `slower` one (same period)?
 
     Annual growth factors from log-linear fits (fit_growth), their ratio with a Welch-type t interval
     (Welch-Satterthwaite degrees of freedom from the two fits' own), p-values Holm-adjusted across pairs.
+    With `common_window`, both series of a pair are fitted on the dates both cover (from `since` on);
+    otherwise each on its own dates from `since` on. Each pair also reports the elasticity of the slower
+    series to the faster one (ratio of log growth rates).
     """
     from bubblelens.analysis import trends
 
-    fits, rows, pairs = {}, {}, []
+    fits: dict[tuple, Any] = {}
+    rows: dict[tuple, dict] = {}
+    pairs = []
+
+    def fitted(sid: str, first: str, last: str) -> Any:
+        if (sid, first, last) not in fits:
+            fits[sid, first, last], rows[sid, first, last] = fit_growth(ev, sid, p["level"], first, last)
+        return fits[sid, first, last]
+
     for pair in p["pairs"]:
-        for role in ("faster", "slower"):
-            sid = pair[role]
-            if sid not in fits:
-                fits[sid], rows[sid] = fit_growth(ev, sid, p["level"], p["since"])
-        a, b = fits[pair["faster"]], fits[pair["slower"]]
-        entry: dict[str, Any] = {"faster": pair["faster"], "slower": pair["slower"]}
+        first, last = common_window(ev, [pair["faster"], pair["slower"]], p["since"]) if p["common_window"] \
+            else (p["since"], "")
+        a, b = fitted(pair["faster"], first, last), fitted(pair["slower"], first, last)
+        entry: dict[str, Any] = {"faster": pair["faster"], "slower": pair["slower"],
+                                 "n_faster": rows[pair["faster"], first, last]["n"],
+                                 "n_slower": rows[pair["slower"], first, last]["n"]}
+        if p["common_window"]:
+            entry["window"] = [first, last]
         if a is not None and b is not None:
             c = trends.compare_growth(a, b, p["level"])
             entry.update(ratio=c.ratio, lo=fnum(c.lo), hi=fnum(c.hi), t=fnum(c.t), df=fnum(c.df),
-                         p_value=fnum(c.p_value))
+                         p_value=fnum(c.p_value), factor_faster=a.annual_factor, factor_slower=b.annual_factor,
+                         elasticity=_elasticity(a, b))
         pairs.append(entry)
     usable = [q for q in pairs if q.get("p_value") is not None]
-    details = {"series": list(rows.values()), "pairs": pairs, "since": p["since"]}
+    dated = [r for r in rows.values() if "first" in r]
+    details = {"series": list(rows.values()), "pairs": pairs, "since": p["since"],
+               "window_used": [min(r["first"] for r in dated), max(r["last"] for r in dated)] if dated else None}
     if not usable:
         raise Insufficient("no pair has two growth fits with standard errors (each series needs >= 3 points)",
                            details)
@@ -97,12 +138,12 @@ def growth_comparison(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
         q["direction"] = 1 if q["ratio"] > 1 else -1
     verdict = holm_verdict([q["direction"] for q in usable], [q["p_holm"] for q in usable], p["alpha"])
     first = usable[0]
-    reason = "; ".join(f"{q['faster']} / {q['slower']}: ×{q['ratio']:.2f} per year "
-                       f"(Holm p {q['p_holm']:.3f})" for q in usable)
+    reason = "; ".join(f"{q['faster']} / {q['slower']}"
+                       + (f" ({q['window'][0][:7]} to {q['window'][1][:7]})" if "window" in q else "")
+                       + f": ×{q['ratio']:.2f} per year (Holm p {q['p_holm']:.3f})" for q in usable)
     return Outcome(verdict, reason, first["ratio"], f"ratio of annual growth factors, {first['faster']} / "
                    f"{first['slower']}", (first["lo"], first["hi"]) if first["lo"] is not None else None,
-                   p["level"], first["p_holm"], min(rows[first["faster"]]["n"], rows[first["slower"]]["n"]),
-                   details)
+                   p["level"], first["p_holm"], min(first["n_faster"], first["n_slower"]), details)
 
 
 def _wave(s: Any, when: str) -> tuple[pd.Timestamp, float]:
@@ -152,7 +193,8 @@ def proportion_change(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
         n = _sample_size(ev, p["sizes"], w["size_label"])
         waves.append({"when": str(when.date()), "share": share, "n": n, "n_known": n is not None,
                       "n_used": n if n is not None else float(p["assumed_min_n"])})
-    details: dict[str, Any] = {"waves": waves, "assumed_min_n": p["assumed_min_n"]}
+    details: dict[str, Any] = {"waves": waves, "assumed_min_n": p["assumed_min_n"],
+                               "window_used": [waves[0]["when"], waves[-1]["when"]]}
     if p["phase_series"]:
         ph = series_of(ev, p["phase_series"]).frame
         peak = ph.loc[ph["value_text"] == p["peak_phase"], "date"]

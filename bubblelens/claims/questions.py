@@ -13,7 +13,8 @@ by a rule that could have produced another verdict at these sizes:
 - `open`: none (every claim inconclusive, or settled by its design at these sizes).
 
 The strength of the evidence goes with the answer: how many of its claims were decided, which were not
-and why.
+and why — and how current it is: the period each claim's test covered and the date of the newest
+evidence under the answer (market claims state theirs; model claims rest on the build's own runs).
 """
 from __future__ import annotations
 
@@ -42,11 +43,20 @@ class Answer:
     text: str
     counted: tuple[tuple[str, str], ...]       # (claim id, verdict) that count as evidence
     not_counted: tuple[tuple[str, str], ...]   # (claim id, why not)
+    windows: tuple[tuple[str, tuple[str, str] | None], ...] = ()   # (claim id, (first, last) or None: runs)
+
+    @property
+    def evidence_through(self) -> str | None:
+        """The newest date of market evidence under the answer (None when it rests on runs only)."""
+        ends = [w[1] for _, w in self.windows if w]
+        return max(ends) if ends else None
 
     def to_json(self) -> dict:
         return {"question": self.question.id, "text": self.question.text, "outcome": self.outcome,
                 "answer": self.text, "counted": [list(c) for c in self.counted],
-                "not_counted": [list(c) for c in self.not_counted]}
+                "not_counted": [list(c) for c in self.not_counted],
+                "windows": [[cid, list(w) if w else None] for cid, w in self.windows],
+                "evidence_through": self.evidence_through}
 
 
 def outcome(verdicts: Iterable[str]) -> str:
@@ -77,7 +87,9 @@ def answer(question: Question, results: Iterable[Any]) -> Answer:
             not_counted.append((cid, f"inconclusive: {r.reason}" if r.reason else "inconclusive"))
     result = outcome(v for _, v in counted)
     text = question.answers[result].format(decided=len(counted), total=len(question.claims))
-    return Answer(question, result, " ".join(text.split()), tuple(counted), tuple(not_counted))
+    windows = tuple((cid, tuple(w) if (w := getattr(by_id.get(cid), "evidence_window", None)) else None)
+                    for cid in question.claims if cid in by_id)
+    return Answer(question, result, " ".join(text.split()), tuple(counted), tuple(not_counted), windows)
 
 
 def parse_questions(raw: Any, path: Any, claim_ids: Iterable[str]) -> list[Question]:

@@ -6,6 +6,7 @@ report from the cache, and an edited CSV re-renders it without touching the mode
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from datetime import datetime
@@ -13,11 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from bubblelens.analysis import long_series
+from bubblelens.analysis import long_series, spending
 from bubblelens.analysis.bubbles import sp500_reference
 from bubblelens.analysis.critical_values import SHIPPED_DIR as CRITICAL_VALUE_TABLES
 from bubblelens.analysis.growth import growth_table
 from bubblelens.claims import engine
+from bubblelens.claims.history import rule_fingerprint
 from bubblelens.claims.kinds import Evidence
 from bubblelens.core.config import canonical
 from bubblelens.core.errors import DataError
@@ -30,12 +32,16 @@ from bubblelens.pipeline.context import BuildContext, StageCode
 from bubblelens.pipeline.manifest import build_date, build_id, other_versions, stable_manifest
 from bubblelens.pipeline.state import BuildState, Charts, Evaluated
 from bubblelens.report.charts import long_series as charts_long, market as charts_market, models as charts_models
+from bubblelens.report.charts import spending as charts_spending
 from bubblelens.report.content import assemble, report_meta
 from bubblelens.report.render import HTML_NAME, PDF_NAME, render_report
 from bubblelens.report.tables import metric_summary
 from bubblelens.training.costs import load_costs
 
 REPORT_FILES = (PDF_NAME, HTML_NAME)
+# A claim's result depends on the statistic kinds, the probes and the analysis they call — all reached
+# from the engine, whose import closure is the claims' code version — and on the shipped null tables.
+CLAIMS_CODE = StageCode(("bubblelens.claims.engine",), (CRITICAL_VALUE_TABLES,))
 # Charts and render run this module's stage functions; their non-Python inputs are the templates and
 # fonts (for the PDF and the charts' type), and the critical-value tables the bubble test reads.
 RENDER_CODE = StageCode(("bubblelens.pipeline.report_stages",), (TEMPLATES_DIR, CRITICAL_VALUE_TABLES))
@@ -62,7 +68,8 @@ def claims_stage(ctx: BuildContext, ev: Evaluated, mkt: market.Market) -> list[e
     evidence = Evidence(runs=ev.runs_long(), sweep=ev.sweep_frame(), market=mkt,
                         profile=ev.origin.get("profile") or ctx.cfg.profile,
                         published=published_results(ctx.opts.data_dir))
-    results = engine.evaluate_claims(registry, evidence, lock=curated(ctx.opts.data_dir, "claims.lock"))
+    results = engine.evaluate_claims(registry, evidence, lock=curated(ctx.opts.data_dir, "claims.lock"),
+                                     memo=functools.partial(_cached_claim, ctx))
     for c in results:
         ctx.reporter.info(f"claim {c.claim_id}: {c.verdict}" + (f" ({c.reason})" if c.reason else ""))
     # Before anything is rendered: a verdict the rule's design settles is not evidence, so a quick or full
@@ -73,6 +80,14 @@ def claims_stage(ctx: BuildContext, ev: Evaluated, mkt: market.Market) -> list[e
                         "report was written (the trained and evaluated units stay cached; change the rule and "
                         "record it with `bubblelens claims revise`, or add seeds)")
     return results
+
+
+def _cached_claim(ctx: BuildContext, spec, evidence: Evidence, compute) -> engine.ClaimResult:
+    """One claim's result from the stage cache, keyed by its rule, its evidence and the claims code."""
+    result, _, _ = ctx.cached("claims", spec.id, {"rule": rule_fingerprint(spec)},
+                              engine.evidence_digest(spec, evidence), CLAIMS_CODE,
+                              lambda: (compute().to_json(), {}))
+    return engine.result_from_json(result, spec, evidence.profile)
 
 
 def answers_stage(ctx: BuildContext, claims: list[engine.ClaimResult]) -> list[dict]:
@@ -91,12 +106,13 @@ def charts_stage(ctx: BuildContext, state: BuildState) -> Charts:
     """Draw every chart into a fresh directory swapped in whole, so a failed build leaves the old ones."""
     ev, mkt = state.evaluated, state.market
     chart_dir = ctx.opts.out_dir / "charts"
-    meta = report_meta(ctx.cfg, ctx.hardware, ev, build_id(ctx), ctx.date_text)
+    meta = report_meta(ctx.cfg, ctx.hardware, ev, build_id(ctx), ctx.date_text, state.answers)
     summary = metric_summary(ev.runs_long())
     growth = growth_table(mkt)
     sp500 = sp500_reference(mkt)
     long = {"panels": long_series.explosive_panels(mkt), "regimes": long_series.nvidia_regimes(mkt),
-            "epoch": long_series.epoch_trends(mkt)}
+            "epoch": long_series.epoch_trends(mkt), "spending": spending.revenue_chain(mkt),
+            "required": spending.published_requirements(mkt)}
     with atomic_directory(chart_dir) as tmp:
         env = charts_models.ChartEnv(tmp, _measured_by(meta), published_results(ctx.opts.data_dir), meta)
         with ctx.reporter.task("charts", 2) as cb:
@@ -105,7 +121,11 @@ def charts_stage(ctx: BuildContext, state: BuildState) -> Charts:
             market_charts = charts_market.all_market_charts(mkt, env, growth) + [c for c in (
                 charts_long.bsadf_panels(mkt, env, long["panels"]),
                 charts_long.nvidia_regimes(mkt, env, long["regimes"]),
-                charts_long.epoch_compute(mkt, env, long["epoch"])) if c is not None]
+                charts_long.epoch_compute(mkt, env, long["epoch"]),
+                charts_long.valuation_ratios(mkt, env, state.claims),
+                charts_long.valuation_bsadf(mkt, env, state.claims),
+                charts_spending.spending_chain(mkt, env, long["spending"], long["required"]),
+                charts_spending.capability_vs_spending(mkt, env, state.claims)) if c is not None]
             cb(2, 2, {})
     by_id = {c.chart_id: c for c in model_charts + market_charts}
     return Charts(by_id, summary, growth, sp500, meta, chart_dir, long)
