@@ -21,8 +21,10 @@ from bubblelens.analysis.growth import fit_series
 NVIDIA_BREAKS = (("2020-07-26", "Mellanox networking enters Data Center (Q2 FY2021, first full quarter)"),
                  ("2022-11-30", "ChatGPT launched"))
 NVIDIA_SERIES = ("nvidia_quarterly_revenue", "nvidia_datacenter_revenue")
-# The two panels of the explosive-root figure: a fundamental in logs beside the valuation yardstick in levels.
-PANELS = (("nvidia_datacenter_revenue", "log"), ("sp500_pd_ratio_shiller", "levels"))
+# The panel of the Monte Carlo explosive-root figure: a fundamental in logs. The valuation ratios are tested
+# with a bootstrap null over two windows (claims/explosive_statistics.explosive_window) and drawn from that
+# claim's own details, not re-tested here.
+PANELS = (("nvidia_datacenter_revenue", "log"),)
 # (view, since, label of the published rate in ai_trend_rates_epoch, what the quoted rate covers)
 EPOCH_TRENDS = (
     ("epoch_training_compute", "2010-01-01", "", "all notable models"),

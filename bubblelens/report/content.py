@@ -13,7 +13,7 @@ from bubblelens.claims.kinds import VERDICTS
 from bubblelens.core.config import PACGAN_RECIPE, BuildConfig, profile_config
 from bubblelens.datasets.mixtures import MIXTURE_TITLES, MIXTURES
 from bubblelens.evaluation.names import CONVERGENCE_FLOOR, KEY_MIN_CLASS_SHARE_LABELS, KEY_MIN_CLASS_SHARE_REAL
-from bubblelens.report import market_evidence, tables as T
+from bubblelens.report import capability_evidence, market_evidence, tables as T
 from bubblelens.report import text as report_text
 from bubblelens.report.model import Callout, Paragraph, ReportContent, ReportMeta, Section, Table, figure_if_drawn
 
@@ -30,8 +30,10 @@ def _hardware_text(origin: dict, fallback: dict, runs: list[dict]) -> str:
     return f"CPU ({hw.get('cpu_count', '?')} cores, {hw.get('cpu') or 'unknown model'})"
 
 
-def report_meta(cfg: BuildConfig, hardware: dict, ev, build_id: str, date_text: str) -> ReportMeta:
-    """Cover and PDF metadata. `hardware` describes this machine; the runs' own records name the devices."""
+def report_meta(cfg: BuildConfig, hardware: dict, ev, build_id: str, date_text: str,
+                answers: list | None = None) -> ReportMeta:
+    """Cover and PDF metadata. `hardware` describes this machine; the runs' own records name the devices.
+    The evidence date is the newest market evidence any answer rests on (claims/questions.py)."""
     origin = ev.origin
     profile = origin.get("profile") or cfg.profile
     if origin.get("kind") == "bundle":
@@ -49,6 +51,7 @@ def report_meta(cfg: BuildConfig, hardware: dict, ev, build_id: str, date_text: 
         build_id=build_id, date_text=date_text, profile=profile,
         hardware=_hardware_text(origin, hardware, ev.runs), seeds=seeds_text,
         results_origin=origin_text, version=__version__,
+        evidence_through=max((a.get("evidence_through") or "" for a in answers or []), default=""),
         keywords=["generative AI", "GAN", "VAE", "mode collapse", "FID", "AI bubble", "GSADF"])
 
 
@@ -89,13 +92,25 @@ def settled_status(claims: list) -> str:
     return "; ".join(statuses)
 
 
-def _answer_block(a: dict) -> Paragraph:
-    """One question, its registry-written answer, and the strength of the evidence behind it."""
+def _currency(a: dict, profile: str) -> str:
+    """Which period each claim under an answer tested, and the newest evidence date: market claims state
+    their window, model claims rest on the runs of this build (or of an imported bundle)."""
+    windows = a.get("windows", [])
+    runs = [cid for cid, w in windows if not w]
+    parts = [f"{cid}: {w[0][:7]} to {w[1][:7]}" for cid, w in windows if w]
+    parts += [f"the {profile} runs of this build ({', '.join(runs)})"] if runs else []
+    through = a.get("evidence_through")
+    newest = f"; newest market evidence {through[:7]}" if through else ""
+    return f" *Rests on {'; '.join(parts)}{newest}.*" if parts else ""
+
+
+def _answer_block(a: dict, profile: str) -> Paragraph:
+    """One question, its registry-written answer, the strength of the evidence behind it and its date."""
     counted = ", ".join(f"{cid} {v}" for cid, v in a["counted"]) or "none"
     left = "; ".join(f"{cid} ({why})" for cid, why in a["not_counted"])
     strength = f" *Evidence: {len(a['counted'])} of {len(a['counted']) + len(a['not_counted'])} claims decided " \
                f"({counted})" + (f"; not decided: {left}" if left else "") + ".*"
-    return Paragraph(f"**{a['text']}** {a['answer']}{strength}")
+    return Paragraph(f"**{a['text']}** {a['answer']}{strength}{_currency(a, profile)}")
 
 
 def summary_section(meta: ReportMeta, claims: list, answers: list | None = None) -> Section:
@@ -114,7 +129,7 @@ def summary_section(meta: ReportMeta, claims: list, answers: list | None = None)
                   "verdicts.")
     questions = [Paragraph("The article's questions, each answered by a rule the claims registry states in "
                            "advance (data/claims.toml, [[question]]) from the claims it groups under it:")] + \
-        [_answer_block(a) for a in answers] if answers else []
+        [_answer_block(a, meta.profile) for a in answers] if answers else []
     return Section("summary", "Executive summary", [*questions, Paragraph(intro), T.claims_table(claims),
                                                    *_verdict_callouts(claims)])
 
@@ -287,6 +302,8 @@ def assemble(cfg: BuildConfig, state, meta: ReportMeta, manifest: dict, publishe
         compute_section(ev, charts, costs),
         market_section(mkt, charts),
         hype_section(charts, ch.growth, ch.summary, ev.runs),
+        capability_evidence.capability_section(mkt, charts, claims),
+        capability_evidence.spending_section(mkt, charts, ch.long),
         market_evidence.long_series_section(charts, ch.long, claims),
         market_evidence.bubble_section(mkt, charts, claims, ch.sp500),
         limitations_section(meta, mkt),

@@ -18,12 +18,16 @@ from bubblelens.report.numbers import fmt, fmt_p
 BUBBLE_INTRO = (
     "A bubble is a price running away from its fundamentals (Phillips, Shi and Yu 2015). Explosive-root "
     "tests (SADF, GSADF, and BSADF date-stamping) detect periods when a series grows faster than a random "
-    "walk allows; p-values come from 2,000 Monte Carlo random walks of the same length, Holm-adjusted across "
-    "the series of a claim. What is tested matters: in levels any exponential growth is explosive, in logs "
-    "only growth faster than exponential is. Valuation ratios (price over dividends or earnings) are tested "
-    "in levels, since they stay flat while prices follow fundamentals; NVIDIA's revenue — a fundamental — "
-    "is tested in logs, so steady exponential growth does not count. Series need {min_obs} equally spaced "
-    "observations; the AI hype series that have fewer are listed, not tested."
+    "walk allows. What is tested matters: in levels any exponential growth is explosive, in logs only growth "
+    "faster than exponential is. Valuation ratios (price over dividends, earnings or ten years' average "
+    "earnings) are tested in levels, since they stay flat while prices follow fundamentals; NVIDIA's revenue "
+    "— a fundamental — is tested in logs, so steady exponential growth does not count. The valuation ratios' "
+    "monthly changes are autocorrelated and their volatility changes over 150 years, so their test chooses "
+    "the ADF lag by BIC and takes its p-values from a sieve wild bootstrap that keeps both features; a "
+    "Gaussian random-walk null would reject a unit root with such changes about half the time at a nominal "
+    "5 %. NVIDIA's short revenue series is tested against Monte Carlo random walks of its own length and "
+    "drift. Series need {min_obs} equally spaced observations; the AI hype series that have fewer are "
+    "listed, not tested."
 )
 
 
@@ -34,7 +38,8 @@ def _episodes(eps: list) -> str:
 def explosive_table(claims: list) -> Table | None:
     rows = []
     for c in claims:
-        for t in (c.details or {}).get("series", []) if c.category == "market" else []:
+        monte_carlo = c.category == "market" and c.details.get("statistic") != "explosive_window"
+        for t in (c.details or {}).get("series", []) if monte_carlo else []:
             if "gsadf" not in t and "testable" not in t:
                 continue
             if not t.get("testable", False):
@@ -55,6 +60,35 @@ def explosive_table(claims: list) -> Table | None:
                  rows, table_id="tab-explosive-tests",
                  note="p = (1 + number of null draws at least as large) / (2,000 + 1). Episodes: BSADF above its "
                       "95 % critical value for at least log(T) observations.")
+
+
+def valuation_table(claims: list) -> Table | None:
+    """One row per ratio of the bootstrap window claim: sample, lag, the AI-era window and the yardstick."""
+    rows = []
+    for c in claims:
+        if c.details.get("statistic") != "explosive_window":
+            continue
+        for t in c.details.get("series", []):
+            if not t.get("testable"):
+                rows.append([c.claim_id, t["series"], t.get("n", ""), "–", "–", "–", t.get("reason", "")])
+                continue
+            y = t.get("yardstick") or {}
+            dotcom = (f"{fmt(y['value'])} / {fmt(y['cv95'])}, p {fmt_p(y['p_value'])} (lag {y['lag']}, to "
+                      f"{y['window'][1][:7]})") if "value" in y else y.get("error", "–")
+            rows.append([c.claim_id, t["series"], f"{t['n']} ({t['first'][:7]} – {t['last'][:7]}), lag {t['lag']}",
+                         f"{t['window'][0][:7]} – {t['window'][1][:7]}: {fmt(t['value'])} / {fmt(t['cv95'])} "
+                         f"(peak {t['peak'][:7]})", fmt_p(t["p_value"]), fmt_p(t.get("p_holm")), dotcom])
+    if not rows:
+        return None
+    return Table("Valuation ratios: explosive-root window tests with a sieve wild bootstrap",
+                 ["Claim", "Series", "n (sample), BIC lag", "Generative-AI era: sup BSADF / bootstrap 95 % value",
+                  "p (bootstrap)", "p (Holm)", "Dot-com yardstick: sup BSADF / 95 % value, p"], rows,
+                 table_id="tab-valuation-tests",
+                 note="Sup of the BSADF sequence over the windows ending in the stated months (PSY minimum window), "
+                      "on the data up to the window's last month. p = (1 + bootstrap statistics at least as large) / "
+                      "(replications + 1), the bootstrap rebuilding each ratio's changes from an AR(lag) fit with "
+                      "Rademacher-weighted residuals (Harvey et al. 2016; Phillips and Shi 2020). The yardstick "
+                      "never enters the verdict.")
 
 
 def regime_table(regimes: list[dict]) -> Table | None:
@@ -124,7 +158,10 @@ def bubble_section(mkt, charts: dict, claims: list, sp500) -> Section:
             f"= {fmt(result.gsadf)} against a 95 % critical value of {fmt(cvs.value('gsadf', 0.95))}; episodes "
             "lasting log(T) months: " + ("; ".join(f"{pd.Timestamp(e.start):%Y-%m} – {pd.Timestamp(e.end):%Y-%m}"
                                                     for e in episodes) or "none") +
-            ". The extended ratio below (Shiller's data to June 2023) uses the same test."))
+            ". This checks the engine against the paper; the valuation tests below use the bootstrap."))
+    blocks += figure_if_drawn(charts, "fig-valuation-ratios")
+    valuation = valuation_table(claims)
+    blocks += ([valuation] if valuation else []) + figure_if_drawn(charts, "fig-valuation-bsadf")
     table = explosive_table(claims)
     blocks += ([table] if table else []) + figure_if_drawn(charts, "fig-bsadf-panels")
     rows = []
@@ -146,8 +183,7 @@ def long_series_section(charts: dict, long: dict, claims: list) -> Section:
         "The longest market series set out in full: NVIDIA's quarterly revenue with a trend per regime between "
         "breaks declared in advance (not chosen where the data bend), and Epoch AI's notable-models database "
         "(884 models; training compute and cost estimates) fitted the way Epoch fits it, beside the rates Epoch "
-        "publishes. These fits feed the money-against-money comparison of the claim "
-        "'expectations-outpace-capability'.")]
+        "publishes.")]
     blocks += figure_if_drawn(charts, "fig-nvidia-regimes")
     for t in (regime_table(long.get("regimes", [])), epoch_table(long.get("epoch"))):
         if t is not None:

@@ -128,7 +128,7 @@ class ReportMeta:
     title: str
     subtitle: str
     build_id: str
-    date_text: str
+    date_text: str              # SOURCE_DATE_EPOCH, else the newest access date of the curated sources
     profile: str
     hardware: str
     seeds: str
@@ -137,6 +137,7 @@ class ReportMeta:
     author: str = "bubblelens"
     keywords: list[str] = field(default_factory=list)
     licence_text: str = "Text and charts: CC BY 4.0. Code: MIT."
+    evidence_through: str = ""  # the newest market evidence the answers rest on (YYYY-MM-DD), "" when none
 
 
 @dataclass

@@ -71,8 +71,9 @@ COMPUTE_INTRO = (
 
 MARKET_INTRO = (
     "The curated series live in data/market/, one CSV per series, every value carrying the source and the quoted "
-    "passage it came from (Appendix A). Analysts class each series as hype, adoption, capability, cost or "
-    "disillusionment; the table says how and why. Values are shown as published — nominal dollars, survey shares "
+    "passage it came from (Appendix A). Analysts class each series in a category of data/market/categories.toml "
+    "(hype, adoption, capability, cost, revenue, disillusionment, and the survey, reference and assumption "
+    "classes that frame the others); the table says how and why. Values are shown as published — nominal dollars, survey shares "
     "of different panels — and the reliability grade of each series is in the Limitations section."
 )
 

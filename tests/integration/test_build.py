@@ -36,7 +36,7 @@ def run_cli(*args: str, env: dict | None = None, check: bool = False) -> subproc
 def smoke(tmp_path_factory):
     """One smoke build with a private cache; the tests below read its outputs."""
     root = tmp_path_factory.mktemp("smoke")
-    env = {"BUBBLELENS_CACHE": str(root / "cache"), "SOURCE_DATE_EPOCH": "1796083200"}
+    env = {"BUBBLELENS_CACHE": str(root / "cache"), "SOURCE_DATE_EPOCH": "1796515200"}
     out = root / "out"
     proc = run_cli("build", "--profile", "smoke", "--out", str(out), "--device", "cpu", env=env, check=True)
     return {"root": root, "env": env, "out": out, "summary": json.loads(proc.stdout)}

@@ -44,7 +44,7 @@ def site(tmp_path_factory) -> dict:
     work = root / "work"              # an unrelated working directory: no checkout on sys.path via ''
     work.mkdir()
     env = {**os.environ, "PYTHONPATH": str(target), "BUBBLELENS_CACHE": str(root / "cache"),
-           "SOURCE_DATE_EPOCH": os.environ.get("SOURCE_DATE_EPOCH", "1796083200")}
+           "SOURCE_DATE_EPOCH": os.environ.get("SOURCE_DATE_EPOCH", "1796515200")}
     return {"root": root, "target": target, "work": work, "env": env}
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import textwrap
 from pathlib import Path
 from typing import Any, Callable
 
@@ -44,6 +45,7 @@ SVG_HASHSALT = "bubblelens"
 SVG_METADATA = {"Date": None, "Creator": "bubblelens"}
 PNG_METADATA = {"Software": None}
 CSV_FLOAT_FORMAT = "%.10g"  # enough digits to round-trip what was plotted, no platform-dependent repr
+FOOTER_CHARS = 190           # characters of the source footer per line (6.5 pt across a 6.7 in column)
 
 STYLE: dict[str, Any] = {
     "font.family": "sans-serif",
@@ -182,7 +184,9 @@ def _decorate(fig: plt.Figure, spec: ChartSpec) -> None:
     fig.text(left, header_top, spec.title, ha="left", va="top", fontsize=10, fontweight=600, color=INK)
     if spec.units:
         fig.text(left, header_top - 0.19 / height, spec.units, ha="left", va="top", fontsize=8, color=MUTED)
-    fig.text(left, union.y0 - 0.08 / height, source_line(spec), ha="left", va="top", fontsize=6.5, color=MUTED)
+    # Wrapped at about the plot's width in 6.5 pt type, so a long source list never widens the image.
+    fig.text(left, union.y0 - 0.08 / height, textwrap.fill(source_line(spec), FOOTER_CHARS), ha="left", va="top",
+             fontsize=6.5, color=MUTED)
 
 
 def draw_chart(spec: ChartSpec, draw_fn: Callable[[plt.Figure, plt.Axes], None], out_dir: Path, *,

@@ -28,10 +28,10 @@ def bsadf_panels(market, env, panels) -> ChartSpec | None:
                  for d, b, c in zip(t.result.index, t.result.bsadf, crit)]
     data = pd.DataFrame(rows, columns=["series_id", "scale", "date", "bsadf", "cv95"])
     spec = ChartSpec(
-        "fig-bsadf-panels", "Explosive-root date-stamping: NVIDIA data-centre revenue beside the S&P 500 yardstick",
-        "Backward sup ADF statistic (PSY 2015, lag 0, PSY minimum window) against its 95 % Monte Carlo "
-        "critical-value sequence (2,000 random walks of the same length); shaded: episodes above it for at "
-        "least log(T) observations. Same test and conventions in both panels; the scale differs and is named.",
+        "fig-bsadf-panels", "Explosive-root date-stamping of NVIDIA's data-centre revenue",
+        "Backward sup ADF statistic (PSY 2015, lag 0, PSY minimum window) of log revenue against its 95 % Monte "
+        "Carlo critical-value sequence (2,000 random walks of the same length and drift); shaded: episodes "
+        "above it for at least log(T) observations.",
         "BSADF statistic", data, sources_of(market, [t.series_id for t in panels]), "")
 
     def draw(fig, ax):
@@ -126,3 +126,85 @@ def epoch_compute(market, env, trends: pd.DataFrame) -> ChartSpec | None:
         ax.legend(fontsize=6, loc="upper left")
 
     return draw_chart(spec, draw, env.out_dir, meta=env.meta, figsize=(6.7, 3.6))
+
+
+BUBBLE_CLAIM = "hype-explosive"
+
+
+def _window_claim(claims: list):
+    return next((c for c in claims if c.claim_id == BUBBLE_CLAIM and c.details.get("statistic") == "explosive_window"),
+                None)
+
+
+def valuation_ratios(market, env, claims: list) -> ChartSpec | None:
+    """The valuation ratios the bubble claim tests, in levels over their whole sample, its two windows shaded."""
+    c = _window_claim(claims)
+    tested = [t for t in (c.details.get("series", []) if c else []) if t["series"] in market.series]
+    if not tested:
+        return None
+    rows = []
+    for t in tested:
+        f = market.series[t["series"]].frame
+        f = f[f["date"] <= pd.Timestamp(t["last"])]
+        rows += [(t["series"], d.date().isoformat(), float(v)) for d, v in zip(f["date"], f["value"])]
+    data = pd.DataFrame(rows, columns=["series_id", "date", "ratio"])
+    spec = ChartSpec(
+        "fig-valuation-ratios", "S&P 500 valuation ratios since 1871: price/dividend, price/earnings and CAPE",
+        "Monthly ratios from Shiller's workbook to the newest month with dividends and earnings, log axis. "
+        "Shaded: the windows the bubble test examines (orange: the generative-AI era from the release of "
+        "ChatGPT; grey: the dot-com yardstick).", "ratio (log scale)", data,
+        sources_of(market, [t["series"] for t in tested]), "")
+    ai = c.details["series"][0].get("window")
+    dotcom = next((t["yardstick"]["window"] for t in tested if t.get("yardstick", {}).get("window")), None)
+
+    def draw(fig, ax):
+        for i, t in enumerate(tested):
+            g = data[data.series_id == t["series"]]
+            ax.plot(pd.to_datetime(g.date), g.ratio, lw=0.7, c=f"C{i}", label=market.series[t["series"]].meta.title)
+        for win, colour in ((ai, "C1"), (dotcom, "0.6")):
+            if win:
+                ax.axvspan(pd.Timestamp(win[0]), pd.Timestamp(win[1]), color=colour, alpha=0.25, lw=0)
+        ax.set_yscale("log")
+        ax.legend(fontsize=6, loc="upper left")
+
+    return draw_chart(spec, draw, env.out_dir, meta=env.meta, figsize=(6.7, 3.4))
+
+
+def valuation_bsadf(market, env, claims: list) -> ChartSpec | None:
+    """What the bubble test saw: the BSADF of each window end, in the AI era and the dot-com yardstick,
+    against each window's bootstrap 95 % value of the statistic (the sup over the window)."""
+    c = _window_claim(claims)
+    tested = [t for t in (c.details.get("series", []) if c else []) if "bsadf" in t]
+    if not tested:
+        return None
+    rows = []
+    for t in tested:
+        for part, d in (("generative-AI era", t), ("dot-com yardstick", t.get("yardstick") or {})):
+            rows += [(t["series"], part, date, float(b), float(d["cv95"]), float(d["p_value"]))
+                     for date, b in d.get("bsadf", [])]
+    data = pd.DataFrame(rows, columns=["series_id", "window", "window_end", "bsadf", "bootstrap_cv95", "p_value"])
+    spec = ChartSpec(
+        "fig-valuation-bsadf", "What the bubble test saw: BSADF in the generative-AI era and in the dot-com years",
+        "For each month ending a window, the backward sup ADF statistic (PSY 2015; lag chosen by BIC, PSY "
+        "minimum window) of each ratio on the data up to the window's last month. Dashed: the 95 % value of "
+        "the window's statistic (its largest BSADF) under the sieve wild bootstrap; a window whose BSADF "
+        "crosses it is explosive at 5 % before the Holm adjustment.", "BSADF statistic", data,
+        sources_of(market, [t["series"] for t in tested]), "")
+
+    def draw(fig, ax):
+        ax.remove()
+        for i, t in enumerate(tested):
+            a = fig.add_subplot(len(tested), 1, i + 1)
+            for part, style in (("dot-com yardstick", "0.45"), ("generative-AI era", "C1")):
+                g = data[(data.series_id == t["series"]) & (data.window == part)]
+                if g.empty:
+                    continue
+                x = pd.to_datetime(g.window_end)
+                a.plot(x, g.bsadf, lw=1.0, c=style, label=f"{part}: p {g.p_value.iloc[0]:.3f}")
+                a.plot([x.min(), x.max()], [g.bootstrap_cv95.iloc[0]] * 2, ls="--", lw=0.8, c=style)
+            a.set_title(f"{market.series[t['series']].meta.title} (lag {t['lag']}, n = {t['n']})", fontsize=7)
+            a.tick_params(labelsize=6)
+            a.legend(fontsize=6, loc="upper center")          # the years between the windows are empty
+        fig.subplots_adjust(hspace=0.6)
+
+    return draw_chart(spec, draw, env.out_dir, meta=env.meta, figsize=(6.7, 2.0 * len(tested) + 0.6))

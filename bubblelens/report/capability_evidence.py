@@ -1,0 +1,125 @@
+"""Report sections on the spending question: capability measured against what is spent on it, and what the
+spending would have to earn (Sequoia's "$600B question", recomputed from reported quarters).
+
+Numbers come from the capability claim's own details and from analysis/spending.py; nothing is fitted
+here. News quotes (the labs' revenue run-rates) are printed as such and never decide anything.
+"""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from bubblelens.report.model import Paragraph, Section, Table, figure_if_drawn
+from bubblelens.report.numbers import fmt, fmt_p
+
+CAPABILITY_CLAIM = "expectations-outpace-capability"
+METR_FITS = "metr_published_doubling_time"
+
+
+def _doubling_days(factor: float | None) -> str:
+    if not factor or factor <= 1:
+        return "–"
+    return f"{365.25 * math.log(2) / math.log(factor):.0f} days"
+
+
+def pair_table(claim) -> Table | None:
+    pairs = [q for q in claim.details.get("pairs", []) if q.get("ratio") is not None] if claim else []
+    if not pairs:
+        return None
+    rows = []
+    for q in pairs:
+        win = q.get("window") or ["", ""]
+        rows.append([q["slower"], f"{win[0][:7]} to {win[1][:7]}", f"{q['n_faster']} / {q['n_slower']}",
+                     f"×{fmt(q['factor_faster'])} ({_doubling_days(q['factor_faster'])})",
+                     f"×{fmt(q['factor_slower'])} ({_doubling_days(q['factor_slower'])})",
+                     fmt(q.get("elasticity")), f"{fmt(q['ratio'])} [{fmt(q['lo'])}, {fmt(q['hi'])}]",
+                     fmt_p(q.get("p_holm"))])
+    return Table("Capability against spending: growth per year over each pair's common window",
+                 ["Capability series", "Window", "n (spending / capability)", "NVIDIA data centre per year (doubling)",
+                  "Capability per year (doubling)", "Elasticity", "Ratio spending / capability [95 %]", "p (Holm)"],
+                 rows, table_id="tab-capability-pairs",
+                 note="Log-linear fits; capability scores as odds (score / (100 − score)), METR's horizon in minutes. "
+                      "Elasticity: the capability series' log growth per unit of the spending series' log growth "
+                      "(above 1: capability grows faster than spending). Ratio: of the annual growth factors, with "
+                      "a Welch-type t interval; p Holm-adjusted across the pairs.")
+
+
+def metr_comparison(mkt, claim) -> Paragraph | None:
+    """METR's own published doubling time beside ours for the same suite."""
+    if METR_FITS not in mkt.series or claim is None:
+        return None
+    ours = next((r for r in claim.details.get("series", []) if r["series"].startswith("metr_") and "factor" in r), None)
+    f = mkt.series[METR_FITS].frame
+    theirs = f[f["label"].str.contains("from_2023_on")]
+    if ours is None or theirs.empty:
+        return None
+    r = theirs.iloc[0]
+    return Paragraph(
+        f"METR's own fit of the same suite ({r['label']}): a doubling time of {fmt(r['value'])} days "
+        f"({r['note']}; source {r['source_id']}). bubblelens' fit of the state-of-the-art models it lists, "
+        f"{ours['first'][:7]} to {ours['last'][:7]} (n = {ours['n']}): ×{fmt(ours['factor'])} per year, a doubling "
+        f"time of {_doubling_days(ours['factor'])} (95 % interval of the factor [{fmt(ours['lo'])}, "
+        f"{fmt(ours['hi'])}], classical OLS errors on model release dates; METR bootstraps over tasks and "
+        "models, so the two intervals measure different uncertainty).")
+
+
+def capability_section(mkt, charts: dict, claims: list) -> Section:
+    claim = next((c for c in claims if c.claim_id == CAPABILITY_CLAIM), None)
+    blocks: list = [Paragraph(
+        "Does capability keep pace with what is spent on it? Capability is measured here as capability: "
+        "METR's 50 % task time horizon (how long a task, in minutes of skilled human time, the best models "
+        "complete half the time; task suite v1.1 only — suites are never pooled) and Epoch AI's record-setting "
+        "scores on GPQA Diamond and SWE-bench Verified, read as odds so that a score near 100 % is not mistaken "
+        "for a slowdown. Spending is NVIDIA's data-centre revenue, the most direct complete quarterly record of "
+        "what buyers pay for AI compute. Each comparison covers only the months both series cover.")]
+    blocks += figure_if_drawn(charts, "fig-capability-vs-spending")
+    for block in (pair_table(claim), metr_comparison(mkt, claim)):
+        if block is not None:
+            blocks.append(block)
+    if claim is not None:
+        blocks.append(Paragraph(f"**Verdict of '{CAPABILITY_CLAIM}': {claim.verdict}.** {claim.reading}"))
+    return Section("capability-vs-spending", "Capability against spending", blocks)
+
+
+def chain_table(chain: pd.DataFrame) -> Table | None:
+    if chain is None or chain.empty:
+        return None
+    rows = []
+    for r in chain[chain["quarter"] >= "2023Q1"].itertuples():
+        labs = "–" if pd.isna(r.lab_runrate_statements) else \
+            (">" if r.lab_runrate_is_lower_bound else "") + fmt(r.lab_runrate_statements) + " (news)"
+        capex = "–" if pd.isna(r.capex_annualised) else f"{fmt(r.capex_annualised)} ({r.capex_firms})"
+        rows.append([r.quarter, fmt(r.nvidia_dc_usd_bn), fmt(r.nvidia_dc_run_rate), fmt(r.data_centre_spend),
+                     fmt(r.required_ai_revenue), capex, labs])
+    return Table("Sequoia's chain, quarter by quarter (USD bn; run-rates and capex per year)",
+                 ["Quarter", "NVIDIA data centre (quarter)", "× 4: run-rate", "× 2: data-centre spend",
+                  "× 2: AI revenue needed", "Hyperscaler cash capex × 4 (firms reported)",
+                  "OpenAI + Anthropic run-rates"], rows, table_id="tab-spending-chain",
+                 note="The two factors are Sequoia's stated assumptions (data/market/sequoia_chain_multipliers.csv, "
+                      "each quoted). Capex: cash purchases of property and equipment as reported (Microsoft's "
+                      "calendar Q2 and 2025 Q4 and Meta before 2026 are missing: the firms column says who is summed). "
+                      "Lab run-rates are statements reported in the news — the weakest source class here, a run-rate "
+                      "is not revenue, and nothing in this report is decided on them.")
+
+
+def spending_section(mkt, charts: dict, long: dict) -> Section:
+    chain = long.get("spending")
+    blocks: list = [Paragraph(
+        "The '$600B question' (David Cahn, Sequoia Capital, 2023 and 2024) asks how much AI revenue the "
+        "build-out must eventually earn: NVIDIA's data-centre revenue as a yearly run-rate, doubled for the rest "
+        "of the data centre (energy, buildings, backup power), doubled again for a 50 % gross margin of the "
+        "compute's buyers. The essays applied the chain to forecasts; here it runs on every reported quarter, "
+        "beside what the largest buyers report as capital expenditure and what the labs say they earn. The "
+        "chain is arithmetic on stated assumptions, not a test, and decides no verdict.")]
+    blocks += figure_if_drawn(charts, "fig-spending-chain")
+    table = chain_table(chain)
+    if table is not None:
+        blocks.append(table)
+        last = chain.dropna(subset=["required_ai_revenue"]).iloc[-1]
+        blocks.append(Paragraph(
+            f"In {last['quarter']}, NVIDIA's data-centre revenue of {fmt(last['nvidia_dc_usd_bn'])} bn a quarter "
+            f"implies, on Sequoia's assumptions, {fmt(last['required_ai_revenue'])} bn of AI revenue a year. "
+            "The revenue side is known only from news reports of the labs' run-rates (table), which no verdict "
+            "of this report rests on."))
+    return Section("spending-question", "The spending question: what the build-out must earn", blocks)
