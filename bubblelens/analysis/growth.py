@@ -15,7 +15,8 @@ from bubblelens.analysis import timeseries, trends
 
 GROWTH_CATEGORIES = ("hype", "adoption", "capability", "cost")
 # What a growth row measures, by the series' transform (market/schema.py TRANSFORMS).
-MEASURES = {"": "value", "error_rate": "100 − value (error rate)", "odds": "value / (100 − value) (odds; log = logit)"}
+MEASURES = {"": "value", "error_rate": "100 − value (error rate)",
+            "odds": "value / (100 − value) (odds; log = logit)"}
 MIN_REGULAR = 12                 # a regular run this long is fitted alone (HAC errors need equal spacing)
 
 
@@ -45,7 +46,7 @@ def fit_series(s, level: float = 0.95, since: str = "", cross_section: bool = Fa
     and the claims share — on the dates from `since` to `until` (inclusive; "" = open). A cross-section
     (many models per year) gets errors clustered by calendar year; a time series with an early gap is
     fitted on its regular run when that has >= MIN_REGULAR points (HAC errors need equal spacing: e.g.
-    NVIDIA data centre, the 38 quarters after its gap); short irregular series get classical OLS
+    NVIDIA data centre, the quarters after its gap); short irregular series get classical OLS
     (analysis/trends.py). Raises ValueError as the fits do."""
     f = growth_rows(s)
     if since:
@@ -83,3 +84,33 @@ def labelled_growth(market) -> list:
     return [s for s in market.series.values() if s.meta.category in GROWTH_CATEGORIES
             and s.meta.unit not in ("category", "x_per_year") and (s.frame["label"] != "").any()
             and s.frame["date"].is_unique and not s.frame["value"].isna().any()]
+
+
+# The scales a bounded percentage score can be analysed on (market/schema.py TRANSFORMS).
+SCORE_SCALES = {"odds": "odds (log = logit)", "error_rate": "error rate, inverted", "": "raw score"}
+
+
+def scale_sensitivity(mkt, pairs: list[dict], level: float = 0.95) -> pd.DataFrame:
+    """A growth comparison's pairs whose `slower` series is a bounded score, compared on every scale.
+
+    A ratio of log growth rates is unit-free under rescaling, not under a change of scale: a score that
+    saturates grows ever more slowly in points, steadily in odds, and its error rate falls ever faster.
+    So the same data can put a benchmark behind or ahead of a money series; this table shows by how
+    much, for the window each pair was tested on (pairs: the claim's details, with `window`)."""
+    import dataclasses
+
+    rows = []
+    for q in pairs:
+        a, s = mkt.series.get(q["faster"]), mkt.series.get(q["slower"])
+        if a is None or s is None or s.meta.transform not in SCORE_SCALES or not s.meta.transform or not q.get("window"):
+            continue
+        first, last = q["window"]
+        fit_a, _ = fit_series(a, level, first, until=last)
+        for transform, label in SCORE_SCALES.items():
+            alt = dataclasses.replace(s, meta=dataclasses.replace(s.meta, transform=transform))
+            fit_b, f = fit_series(alt, level, first, until=last)
+            c = trends.compare_growth(fit_a, fit_b, level)
+            rows.append({"faster": q["faster"], "slower": q["slower"], "scale": label, "declared": transform ==
+                         s.meta.transform, "n": len(f), "factor_slower": fit_b.annual_factor, "ratio": c.ratio,
+                         "lo": c.lo, "hi": c.hi, "p_value": c.p_value})
+    return pd.DataFrame(rows)

@@ -127,8 +127,15 @@ def evaluate_claims(path: Path, evidence: Evidence, series_ids: Iterable[str] | 
         raise DataError("claims: " + " ".join(problems))
     results = []
     for spec in specs:
-        compute = functools.partial(evaluate_and_check, spec, evidence, strict)
-        results.append(memo(spec, evidence, compute) if memo is not None else compute())
+        if memo is None or strict:
+            results.append(evaluate_and_check(spec, evidence, strict))
+            continue
+        # Only a clean result is memoised: the memo's computation raises on a bug, which is then recorded
+        # (uncached) as the claim's result, so a transient failure is never served from the cache.
+        try:
+            results.append(memo(spec, evidence, functools.partial(evaluate_and_check, spec, evidence, True)))
+        except Exception:  # noqa: BLE001 - recorded on the claim by the non-strict evaluation below
+            results.append(evaluate_and_check(spec, evidence, False))
     log.info("claims: %s", ", ".join(f"{r.claim_id}={r.verdict}" for r in results))
     return results
 
@@ -145,8 +152,10 @@ def evidence_digest(spec: ClaimSpec, evidence: Evidence) -> dict[str, str]:
     out: dict[str, str] = {}
     for sid in spec.series:
         s = evidence.market.series.get(sid) if evidence.market is not None else None
-        out[f"series:{sid}"] = "missing" if s is None else \
-            digest(s.frame[["date", "value", "bound", "label"]]) + ":" + hashlib.sha256(repr(s.meta).encode()).hexdigest()[:16]
+        meta = hashlib.sha256(repr(s.meta).encode()).hexdigest()[:16] if s is not None else ""
+        # every column a statistic may read (value_text: a phase name), but not the CSV line numbers
+        rows = None if s is None else s.frame.drop(columns="line", errors="ignore")
+        out[f"series:{sid}"] = "missing" if s is None else f"{digest(rows)}:{meta}"
     if spec.metrics:          # runs differ by profile; a market claim's result does not (with_profile)
         out |= {"profile": evidence.profile, "runs": digest(evidence.runs), "sweep": digest(evidence.sweep),
                 "published": digest(evidence.published)}
@@ -154,11 +163,20 @@ def evidence_digest(spec: ClaimSpec, evidence: Evidence) -> dict[str, str]:
 
 
 def result_from_json(d: dict, spec: ClaimSpec, profile: str) -> ClaimResult:
-    """A ClaimResult back from `to_json` (the cache stores that), with what depends on the profile alone
-    — the indicative label and the reachability status — derived again for `profile`."""
+    """A ClaimResult back from `to_json` (the cache stores that). What the cache key leaves out is taken
+    from `spec` and `profile` again: the texts and history of the claim (the rule fingerprint covers only
+    what decides the verdict, so a reworded reading or a new revision entry must still show) and what
+    depends on the profile alone (the indicative label, the reachability status)."""
     d = dict(d)
     d["ci"] = tuple(d["ci"]) if d.get("ci") is not None else None
     r = ClaimResult(**d)
+    r.statement, r.category, r.reading = spec.statement, spec.category, spec.readings[r.verdict]
+    r.evidence, r.decision_rule, r.declared = spec.evidence, spec.decision_rule, spec.declared
+    r.revised = spec.last_revision["date"] if spec.last_revision else None
+    r.revisions, r.known_when_declared = [dict(x) for x in spec.revisions], spec.known_when_declared
+    r.details = {**r.details, **({"references": list(spec.references)} if spec.references else {})}
+    if not spec.references:
+        r.details.pop("references", None)
     r.indicative = spec.category in INDICATIVE_CATEGORIES and profile != "full"
     if not r.reachability.startswith(NOT_CHECKED):
         r.reachability = ClaimCheck(spec.id, Reachability(tuple(r.reachable), 0), profile).status

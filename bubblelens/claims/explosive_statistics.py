@@ -1,4 +1,10 @@
-"""Explosive-root claims: GSADF tests with Monte Carlo p-values, Holm across series, a pre-declared band.
+"""Explosive-root claims: GSADF or window tests, Holm across series, a pre-declared band.
+
+Two kinds. `explosive_roots`: GSADF (or a window's sup BSADF) against Monte Carlo random walks of the same
+length and drift — for short series such as NVIDIA's quarterly revenue. `explosive_window`: the sup BSADF
+over a window of ends against a sieve wild bootstrap of each series itself (analysis/explosive_bootstrap.py)
+— for long valuation ratios, whose changes are autocorrelated and heteroskedastic, where a random-walk null
+is far from the truth and rejects far too often.
 
 Phillips, Shi & Yu (2015): a bubble is a price running away from its fundamentals, visible as an
 explosive root in a valuation ratio (price / dividend, price / earnings), which is not explosive when
@@ -89,6 +95,19 @@ def band_verdict(adjusted: list[float], alpha: float, until: float) -> str:
     return NOT_SUPPORTED if min(adjusted) >= until else INCONCLUSIVE
 
 
+def family_verdict(tested: list[dict], p: Mapping[str, Any], details: dict) -> tuple[str, dict, list[dict]]:
+    """(verdict, the series with the smallest adjusted p, the family) over the testable series: Holm across
+    them (each gets its `p_holm`), then the pre-declared band; Insufficient, with every series' reason,
+    when none is testable."""
+    family = [t for t in tested if t["testable"]]
+    if not family:
+        raise Insufficient("; ".join(f"{t['series']}: {t['reason']}" for t in tested), details)
+    for t, adj in zip(family, trends.holm([t["p_value"] for t in family])):
+        t["p_holm"] = float(adj)
+    verdict = band_verdict([t["p_holm"] for t in family], p["alpha"], p["inconclusive_until"])
+    return verdict, min(family, key=lambda t: t["p_holm"]), family
+
+
 @register("explosive_roots",
           {"series": (list, REQUIRED), "scale": (str, REQUIRED), "window": (list, []),
            "yardstick_window": (list, []), "alpha": (float, 0.05), "inconclusive_until": (float, 0.20),
@@ -104,16 +123,9 @@ def explosive_roots(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
         raise Insufficient("the inconclusive band is empty: alpha must be below inconclusive_until")
     tested = [tested_series(ev, sid, p) for sid in p["series"]]
     details: dict[str, Any] = {"series": tested, "scale": p["scale"], "band": [p["alpha"], p["inconclusive_until"]]}
-    family = [t for t in tested if t["testable"]]
-    if family:
-        details["window_used"] = [min(t["first"] for t in family), max(t["last"] for t in family)]
-    if not family:
-        raise Insufficient("; ".join(f"{t['series']}: {t['reason']}" for t in tested), details)
-    adjusted = trends.holm([t["p_value"] for t in family])
-    for t, adj in zip(family, adjusted):
-        t["p_holm"] = float(adj)
-    verdict = band_verdict(adjusted, p["alpha"], p["inconclusive_until"])
-    best = min(family, key=lambda t: t["p_holm"])
+    if ok := [t for t in tested if t["testable"]]:
+        details["window_used"] = [min(t["first"] for t in ok), max(t["last"] for t in ok)]
+    verdict, best, family = family_verdict(tested, p, details)
     reason = "; ".join(f"{t['series']} ({t['scale']}, n = {t['n']}): {t['statistic']} {t['value']:.2f}, "
                        f"Holm p {t['p_holm']:.3f}" for t in family)
     return Outcome(verdict, reason, best["value"], f"{best['statistic']} of {best['series']}", None, p["level"],
@@ -146,11 +158,16 @@ def window_tested(frame: pd.DataFrame, start: str, end: str | None, p: Mapping[s
     from `start` to `end`."""
     f = frame if end is None else frame[frame["date"] <= pd.Timestamp(end)]
     first, last = _window_rows(f["date"], start, end)
-    t = _window_test(np.ascontiguousarray(f["value"].to_numpy(np.float64)).tobytes(), first, last,
-                     p["min_window"], p["max_lag"], p["reps"], p["seed"])
+    try:
+        t = _window_test(np.ascontiguousarray(f["value"].to_numpy(np.float64)).tobytes(), first, last,
+                         p["min_window"], p["max_lag"], p["reps"], p["seed"])
+    except ValueError as exc:        # a window ending before the first admissible end: too little data
+        raise Insufficient(f"the window from {start} to {end or 'the last observation'} cannot be tested: {exc}") \
+            from None
     day = lambda i: str(pd.Timestamp(f["date"].iloc[i - 1]).date())       # noqa: E731, 1-based observation
     peak = int(np.argmax(t.bsadf))
     return {"n": t.n, "sample": [day(1), day(t.n)], "window": [day(first), day(last)], "lag": t.lag,
+            "lag_at_cap": t.lag == p["max_lag"],
             "min_window": t.min_window, "value": t.statistic, "p_value": t.p_value, "cv95": t.cv95,
             "reps": t.reps, "method": t.method, "peak": day(first + peak),
             "bsadf": [[day(first + i), float(b)] for i, b in enumerate(t.bsadf)]}
@@ -194,16 +211,9 @@ def explosive_window(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
                 except Insufficient as exc:
                     out["yardstick"] = {"window": [y0, y1], "error": str(exc)}
         tested.append(out)
-    family = [t for t in tested if t["testable"]]
     details: dict[str, Any] = {"series": tested, "band": [p["alpha"], p["inconclusive_until"]],
                                "window_used": [p["window_start"], str(end.date())] if end is not None else None}
-    if not family:
-        raise Insufficient("; ".join(f"{t['series']}: {t['reason']}" for t in tested), details)
-    adjusted = trends.holm([t["p_value"] for t in family])
-    for t, adj in zip(family, adjusted):
-        t["p_holm"] = float(adj)
-    verdict = band_verdict(adjusted, p["alpha"], p["inconclusive_until"])
-    best = min(family, key=lambda t: t["p_holm"])
+    verdict, best, family = family_verdict(tested, p, details)
     reason = "; ".join(f"{t['series']} (n = {t['n']}, lag {t['lag']}): sup BSADF {t['value']:.2f} in windows ending "
                        f"{t['window'][0][:7]} to {t['window'][1][:7]}, bootstrap 95 % value {t['cv95']:.2f}, "
                        f"Holm p {t['p_holm']:.3f}" for t in family)

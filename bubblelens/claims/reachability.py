@@ -349,15 +349,15 @@ def _explosive_probe(ev: Evidence, p: Mapping[str, Any], statistic: Callable, sh
             below, seen_band = amplitude, v == INCONCLUSIVE
         else:
             continue
-        if seen_band:                        # the ladder stepped into the band already
-            return
+        if seen_band:                        # the ladder stepped into the band already: another seed
+            continue
         lo, hi = math.log(below or amplitude / 64), math.log(amplitude)
         for _ in range(10):                  # the p-value falls as the explosive run grows
             mid = _explosive_values(ev, shape, math.exp((lo + hi) / 2), seed)
             yield mid
             v = verdict(mid)
-            if v == INCONCLUSIVE:
-                return
+            if v == INCONCLUSIVE:            # found; `reachable` stops once every verdict is seen
+                break
             lo, hi = ((lo + hi) / 2, hi) if v != "supported" else (lo, (lo + hi) / 2)
 
 

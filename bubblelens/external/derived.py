@@ -19,7 +19,8 @@ def valuation_ratio(shiller: pd.DataFrame, denominator: str) -> pd.Series:
 
     Indexed by month-end dates (as `External.shiller["date"]` is); only the months where the denominator
     was published are kept, so the series ends with Shiller's last dividend or earnings month (2026-03 in
-    the workbook of 2026-05) even though the price goes on. Dropping, rather than carrying the last dividend forward, keeps every point a ratio Shiller's
+    the workbook of 2026-05) even though the price goes on. Dropping, rather than carrying the last
+    dividend forward, keeps every point a ratio Shiller's
     own data state: the bubble tests must not see a valuation the producer never published. This is the
     series Phillips, Shi & Yu (2015) tested (`data/market/sp500_pd_ratio_psy2015.csv` for 1871-2010),
     built from monthly average prices and annualised dividends.

@@ -40,7 +40,8 @@ from bubblelens.external.schema import (
     toml_key_lines,
 )
 from bubblelens.market.load import display_path
-from bubblelens.market.schema import Issue, decode_csv_bytes, parse_toml, pydantic_issues, read_csv_records
+from bubblelens.market.schema import (STALE_AFTER_DAYS, Issue, decode_csv_bytes, parse_toml, pydantic_issues,
+                                      read_csv_records)
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +148,7 @@ def _scan_csv(path: Path, scan: _Scan, today: date) -> None:
         scan.error(shown, None, None, "data set has no data rows")
     if model is ShillerRowModel:
         _scan_months(checked, shown, scan)
+        _scan_staleness(checked, shown, scan, today)
     scan.rows[dataset_id] = rows
 
 
@@ -159,6 +161,23 @@ def _scan_months(checked: list[tuple[int, dict[str, str], set[str]]], shown: str
         present = [(line, None if column in failed else cells[column] != "") for line, cells, failed in checked]
         scan.issues.extend(missing_run_issues(present, shown, column,
                                               leading=column in LEADING_OR_TRAILING_MISSING))
+
+
+def _scan_staleness(checked: list[tuple[int, dict[str, str], set[str]]], shown: str, scan: _Scan,
+                    today: date) -> None:
+    """The valuation ratios end with the newest month that has both dividends and earnings: warn, as for a
+    monthly curated series, when that month is older than a month's cadence allows."""
+    full = [(line, cells["date"]) for line, cells, failed in checked
+            if not failed and cells.get("dividend") and cells.get("earnings")]
+    if not full:
+        return
+    line, month = full[-1]
+    end = (pd.Timestamp(month) + pd.offsets.MonthEnd(0)).date()
+    age, allowed = (today - end).days, STALE_AFTER_DAYS["monthly"]
+    if age > allowed:
+        scan.issues.append(Issue("warning", shown, line, None, f"stale: the newest month with dividends and "
+                                 f"earnings ({month[:7]}) is {age} days old; monthly series are stale after "
+                                 f"{allowed} days (one period plus the usual publication lag)"))
 
 
 def _cross_check(ext_dir: Path, scan: _Scan, csv_ids: list[str]) -> None:

@@ -24,8 +24,9 @@ from bubblelens.market.schema import Issue, check_date, field_error, parse_iso_d
 EXTERNAL_SUBDIR = "external"
 DATASETS_FILE = "datasets.toml"
 
-# Data-set ids are the CSV stems (and the datasets.toml table names). A new snapshot gets a new id here,
-# so a report can never mix up which snapshot it read.
+# Data-set ids are the CSV stems (and the datasets.toml table names). Epoch's snapshot is named by its date;
+# Shiller's workbook keeps one id, and `bubblelens data import shiller` replaces its file and table, with
+# the snapshot's dates in the table's caveats and the diff in import_history.jsonl.
 EPOCH_ID = "epoch_notable_ai_models_2024-12"
 SHILLER_ID = "shiller_ie_data"
 

@@ -27,8 +27,9 @@ from bubblelens.core.errors import DataError
 from bubblelens.core.provenance import Source  # one Source type from curated CSV to rendered appendix
 from bubblelens.market.schema import (
     CATEGORIES_FILE, CATEGORY_UNIT, OPTIONAL_SERIES_COLUMNS, SERIES_COLUMNS, SERIES_META_FILE, SOURCE_COLUMNS,
-    SOURCES_FILE, STALE_AFTER_DAYS, URL_NOT_RECORDED, Issue, RowModel, SeriesMetaModel, SourceModel, check_id, decode_csv_bytes,
-    parse_iso_date, parse_toml, period_bounds, pydantic_issues, read_csv_records,
+    SOURCES_FILE, STALE_AFTER_DAYS, URL_NOT_RECORDED, Issue, RowModel, SeriesMetaModel, SourceModel,
+    bounded_score_issues, check_id, decode_csv_bytes, parse_iso_date, parse_toml, period_bounds, pydantic_issues,
+    read_csv_records,
 )
 
 log = logging.getLogger(__name__)
@@ -265,6 +266,7 @@ def _cross_check(market_dir: Path, scan: _Scan, today: date) -> None:
                 scan.error(scan.files[series_id], line, "source_id",
                            f"source_id {row.source_id!r} is not defined in {SOURCES_FILE}")
         meta = scan.metas.get(series_id)
+        scan.issues.extend(bounded_score_issues(rows, meta.transform, scan.files[series_id]) if meta else [])
         if not rows or (meta is not None and meta.category in NO_STALENESS_CATEGORIES):
             continue
         line, newest = max(rows, key=lambda lr: period_bounds(lr[1].date)[1])

@@ -375,3 +375,13 @@ def parse_toml(raw: bytes, file: str) -> tuple[dict, dict[str, int], list[Issue]
         if m:
             lines.setdefault(m.group(1).strip(), no)
     return data, lines, issues
+
+
+def bounded_score_issues(rows: list, transform: str, file: str) -> list[Issue]:
+    """A score analysed as its error rate or its odds must lie strictly inside (0, 100): at 0 or 100 the
+    log of 100 - v or of v / (100 - v) is infinite and the series would silently drop out of a fit."""
+    if transform not in ("error_rate", "odds"):
+        return []
+    return [Issue("error", file, line, "value", f"{row.value} is not strictly between 0 and 100, which a score "
+                  f"analysed with transform = {transform!r} must be") for line, row in rows
+            if row.value not in ("", None) and not 0.0 < float(row.value) < 100.0]

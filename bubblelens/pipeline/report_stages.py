@@ -17,7 +17,7 @@ import numpy as np
 from bubblelens.analysis import long_series, spending
 from bubblelens.analysis.bubbles import sp500_reference
 from bubblelens.analysis.critical_values import SHIPPED_DIR as CRITICAL_VALUE_TABLES
-from bubblelens.analysis.growth import growth_table
+from bubblelens.analysis.growth import growth_table, scale_sensitivity
 from bubblelens.claims import engine
 from bubblelens.claims.history import rule_fingerprint
 from bubblelens.claims.kinds import Evidence
@@ -33,6 +33,7 @@ from bubblelens.pipeline.manifest import build_date, build_id, other_versions, s
 from bubblelens.pipeline.state import BuildState, Charts, Evaluated
 from bubblelens.report.charts import long_series as charts_long, market as charts_market, models as charts_models
 from bubblelens.report.charts import spending as charts_spending
+from bubblelens.report.capability_evidence import CAPABILITY_CLAIM
 from bubblelens.report.content import assemble, report_meta
 from bubblelens.report.render import HTML_NAME, PDF_NAME, render_report
 from bubblelens.report.tables import metric_summary
@@ -112,7 +113,9 @@ def charts_stage(ctx: BuildContext, state: BuildState) -> Charts:
     sp500 = sp500_reference(mkt)
     long = {"panels": long_series.explosive_panels(mkt), "regimes": long_series.nvidia_regimes(mkt),
             "epoch": long_series.epoch_trends(mkt), "spending": spending.revenue_chain(mkt),
-            "required": spending.published_requirements(mkt)}
+            "required": spending.published_requirements(mkt),
+            "scales": scale_sensitivity(mkt, next((c.details.get("pairs", []) for c in state.claims
+                                                   if c.claim_id == CAPABILITY_CLAIM), []))}
     with atomic_directory(chart_dir) as tmp:
         env = charts_models.ChartEnv(tmp, _measured_by(meta), published_results(ctx.opts.data_dir), meta)
         with ctx.reporter.task("charts", 2) as cb:

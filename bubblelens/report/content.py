@@ -302,7 +302,7 @@ def assemble(cfg: BuildConfig, state, meta: ReportMeta, manifest: dict, publishe
         compute_section(ev, charts, costs),
         market_section(mkt, charts),
         hype_section(charts, ch.growth, ch.summary, ev.runs),
-        capability_evidence.capability_section(mkt, charts, claims),
+        capability_evidence.capability_section(mkt, charts, claims, ch.long.get("scales")),
         capability_evidence.spending_section(mkt, charts, ch.long),
         market_evidence.long_series_section(charts, ch.long, claims),
         market_evidence.bubble_section(mkt, charts, claims, ch.sp500),

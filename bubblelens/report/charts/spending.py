@@ -14,44 +14,47 @@ import math
 import numpy as np
 import pandas as pd
 
-from bubblelens.analysis.spending import CAPEX_CASH, LAB_RUNRATES, NVIDIA_DC, MULTIPLIERS, REQUIRED
+from bubblelens.analysis.spending import (CAPEX_CASH, CHAIN_LABELS, LAB_RUNRATES, MULTIPLIERS, NVIDIA_DC, REQUIRED,
+                                          chain_multipliers)
+from bubblelens.report.capability_evidence import CAPABILITY_CLAIM, lab_names
 from bubblelens.report.charts.io import draw_chart
 from bubblelens.report.charts.market import sources_of
 from bubblelens.report.model import ChartSpec
-
-CAPABILITY_CLAIM = "expectations-outpace-capability"
 
 
 def spending_chain(market, env, chain: pd.DataFrame, published: pd.DataFrame) -> ChartSpec | None:
     """Annualised USD bn on a log axis: NVIDIA run-rate, x2 data-centre spend, x2 required AI revenue;
     hyperscaler cash capex (Alphabet + Amazon, and all four where all reported); lab run-rate statements."""
-    if chain is None or chain.empty:
+    mult = chain_multipliers(market)
+    if chain is None or chain.empty or mult is None:
         return None
+    m0, m1 = (f"{mult[k]:g}" for k in CHAIN_LABELS)
+    labs = lab_names(market)
     data = chain.copy()
     used = [s for s in (NVIDIA_DC, MULTIPLIERS, REQUIRED, LAB_RUNRATES, *CAPEX_CASH.values()) if s in market.series]
     spec = ChartSpec(
         "fig-spending-chain", "The '$600B question', recomputed each quarter from reported numbers",
         "USD bn per year, log axis, by calendar quarter (NVIDIA's fiscal quarters placed in the calendar "
-        "quarter holding most of them). Blue: NVIDIA data-centre revenue x 4 (run-rate); orange: x 2, the whole "
-        "data centre; red: x 2 again, the AI revenue its buyers' customers would need at a 50 % gross margin "
-        "(Sequoia's chain; both factors are the essay's assumptions, read from data/market). Green: hyperscaler "
-        "cash capex x 4 (Alphabet + Amazon; squares: all four reported). Black diamonds: Sequoia's published "
-        "figures. Open circles: OpenAI + Anthropic revenue run-rates as reported in the news (the latest "
-        "statement of each by the quarter's end) — the weakest source class here, shown for scale only.",
+        f"quarter holding most of them). Blue: NVIDIA data-centre revenue x 4 (run-rate); orange: x {m0}, the "
+        f"whole data centre; red: x {m1} again, the AI revenue its buyers' customers would need (Sequoia's "
+        "chain; both factors are the essay's assumptions, read from data/market). Green: hyperscaler cash capex "
+        "x 4 (Alphabet + Amazon; squares: all four reported). Black diamonds: Sequoia's published figures. Open "
+        f"circles: {labs} revenue run-rates as reported in the news (the latest statement of each by the "
+        "quarter's end) — the weakest source class here, shown for scale only.",
         "USD billion per year (log scale)", data, sources_of(market, used), "")
 
     def draw(fig, ax):
         x = pd.to_datetime(data.quarter_end)
         ax.plot(x, data.nvidia_dc_run_rate, "-o", ms=2.5, lw=1.1, c="C0", label="NVIDIA data-centre run-rate")
-        ax.plot(x, data.data_centre_spend, "-", lw=1.1, c="C1", label="x 2: data-centre spend implied")
-        ax.plot(x, data.required_ai_revenue, "-", lw=1.6, c="C3", label="x 2: AI revenue needed (Sequoia's chain)")
+        ax.plot(x, data.data_centre_spend, "-", lw=1.1, c="C1", label=f"x {m0}: data-centre spend implied")
+        ax.plot(x, data.required_ai_revenue, "-", lw=1.6, c="C3", label=f"x {m1}: AI revenue needed (Sequoia's chain)")
         ax.plot(x, data.capex_alphabet_amazon_annualised, "-", lw=1.0, c="C2",
                 label="cash capex x 4: Alphabet + Amazon")
         four = data.capex_firms_n == len(CAPEX_CASH)
         ax.plot(x[four], data.capex_annualised[four], "s", ms=4, c="C2", label="cash capex x 4: all four")
         labs = data.lab_runrate_statements.notna()
         ax.plot(x[labs], data.lab_runrate_statements[labs], "o", ms=5, mfc="none", c="0.2",
-                label="OpenAI + Anthropic run-rates (news statements)")
+                label=f"{labs} run-rates (news statements)")
         if published is not None and len(published):
             ax.plot(pd.to_datetime(published.date), published.value, "D", ms=4, c="k", label="Sequoia's published figure")
         ax.set_yscale("log")
@@ -83,7 +86,7 @@ def capability_vs_spending(market, env, claims: list) -> ChartSpec | None:
                  zip(f["date"], f["label"], f["value"], v)]
     data = pd.DataFrame(rows, columns=["series_id", "date", "label", "value", "analysis_value"])
     spec = ChartSpec(
-        "fig-capability-vs-spending", "Frontier capability since 2023, on the scales the capability claim tests",
+        "fig-capability-vs-spending", "Frontier capability on the scales the capability claim tests",
         "Dots: state-of-the-art models (METR: 50 % time horizon in minutes, task suite v1.1) and record-setting "
         "benchmark scores (Epoch: plotted as odds, score / (100 - score), on a log axis, i.e. the logit). Lines: "
         "the log-linear trends the claim fitted on each pair's common window, labelled with the growth per year "

@@ -165,3 +165,43 @@ def test_cache_key_follows_the_claims_own_series_and_a_cached_result_is_relabell
     again = result_from_json(r.to_json(), claim, "smoke")
     assert again.verdict == r.verdict and again.reachable == r.reachable and again.ci == r.ci
     assert again.reachability == "decidable" == r.reachability
+
+
+def test_the_memo_stores_clean_results_only_and_a_reworded_reading_shows(tmp_path, monkeypatch):
+    import shutil
+
+    from bubblelens.claims import engine
+    from bubblelens.claims.kinds import Evidence
+    from bubblelens.claims.reachability import RUN_COLS
+    from bubblelens.claims.registry import load_registry
+    from bubblelens.claims.statistics import KINDS
+    from bubblelens.core.resources import DATA_DIR
+    from bubblelens.market.load import load_market
+    import pandas as pd
+    from test_claims import DISILLUSION
+
+    shutil.copytree(DATA_DIR / "market", tmp_path / "market")
+    registry = tmp_path / "claims.toml"
+    registry.write_text(DISILLUSION)
+    ev = Evidence(pd.DataFrame(columns=RUN_COLS), pd.DataFrame(), load_market(tmp_path), "smoke")
+    store: dict[str, dict] = {}
+
+    def memo(spec, evidence, compute):              # a dictionary standing in for the stage cache
+        key = spec.id + repr(sorted(evidence_digest(spec, evidence).items()))
+        if key not in store:
+            store[key] = compute().to_json()
+        return result_from_json(store[key], spec, evidence.profile)
+
+    (first,) = engine.evaluate_claims(registry, ev, memo=memo)
+    assert first.verdict == SUPPORTED and len(store) == 1
+    registry.write_text(DISILLUSION.replace('supported = "rose"', 'supported = "rose, reworded"'))
+    (again,) = engine.evaluate_claims(registry, ev, memo=memo)
+    assert again.reading == "rose, reworded" and len(store) == 1      # served from the memo, with today's text
+    kind = KINDS["proportion_change"]
+    monkeypatch.setitem(KINDS, "proportion_change", dataclasses.replace(kind, fn=lambda ev, p: 1 / 0))
+    store.clear()
+    (broken,) = engine.evaluate_claims(registry, ev, memo=memo)
+    assert broken.verdict == INCONCLUSIVE and "ZeroDivisionError" in broken.reason and not store
+    with pytest.raises(ZeroDivisionError):                             # strict: raised, memo bypassed
+        engine.evaluate_claims(registry, ev, memo=memo, strict=True)
+    assert load_registry(registry, KINDS)[0].readings[SUPPORTED] == "rose, reworded"

@@ -6,33 +6,18 @@ the import must give the same dates and models, values within 1e-4.
 """
 from __future__ import annotations
 
-import csv
 import io
-import json
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from bubblelens.external.import_epoch import BENCHMARKS
-from bubblelens.external.imports import HISTORY_FILE
 from bubblelens.market.load import load_market, validate
 
-from import_helpers import ACCESSED, IMPORTS, STAGED, TODAY, digest
+from import_helpers import ACCESSED, IMPORTS, STAGED, TODAY, csv_rows, digest, fields, history
 
 FILES = {stem: IMPORTS / f"epoch_{stem}.csv" for stem in BENCHMARKS}
-
-
-def fields(note: str) -> dict[str, str]:
-    return dict(part.split("=", 1) for part in note.split("; ") if "=" in part)
-
-
-def csv_rows(path: Path) -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO(path.read_text())))
-
-
-def history(data: Path) -> list[dict]:
-    return [json.loads(line) for line in (data / HISTORY_FILE).read_text().splitlines()]
 
 
 def assert_equals_staged(data: Path, series_id: str, source_id: str) -> None:

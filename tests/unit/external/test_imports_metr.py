@@ -8,34 +8,18 @@ note to the `label` column; the note wording differs (same interval).
 """
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
 from pathlib import Path
 
 import pytest
 
 from bubblelens.external.import_metr import DOUBLING_SERIES
-from bubblelens.external.imports import HISTORY_FILE
 from bubblelens.market.load import add_row, load_market, validate
 
-from import_helpers import ACCESSED, IMPORTS, STAGED, TODAY, digest
+from import_helpers import ACCESSED, IMPORTS, STAGED, TODAY, csv_rows, digest, fields, history
 
 V11, V10 = IMPORTS / "benchmark_results_1_1.yaml", IMPORTS / "benchmark_results_1_0.yaml"
 S11, S10 = "metr_time_horizon_p50_v1_1", "metr_time_horizon_p50_v1_0"
-
-
-def fields(note: str) -> dict[str, str]:
-    return dict(part.split("=", 1) for part in note.split("; ") if "=" in part)
-
-
-def csv_rows(path: Path) -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO(path.read_text())))
-
-
-def history(data: Path) -> list[dict]:
-    return [json.loads(line) for line in (data / HISTORY_FILE).read_text().splitlines()]
 
 
 def num(text: str) -> float:

@@ -463,3 +463,12 @@ def test_one_function_decides_which_way_is_more(shipped):
         _, row = fit_growth(ev, sid, 0.95)
         assert table.loc[sid, "annual_factor"] > 1 and row["factor"] == pytest.approx(table.loc[sid, "annual_factor"])
         assert "inverted" in table.loc[sid, "measure"]
+
+
+def test_a_score_analysed_as_odds_must_stay_inside_0_and_100(d):
+    # at 100 % the odds are infinite: the series would silently leave every fit, so it is an error
+    edit(d, "series.toml", 'direction = "up"', 'direction = "up"\ntransform = "odds"')      # alpha's table
+    assert found(d) == []
+    edit(d, "alpha.csv", ",12.5,percent,", ",100,percent,")
+    assert found(d) == [err("alpha.csv", 3, "value", "100 is not strictly between 0 and 100, which a score "
+                            "analysed with transform = 'odds' must be")]
