@@ -7,6 +7,7 @@ attention — in this table, its chart and the claims.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pandas as pd
@@ -97,12 +98,10 @@ def scale_sensitivity(mkt, pairs: list[dict], level: float = 0.95) -> pd.DataFra
     saturates grows ever more slowly in points, steadily in odds, and its error rate falls ever faster.
     So the same data can put a benchmark behind or ahead of a money series; this table shows by how
     much, for the window each pair was tested on (pairs: the claim's details, with `window`)."""
-    import dataclasses
-
     rows = []
     for q in pairs:
         a, s = mkt.series.get(q["faster"]), mkt.series.get(q["slower"])
-        if a is None or s is None or s.meta.transform not in SCORE_SCALES or not s.meta.transform or not q.get("window"):
+        if a is None or s is None or s.meta.transform not in ("odds", "error_rate") or not q.get("window"):
             continue
         first, last = q["window"]
         fit_a, _ = fit_series(a, level, first, until=last)

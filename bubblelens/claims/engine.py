@@ -77,19 +77,24 @@ def evaluate_claim(spec: ClaimSpec, evidence: Evidence, strict: bool = False) ->
     if out.verdict not in VERDICTS:
         raise ValueError(f"statistic {spec.statistic} returned verdict {out.verdict!r}")
     details = {**out.details, "statistic": spec.statistic, "params": dict(spec.params)}
-    if spec.references:
-        details["references"] = list(spec.references)
     ci = None if out.ci is None or None in out.ci else (float(out.ci[0]), float(out.ci[1]))
     return ClaimResult(
-        claim_id=spec.id, statement=spec.statement, category=spec.category, verdict=out.verdict,
-        reason=out.reason, reading=spec.readings[out.verdict], effect=fnum(out.effect),
+        claim_id=spec.id, verdict=out.verdict, reason=out.reason, effect=fnum(out.effect),
         effect_label=out.effect_label, ci=ci, ci_level=out.ci_level, p_value=fnum(out.p_value), n=out.n,
-        evidence=spec.evidence, decision_rule=spec.decision_rule,
-        indicative=spec.category in INDICATIVE_CATEGORIES and evidence.profile != "full",
-        details=jsonable(details), declared=spec.declared,
-        revised=spec.last_revision["date"] if spec.last_revision else None,
-        revisions=[dict(r) for r in spec.revisions], known_when_declared=spec.known_when_declared,
-        evidence_window=_window(out.details))
+        evidence_window=_window(out.details), **_from_spec(spec, out.verdict, evidence.profile, details))
+
+
+def _from_spec(spec: ClaimSpec, verdict: str, profile: str, details: dict) -> dict:
+    """The fields of a result that the registry and the profile decide, not the statistic: the claim's
+    texts and history, and whether its verdict is indicative. One place for a fresh result and a cached
+    one (result_from_json), so a reworded reading shows either way."""
+    references = {"references": list(spec.references)} if spec.references else {}
+    return dict(statement=spec.statement, category=spec.category, reading=spec.readings[verdict],
+                evidence=spec.evidence, decision_rule=spec.decision_rule,
+                indicative=spec.category in INDICATIVE_CATEGORIES and profile != "full",
+                declared=spec.declared, revised=spec.last_revision["date"] if spec.last_revision else None,
+                revisions=[dict(r) for r in spec.revisions], known_when_declared=spec.known_when_declared,
+                details=jsonable({**{k: v for k, v in details.items() if k != "references"}, **references}))
 
 
 def _window(details: dict) -> list[str] | None:
@@ -169,18 +174,15 @@ def result_from_json(d: dict, spec: ClaimSpec, profile: str) -> ClaimResult:
     depends on the profile alone (the indicative label, the reachability status)."""
     d = dict(d)
     d["ci"] = tuple(d["ci"]) if d.get("ci") is not None else None
-    r = ClaimResult(**d)
-    r.statement, r.category, r.reading = spec.statement, spec.category, spec.readings[r.verdict]
-    r.evidence, r.decision_rule, r.declared = spec.evidence, spec.decision_rule, spec.declared
-    r.revised = spec.last_revision["date"] if spec.last_revision else None
-    r.revisions, r.known_when_declared = [dict(x) for x in spec.revisions], spec.known_when_declared
-    r.details = {**r.details, **({"references": list(spec.references)} if spec.references else {})}
-    if not spec.references:
-        r.details.pop("references", None)
-    r.indicative = spec.category in INDICATIVE_CATEGORIES and profile != "full"
+    r = ClaimResult(**{**d, **_from_spec(spec, d["verdict"], profile, d["details"])})
     if not r.reachability.startswith(NOT_CHECKED):
         r.reachability = ClaimCheck(spec.id, Reachability(tuple(r.reachable), 0), profile).status
     return r
+
+
+def claim_by_id(results: Iterable[ClaimResult], claim_id: str) -> ClaimResult | None:
+    """The result of one claim, or None when the registry has no such claim."""
+    return next((r for r in results if r.claim_id == claim_id), None)
 
 
 def undecidable_claims(results: list[ClaimResult], profile: str) -> list[str]:

@@ -173,11 +173,6 @@ def window_tested(frame: pd.DataFrame, start: str, end: str | None, p: Mapping[s
             "bsadf": [[day(first + i), float(b)] for i, b in enumerate(t.bsadf)]}
 
 
-def _common_end(ev: "Evidence", ids: list[str]) -> pd.Timestamp | None:
-    ends = [f["date"].max() for f in (series_frame(ev.market, sid) for sid in ids) if f is not None and len(f)]
-    return min(ends) if ends else None
-
-
 @register("explosive_window",
           {"series": (list, REQUIRED), "window_start": (str, REQUIRED), "yardstick_window": (list, []),
            "alpha": (float, 0.05), "inconclusive_until": (float, 0.20), "max_lag": (int, 6), "reps": (int, 499),
@@ -191,11 +186,10 @@ def explosive_window(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
     windows ending inside `yardstick_window`, on the data up to its end."""
     if not p["alpha"] < p["inconclusive_until"]:
         raise Insufficient("the inconclusive band is empty: alpha must be below inconclusive_until")
-    end = _common_end(ev, p["series"])
+    frames = {sid: (series_of(ev, sid), series_frame(ev.market, sid)) for sid in p["series"]}
+    end = min((f["date"].max() for _, f in frames.values() if len(f)), default=None)   # the family's newest month
     tested = []
-    for sid in p["series"]:
-        s = series_of(ev, sid)
-        f = series_frame(ev.market, sid)
+    for sid, (s, f) in frames.items():
         f = f[f["date"] <= end] if end is not None else f
         out: dict[str, Any] = {"series": sid, "title": s.meta.title, "scale": "levels", "n": len(f),
                                "first": str(f["date"].min().date()) if len(f) else None,

@@ -101,22 +101,17 @@ def growth_comparison(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
     """
     from bubblelens.analysis import trends
 
-    fits: dict[tuple, Any] = {}
-    rows: dict[tuple, dict] = {}
+    fitted: dict[tuple, tuple[Any, dict]] = {}        # (series, first, last) -> (fit, row), each fitted once
     pairs = []
-
-    def fitted(sid: str, first: str, last: str) -> Any:
-        if (sid, first, last) not in fits:
-            fits[sid, first, last], rows[sid, first, last] = fit_growth(ev, sid, p["level"], first, last)
-        return fits[sid, first, last]
-
     for pair in p["pairs"]:
         first, last = common_window(ev, [pair["faster"], pair["slower"]], p["since"]) if p["common_window"] \
             else (p["since"], "")
-        a, b = fitted(pair["faster"], first, last), fitted(pair["slower"], first, last)
-        entry: dict[str, Any] = {"faster": pair["faster"], "slower": pair["slower"],
-                                 "n_faster": rows[pair["faster"], first, last]["n"],
-                                 "n_slower": rows[pair["slower"], first, last]["n"]}
+        for sid in (pair["faster"], pair["slower"]):
+            if (sid, first, last) not in fitted:
+                fitted[sid, first, last] = fit_growth(ev, sid, p["level"], first, last)
+        (a, row_a), (b, row_b) = fitted[pair["faster"], first, last], fitted[pair["slower"], first, last]
+        entry: dict[str, Any] = {"faster": pair["faster"], "slower": pair["slower"], "n_faster": row_a["n"],
+                                 "n_slower": row_b["n"]}
         if p["common_window"]:
             entry["window"] = [first, last]
         if a is not None and b is not None:
@@ -126,8 +121,9 @@ def growth_comparison(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
                          elasticity=_elasticity(a, b))
         pairs.append(entry)
     usable = [q for q in pairs if q.get("p_value") is not None]
-    dated = [r for r in rows.values() if "first" in r]
-    details = {"series": list(rows.values()), "pairs": pairs, "since": p["since"],
+    rows = [row for _, row in fitted.values()]
+    dated = [r for r in rows if "first" in r]
+    details = {"series": rows, "pairs": pairs, "since": p["since"],
                "window_used": [min(r["first"] for r in dated), max(r["last"] for r in dated)] if dated else None}
     if not usable:
         raise Insufficient("no pair has two growth fits with standard errors (each series needs >= 3 points)",

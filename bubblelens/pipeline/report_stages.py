@@ -111,11 +111,11 @@ def charts_stage(ctx: BuildContext, state: BuildState) -> Charts:
     summary = metric_summary(ev.runs_long())
     growth = growth_table(mkt)
     sp500 = sp500_reference(mkt)
+    capability = engine.claim_by_id(state.claims, CAPABILITY_CLAIM)
     long = {"panels": long_series.explosive_panels(mkt), "regimes": long_series.nvidia_regimes(mkt),
             "epoch": long_series.epoch_trends(mkt), "spending": spending.revenue_chain(mkt),
             "required": spending.published_requirements(mkt),
-            "scales": scale_sensitivity(mkt, next((c.details.get("pairs", []) for c in state.claims
-                                                   if c.claim_id == CAPABILITY_CLAIM), []))}
+            "scales": scale_sensitivity(mkt, capability.details.get("pairs", []) if capability else [])}
     with atomic_directory(chart_dir) as tmp:
         env = charts_models.ChartEnv(tmp, _measured_by(meta), published_results(ctx.opts.data_dir), meta)
         with ctx.reporter.task("charts", 2) as cb:

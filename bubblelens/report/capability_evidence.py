@@ -13,6 +13,7 @@ import math
 import pandas as pd
 
 from bubblelens.analysis.spending import CAPEX_CASH, CHAIN_LABELS, LAB_RUNRATES, chain_multipliers
+from bubblelens.claims.engine import claim_by_id
 from bubblelens.report.model import Paragraph, Section, Table, figure_if_drawn
 from bubblelens.report.numbers import fmt, fmt_p
 
@@ -25,10 +26,6 @@ def _doubling_days(factor: float | None) -> str:
     if not factor or factor <= 1:
         return "–"
     return f"{365.25 * math.log(2) / math.log(factor):.0f} days"
-
-
-def _claim(claims: list):
-    return next((c for c in claims if c.claim_id == CAPABILITY_CLAIM), None)
 
 
 def pair_table(claim) -> Table | None:
@@ -101,7 +98,7 @@ def metr_comparison(mkt, claim) -> Paragraph | None:
 
 
 def capability_section(mkt, charts: dict, claims: list, scales: pd.DataFrame | None = None) -> Section:
-    claim = _claim(claims)
+    claim = claim_by_id(claims, CAPABILITY_CLAIM)
     blocks: list = [Paragraph(
         "Does capability keep pace with what is spent on it? Capability is measured here as capability: "
         "METR's 50 % task time horizon (how long a task, in minutes of skilled human time, the best models "

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from bubblelens.analysis.long_series import NVIDIA_BREAKS
+from bubblelens.claims.engine import claim_by_id
 from bubblelens.report.charts.io import draw_chart
 from bubblelens.report.charts.market import sources_of
 from bubblelens.report.model import ChartSpec
@@ -132,8 +133,8 @@ BUBBLE_CLAIM = "hype-explosive"
 
 
 def _window_claim(claims: list):
-    return next((c for c in claims if c.claim_id == BUBBLE_CLAIM and c.details.get("statistic") == "explosive_window"),
-                None)
+    c = claim_by_id(claims, BUBBLE_CLAIM)
+    return c if c is not None and c.details.get("statistic") == "explosive_window" else None
 
 
 def valuation_ratios(market, env, claims: list) -> ChartSpec | None:

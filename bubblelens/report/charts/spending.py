@@ -16,6 +16,7 @@ import pandas as pd
 
 from bubblelens.analysis.spending import (CAPEX_CASH, CHAIN_LABELS, LAB_RUNRATES, MULTIPLIERS, NVIDIA_DC, REQUIRED,
                                           chain_multipliers)
+from bubblelens.claims.engine import claim_by_id
 from bubblelens.report.capability_evidence import CAPABILITY_CLAIM, lab_names
 from bubblelens.report.charts.io import draw_chart
 from bubblelens.report.charts.market import sources_of
@@ -64,7 +65,7 @@ def spending_chain(market, env, chain: pd.DataFrame, published: pd.DataFrame) ->
 
 
 def _pairs(claims: list) -> tuple[dict, list]:
-    c = next((c for c in claims if c.claim_id == CAPABILITY_CLAIM), None)
+    c = claim_by_id(claims, CAPABILITY_CLAIM)
     if c is None:
         return {}, []
     return {r["series"]: r for r in c.details.get("series", []) if "factor" in r}, c.details.get("pairs", [])
