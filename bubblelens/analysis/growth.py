@@ -19,6 +19,7 @@ GROWTH_CATEGORIES = ("hype", "adoption", "capability", "cost")
 MEASURES = {"": "value", "error_rate": "100 − value (error rate)",
             "odds": "value / (100 − value) (odds; log = logit)"}
 MIN_REGULAR = 12                 # a regular run this long is fitted alone (HAC errors need equal spacing)
+MODELS = ("trend", "random_walk")  # fit_series: log-linear trend, or random walk with drift in logs
 
 
 def numeric_series(market, categories) -> list:
@@ -36,19 +37,36 @@ def numeric_series(market, categories) -> list:
 
 def growth_rows(s) -> pd.DataFrame:
     """Dated rows of a series with `v` on the analysis scale oriented so that larger means more
-    (`Series.toward_more`); bounds ('<', '>') and missing values dropped."""
+    (`Series.toward_more`); bounds ('<', '>') and missing values dropped.
+
+    Remembered on the series for its frame object and scale (a claim reads them a dozen times per
+    evaluation, and its verdict probabilities evaluate it hundreds of times): frames are never changed in
+    place once loaded — a changed series is a new frame (dataclasses.replace) — so the key sees every
+    change. Callers must not modify the returned frame."""
+    key = (s.meta.direction, s.meta.transform)
+    cached = getattr(s, "_growth_rows", None)         # (the frame itself, scale, rows): `is`, never a reused id
+    if cached is not None and cached[0] is s.frame and cached[1] == key:
+        return cached[2]
     f = s.frame.assign(v=s.toward_more())
     bound = f["bound"].fillna("") if "bound" in f else pd.Series("", index=f.index)
-    return f[f["v"].notna() & (bound == "")].sort_values("date", kind="stable")
+    rows = f[f["v"].notna() & (bound == "")].sort_values("date", kind="stable")
+    s._growth_rows = (s.frame, key, rows)
+    return rows
 
 
-def fit_series(s, level: float = 0.95, since: str = "", cross_section: bool = False, until: str = ""):
+def fit_series(s, level: float = 0.95, since: str = "", cross_section: bool = False, until: str = "",
+               model: str = "trend"):
     """(fit, rows fitted) of one series' growth toward "more" — the one fit the growth table, its chart
     and the claims share — on the dates from `since` to `until` (inclusive; "" = open). A cross-section
     (many models per year) gets errors clustered by calendar year; a time series with an early gap is
     fitted on its regular run when that has >= MIN_REGULAR points (HAC errors need equal spacing: e.g.
     NVIDIA data centre, the quarters after its gap); short irregular series get classical OLS
-    (analysis/trends.py). Raises ValueError as the fits do."""
+    (analysis/trends.py). model="random_walk" fits the same rows as a random walk with drift in logs
+    (`trends.drift_growth`; equally spaced time series only). Raises ValueError as the fits do."""
+    if model not in MODELS:
+        raise ValueError(f"fit_series: model must be one of {', '.join(MODELS)}, got {model!r}")
+    if model == "random_walk" and cross_section:
+        raise ValueError(f"{s.meta.series_id}: a cross-section has no steps for a random walk")
     f = growth_rows(s)
     if since:
         f = f[f["date"] >= pd.Timestamp(since)]
@@ -56,6 +74,8 @@ def fit_series(s, level: float = 0.95, since: str = "", cross_section: bool = Fa
         f = f[f["date"] <= pd.Timestamp(until)]
     if not cross_section and len(timeseries.regular_tail(f)) >= MIN_REGULAR:
         f = timeseries.regular_tail(f)
+    if model == "random_walk":
+        return trends.drift_growth(f["date"], f["v"], level), f
     fit = trends.cross_section_growth(f["date"], f["v"], level) if cross_section \
         else trends.growth_rate(f["date"], f["v"], level)
     return fit, f
@@ -97,17 +117,19 @@ def scale_sensitivity(mkt, pairs: list[dict], level: float = 0.95) -> pd.DataFra
     A ratio of log growth rates is unit-free under rescaling, not under a change of scale: a score that
     saturates grows ever more slowly in points, steadily in odds, and its error rate falls ever faster.
     So the same data can put a benchmark behind or ahead of a money series; this table shows by how
-    much, for the window each pair was tested on (pairs: the claim's details, with `window`)."""
+    much, for the window each pair was tested on (pairs: the claim's details, with `window`; each series
+    fitted by the model the claim used, `model_faster` / `model_slower`; pairs it left out are skipped)."""
     rows = []
     for q in pairs:
         a, s = mkt.series.get(q["faster"]), mkt.series.get(q["slower"])
-        if a is None or s is None or s.meta.transform not in ("odds", "error_rate") or not q.get("window"):
+        if a is None or s is None or s.meta.transform not in ("odds", "error_rate") or not q.get("window") \
+                or q.get("left_out"):
             continue
         first, last = q["window"]
-        fit_a, _ = fit_series(a, level, first, until=last)
+        fit_a, _ = fit_series(a, level, first, until=last, model=q.get("model_faster", "trend"))
         for transform, label in SCORE_SCALES.items():
             alt = dataclasses.replace(s, meta=dataclasses.replace(s.meta, transform=transform))
-            fit_b, f = fit_series(alt, level, first, until=last)
+            fit_b, f = fit_series(alt, level, first, until=last, model=q.get("model_slower", "trend"))
             c = trends.compare_growth(fit_a, fit_b, level)
             rows.append({"faster": q["faster"], "slower": q["slower"], "scale": label, "declared": transform ==
                          s.meta.transform, "n": len(f), "factor_slower": fit_b.annual_factor, "ratio": c.ratio,

@@ -5,7 +5,8 @@ then overstate precision; `growth_rate` uses Newey-West (HAC) errors on equally 
 cross-section (AI models by publication date, many a year) gets errors clustered by calendar year
 (`cross_section_growth`). `regime_growth` fits pre-declared regimes in one model, `compare_growth` sets
 two independent fits against each other (Welch), `holm` adjusts a family of p-values. The estimators are
-statsmodels'; this module only chooses them and reads them out.
+statsmodels'; this module only chooses them and reads them out. `drift_growth` is the other model of a
+regular series: a random walk with drift in logs, whose growth is the mean step (closed form).
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from statsmodels.regression.linear_model import OLS   # = statsmodels.api.OLS, w
 SPACING_TOLERANCE = 0.1         # gaps may differ from their median by 10 % (months are 28-31 days)
 DAYS_PER_YEAR = 365.25          # Julian year: the time unit of growth fits
 MIN_OBS_HAC = 12                # fewest equally spaced points that get HAC errors under errors="auto"
+RANDOM_WALK = "random walk with drift"      # GrowthFit.errors of `drift_growth`
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,8 @@ class GrowthFit:
     years (see `halving_years`). [doubling_lo, doubling_hi] maps the slope interval through ln 2 / b; when
     the slope interval contains 0 the bound on the far side is infinite (+inf for growth, -inf for
     decline). With n = 2 the fit is a point estimate: lo, hi, doubling_lo, doubling_hi, p_value, se_log are
-    NaN. errors says which standard error was used ("hac", "ols", "cluster", "hc1"), lags the HAC lags.
+    NaN. errors says which standard error was used ("hac", "ols", "cluster", "hc1") or, for
+    `drift_growth`, the model (RANDOM_WALK; its r2 is NaN: there is no trend line), lags the HAC lags.
     """
 
     annual_factor: float
@@ -192,6 +195,35 @@ def growth_rate(dates: Sequence[Any], values: Sequence[float], level: float = 0.
     res = _ols(logv, np.column_stack([np.ones_like(years), years]), kind, lags)
     return _fit_from(float(res.params[1]), float(np.sqrt(res.cov_params()[1, 1])), n - 2, level, n,
                      float(res.rsquared), idx, kind, lags)
+
+
+def drift_growth(dates: Sequence[Any], values: Sequence[float], level: float = 0.95) -> GrowthFit:
+    """Growth of an equally spaced series modelled as a random walk with drift in logs:
+    log y_t = log y_{t-1} + d + e_t, e_t independent with constant variance.
+
+    d is the mean log step, its standard error sd(steps, ddof=1) / sqrt(m) for m steps (= OLS of the
+    steps on a constant), the t reference has m - 1 df. Both are scaled to a year by the periods per
+    year, m / (span in years), so the annual log growth is the endpoint slope (log y_T - log y_0) / span.
+    Unlike `growth_rate` the shocks persist: a trend fit treats a run of good quarters as residuals that
+    revert, this model as level shifts, which widens the interval when residuals are strongly
+    autocorrelated. Raises ValueError on dates not equally spaced (`equally_spaced`: a step must be one
+    period) and as `growth_rate` does; n = 2 (one step) returns the point estimate only (df 0).
+    """
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    years, logv, idx = _prepare(dates, values, "drift_growth")
+    regular, why = equally_spaced(idx)
+    if not regular:
+        raise ValueError(f"drift_growth: a random walk counts steps, which needs equally spaced dates ({why})")
+    steps, per_year = np.diff(logv), (logv.size - 1) / float(years[-1])
+    n = int(logv.size)
+    if n == 2:
+        nan, slope = math.nan, float(steps[0]) * per_year
+        return GrowthFit(math.exp(slope), nan, nan, _doubling(slope), nan, nan, 2, nan, nan,
+                         idx.min(), idx.max(), level, nan, 0.0, RANDOM_WALK, 0)
+    se = float(np.std(steps, ddof=1)) / math.sqrt(steps.size) * per_year
+    return _fit_from(float(np.mean(steps)) * per_year, se, steps.size - 1, level, n, math.nan, idx,
+                     RANDOM_WALK, 0)
 
 
 def cross_section_growth(dates: Sequence[Any], values: Sequence[float], level: float = 0.95,

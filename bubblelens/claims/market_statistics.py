@@ -34,22 +34,32 @@ def series_of(ev: "Evidence", sid: str) -> Any:
     return ev.market.series[sid]
 
 
-def fit_growth(ev: "Evidence", sid: str, level: float, since: str = "", until: str = "") -> tuple[Any, dict]:
+def fit_growth(ev: "Evidence", sid: str, level: float, since: str = "", until: str = "",
+               model: str = "trend") -> tuple[Any, dict]:
     """(fit, row) for one series by `analysis.growth.fit_series` (the growth table's fit) on the dates from
     `since` to `until`; views of Epoch's models are cross-sections, fitted with errors clustered by
-    calendar year."""
+    calendar year; model="random_walk" fits a random walk with drift instead of the trend. The row
+    records the model."""
     from bubblelens.external.views import is_cross_section
 
     s = series_of(ev, sid)
-    row: dict[str, Any] = {"series": sid, "title": s.meta.title, "reciprocal": bool(s.more_is_reciprocal)}
+    row: dict[str, Any] = {"series": sid, "title": s.meta.title, "reciprocal": bool(s.more_is_reciprocal),
+                           "model": model}
     try:
-        fit, f = fit_series(s, level, since, cross_section=is_cross_section(s), until=until)
+        fit, f = fit_series(s, level, since, cross_section=is_cross_section(s), until=until, model=model)
     except ValueError as exc:
         return None, {**row, "n": len(growth_rows(s)), "error": str(exc)}
     row.update(n=len(f), factor=fit.annual_factor, lo=fnum(fit.lo), hi=fnum(fit.hi), se_log=fnum(fit.se_log),
                df=fnum(fit.df), errors=fit.errors, lags=fit.lags, first=str(fit.first_date.date()),
                last=str(fit.last_date.date()))
     return fit, row
+
+
+def window_count(ev: "Evidence", sid: str, first: str, last: str) -> int:
+    """Observations of a series (growth_rows) dated from `first` to `last` (inclusive; "" = open)."""
+    dates = growth_rows(series_of(ev, sid))["date"]
+    return int(dates.between(pd.Timestamp(first) if first else dates.min(),
+                             pd.Timestamp(last) if last else dates.max()).sum())
 
 
 def common_window(ev: "Evidence", ids: list[str], since: str) -> tuple[str, str]:
@@ -88,46 +98,64 @@ def _elasticity(a: Any, b: Any) -> float | None:
 
 @register("growth_comparison",
           {"pairs": (list, REQUIRED), "since": (str, ""), "level": (float, 0.95), "alpha": (float, 0.05),
-           "common_window": (bool, False)},
-          series_params=("pairs",), tables={"pairs": ("faster", "slower")})
+           "common_window": (bool, False), "random_walk": (list, []), "min_points": (int, 3)},
+          series_params=("pairs", "random_walk"), tables={"pairs": ("faster", "slower")})
 def growth_comparison(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
     """Does each pair's `faster` series grow faster than its `slower` one (same period)?
 
     Annual growth factors from log-linear fits (fit_growth), their ratio with a Welch-type t interval
     (Welch-Satterthwaite degrees of freedom from the two fits' own), p-values Holm-adjusted across pairs.
     With `common_window`, both series of a pair are fitted on the dates both cover (from `since` on);
-    otherwise each on its own dates from `since` on. Each pair also reports the elasticity of the slower
-    series to the faster one (ratio of log growth rates).
+    otherwise each on its own dates from `since` on. The series named in `random_walk` are fitted as a
+    random walk with drift in logs (trends.drift_growth: the mean step, whose error sees persistent
+    shocks; equally spaced series only) instead of the trend. A pair in which either series has fewer
+    than `min_points` observations in its window is left out of the family, with the reason in its
+    entry (`left_out`), as is a pair whose fits give no standard error. Each pair also reports the
+    elasticity of the slower series to the faster one (ratio of log growth rates).
     """
     from bubblelens.analysis import trends
 
     fitted: dict[tuple, tuple[Any, dict]] = {}        # (series, first, last) -> (fit, row), each fitted once
+    model = {sid: "random_walk" for sid in p["random_walk"]}
     pairs = []
     for pair in p["pairs"]:
         first, last = common_window(ev, [pair["faster"], pair["slower"]], p["since"]) if p["common_window"] \
             else (p["since"], "")
-        for sid in (pair["faster"], pair["slower"]):
-            if (sid, first, last) not in fitted:
-                fitted[sid, first, last] = fit_growth(ev, sid, p["level"], first, last)
-        (a, row_a), (b, row_b) = fitted[pair["faster"], first, last], fitted[pair["slower"], first, last]
-        entry: dict[str, Any] = {"faster": pair["faster"], "slower": pair["slower"], "n_faster": row_a["n"],
-                                 "n_slower": row_b["n"]}
+        ids = (pair["faster"], pair["slower"])
+        entry: dict[str, Any] = {"faster": ids[0], "slower": ids[1], "model_faster": model.get(ids[0], "trend"),
+                                 "model_slower": model.get(ids[1], "trend")}
         if p["common_window"]:
             entry["window"] = [first, last]
+        counts = [window_count(ev, sid, first, last) for sid in ids]
+        short = [f"{sid} has {k}" for sid, k in zip(ids, counts) if k < p["min_points"]]
+        if short:
+            entry.update(n_faster=counts[0], n_slower=counts[1], left_out=f"{' and '.join(short)} observation(s) "
+                         f"in the window; each series needs >= {p['min_points']}")
+            pairs.append(entry)
+            continue
+        for sid in ids:
+            if (sid, first, last) not in fitted:
+                fitted[sid, first, last] = fit_growth(ev, sid, p["level"], first, last, model.get(sid, "trend"))
+        (a, row_a), (b, row_b) = fitted[ids[0], first, last], fitted[ids[1], first, last]
+        entry.update(n_faster=row_a["n"], n_slower=row_b["n"])
         if a is not None and b is not None:
             c = trends.compare_growth(a, b, p["level"])
             entry.update(ratio=c.ratio, lo=fnum(c.lo), hi=fnum(c.hi), t=fnum(c.t), df=fnum(c.df),
                          p_value=fnum(c.p_value), factor_faster=a.annual_factor, factor_slower=b.annual_factor,
                          elasticity=_elasticity(a, b))
+        if entry.get("p_value") is None:
+            entry["left_out"] = "; ".join(f"{r['series']}: {r['error']}" for r in (row_a, row_b) if "error" in r) \
+                or "a fit has no standard error"
         pairs.append(entry)
-    usable = [q for q in pairs if q.get("p_value") is not None]
+    usable = [q for q in pairs if "left_out" not in q]
     rows = [row for _, row in fitted.values()]
     dated = [r for r in rows if "first" in r]
-    details = {"series": rows, "pairs": pairs, "since": p["since"],
+    details = {"series": rows, "pairs": pairs, "since": p["since"], "min_points": p["min_points"],
                "window_used": [min(r["first"] for r in dated), max(r["last"] for r in dated)] if dated else None}
     if not usable:
-        raise Insufficient("no pair has two growth fits with standard errors (each series needs >= 3 points)",
-                           details)
+        raise Insufficient("no pair has two growth fits with standard errors (each series needs >= "
+                           f"{max(p['min_points'], 3)} points in its window): "
+                           + "; ".join(f"{q['faster']} / {q['slower']}: {q['left_out']}" for q in pairs), details)
     adjusted = trends.holm([q["p_value"] for q in usable])
     for q, adj in zip(usable, adjusted):
         q["p_holm"] = fnum(adj)

@@ -154,6 +154,16 @@ def mean_below(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
                    p["level"], fnum(max(pvals)), int(a.size), details)
 
 
+def seed_cv_values(ev: "Evidence", p: Mapping[str, Any]) -> tuple[np.ndarray, int]:
+    """(the values a seed_cv claim counts, how many seeds the convergence floor left out)."""
+    vals = run_values(ev, p["metric"], p["model"], p["dataset"], p["variant"])
+    kept = learned_seeds(ev, p, p.get("min_high_quality", 0.0))
+    if kept is None:
+        return vals.to_numpy(), 0
+    counted = vals[vals.index.isin(list(kept))]
+    return counted.to_numpy(), int(vals.size - counted.size)
+
+
 def _cv(x: np.ndarray, axis: int = -1) -> np.ndarray:
     return np.std(x, axis=axis, ddof=1) / np.mean(x, axis=axis)
 
@@ -164,7 +174,7 @@ SEED_CV_BOOTSTRAP = ("percentile", "basic", "bca")     # scipy.stats.bootstrap m
 @register("seed_cv",
           {"metric": (str, REQUIRED), "model": (str, REQUIRED), "dataset": (str, REQUIRED), "variant": (str, ""),
            "threshold": (float, REQUIRED), "level": (float, 0.95), "min_n": (int, 5), "reps": (int, 2000),
-           "seed": (int, 0), "method": (str, "vangel")}, metric_params=("metric",))
+           "seed": (int, 0), "method": (str, "vangel"), "min_high_quality": (float, 0.0)}, metric_params=("metric",))
 def seed_cv(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
     """Coefficient of variation of a metric across seeds with a confidence interval over seeds.
 
@@ -174,12 +184,14 @@ def seed_cv(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
     than its nominal level at 5 seeds). Identical values on every seed (sd 0) or a mean <= 0 are
     inconclusive: there is no interval of non-zero width to compare with the threshold. An interval with
     no upper bound (large CV, few seeds) can still be supported (lower bound above the threshold), never
-    not supported.
+    not supported. With `min_high_quality` > 0 only seeds at or above that high-quality share count (the
+    runs the mode-dropping claim counts: a run that never learned its data is non-convergence, another
+    failure mode, not seed-to-seed spread of a working method); how many were left out is reported.
     """
-    vals = run_values(ev, p["metric"], p["model"], p["dataset"], p["variant"]).to_numpy()
-    _need(vals.size, p["min_n"])
+    vals, left_out = seed_cv_values(ev, p)
+    _need(vals.size, p["min_n"], "converged seeds" if p["min_high_quality"] > 0 else "seeds")
     mean, sd = float(vals.mean()), float(vals.std(ddof=1))
-    base = {"values": vals.tolist(), "mean": mean, "sd": sd}
+    base = {"values": vals.tolist(), "mean": mean, "sd": sd, "not_converged": left_out}
     if mean <= 0:
         raise Insufficient(f"mean {p['metric']} across seeds is {mean:.3g} <= 0: no coefficient of variation", base)
     if sd == 0:
@@ -201,7 +213,9 @@ def seed_cv(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
     else:
         verdict = interval_verdict(lo, hi, p["threshold"])
     hi_text = "unbounded" if math.isinf(hi) else f"{hi:.3f}"
+    floor = f"; {left_out} seeds below the high-quality floor of {p['min_high_quality']:g} left out" \
+        if p["min_high_quality"] > 0 else ""
     return Outcome(verdict, f"CV {ci['estimate']:.3f} [{lo:.3f}, {hi_text}] ({extra['method']}) vs threshold "
-                   f"{p['threshold']:g}", ci["estimate"], f"coefficient of variation of {p['metric']} across seeds",
+                   f"{p['threshold']:g}{floor}", ci["estimate"], f"coefficient of variation of {p['metric']} across seeds",
                    (lo, hi), p["level"], None, int(vals.size),
                    {**base, **extra, "interval": [lo, hi], "level": p["level"]})

@@ -97,8 +97,12 @@ METHODS = [
     "conventions of the reference implementation (Euclidean distances, radius = distance to the k-th nearest other "
     "point, strict inequality).",
     "**Statistics.** Means across seeds carry 95 % t intervals; proportions Clopper–Pearson intervals; growth "
-    "factors come from log-linear least squares with t intervals on the slope; explosive-root critical values are "
-    "Monte Carlo quantiles under a driftless random walk (shipped tables, regenerable).",
+    "factors come from log-linear least squares with t intervals on the slope (Newey–West errors for regular "
+    "series), or, for a series a claim models as a random walk with drift (NVIDIA's revenue), from the mean log "
+    "step with its t interval. Explosive-root p-values for NVIDIA's revenue in logs come from Monte Carlo random "
+    "walks with the series' own drift; for the S&P 500 valuation ratios in levels from an AR sieve wild bootstrap "
+    "of each ratio (no drift). Each claim's probability of every verdict under alternatives fitted to the data "
+    "is simulated with the claim's own rule at the sizes in hand (claims/operating.py).",
 ]
 
 ERRATA = [

@@ -2,7 +2,8 @@
 
 References are closed forms written here (Newey-West and cluster sandwiches, Welch-Satterthwaite, Holm by
 hand) on data the tests construct, not the statsmodels calls the module makes; statsmodels' multipletests
-is a second reference for Holm only.
+is a second reference for Holm only. The random walk with drift (computed in closed form by the module) is
+checked against statsmodels' OLS of the log steps on a constant.
 """
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ import pytest
 from scipy import stats
 
 from bubblelens.analysis import timeseries
-from bubblelens.analysis.trends import (GrowthFit, compare_growth, cross_section_growth, equally_spaced,
-                                        growth_rate, holm, newey_west_lags, regime_growth)
+from bubblelens.analysis.trends import (RANDOM_WALK, GrowthFit, compare_growth, cross_section_growth,
+                                        drift_growth, equally_spaced, growth_rate, holm, newey_west_lags,
+                                        regime_growth)
 
 
 def _years(dates) -> np.ndarray:
@@ -253,3 +255,42 @@ def test_holm_by_hand_and_against_statsmodels():
     from statsmodels.stats.multitest import multipletests
     p = np.random.default_rng(0).uniform(0, 0.2, 12)
     assert holm(p) == pytest.approx(multipletests(p, method="holm")[1].tolist(), rel=1e-12)
+
+
+# --------------------------------------------------------------------------------- random walk with drift
+def test_drift_growth_equals_statsmodels_ols_of_the_log_steps_scaled_to_a_year():
+    from statsmodels.regression.linear_model import OLS
+
+    rng = np.random.default_rng(7)
+    dates = pd.date_range("2016-01-31", periods=30, freq="QE")      # calendar quarters: 90-92 days apart
+    logv = np.cumsum(np.r_[1.0, 0.15 + 0.2 * rng.standard_normal(29)])
+    fit = drift_growth(dates, np.exp(logv), level=0.9)
+    res = OLS(np.diff(logv), np.ones(29)).fit()                     # per-period drift and its error
+    per_year = 29 / _years(dates)[-1]
+    assert abs(math.log(fit.annual_factor) - res.params[0] * per_year) < 1e-10
+    assert abs(fit.se_log - res.bse[0] * per_year) < 1e-10
+    assert fit.df == res.df_resid == 28 and fit.n == 30 and fit.errors == RANDOM_WALK and fit.lags == 0
+    assert fit.p_value == pytest.approx(res.pvalues[0], rel=1e-9)
+    lo, hi = res.conf_int(alpha=0.1)[0] * per_year
+    assert (fit.lo, fit.hi) == pytest.approx((math.exp(lo), math.exp(hi)), rel=1e-10)
+    assert math.log(fit.annual_factor) == pytest.approx((logv[-1] - logv[0]) / _years(dates)[-1], rel=1e-12)
+    assert fit.first_date == dates[0] and fit.last_date == dates[-1] and math.isnan(fit.r2)
+
+
+def test_drift_growth_refuses_irregular_dates_and_gives_a_point_estimate_from_one_step():
+    with pytest.raises(ValueError, match="random walk counts steps, which needs equally spaced dates"):
+        drift_growth(["2020-01-01", "2020-04-01", "2021-06-01", "2021-07-01"], [1.0, 2.0, 3.0, 4.0])
+    with pytest.raises(ValueError, match="not strictly increasing"):
+        drift_growth(["2020-01-01", "2020-01-01", "2020-04-01"], [1.0, 2.0, 3.0])
+    two = drift_growth(["2020-01-01", "2021-01-01"], [1.0, 3.0])
+    assert two.annual_factor == pytest.approx(3 ** (365.25 / 366)) and two.df == 0 and math.isnan(two.se_log)
+
+
+def test_drift_growth_is_wider_than_hac_when_trend_residuals_persist():
+    rng = np.random.default_rng(3)
+    dates = pd.date_range("2015-01-31", periods=40, freq="QE")
+    vals = np.exp(np.cumsum(0.2 + 0.1 * rng.standard_normal(40)))    # a random walk with drift
+    trend, walk = growth_rate(dates, vals), drift_growth(dates, vals)
+    resid = np.log(vals) - np.polyval(np.polyfit(_years(dates), np.log(vals), 1), _years(dates))
+    assert np.corrcoef(resid[:-1], resid[1:])[0, 1] > 0.7 and trend.errors == "hac"
+    assert walk.se_log > 2 * trend.se_log

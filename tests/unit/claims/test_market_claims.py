@@ -1,7 +1,8 @@
 """Market-side claim kinds: each verdict reached on synthetic series, against closed forms where they exist.
 
 growth_comparison: the Welch-Satterthwaite degrees of freedom written out from the two fits' standard
-errors, Holm's step-down factor 2 for the smaller of two p-values, a falling price read as its reciprocal.
+errors, Holm's step-down factor 2 for the smaller of two p-values, a falling price read as its reciprocal,
+a random walk with drift wider than the HAC trend on persistent shocks, short pairs left out.
 proportion_change: Newcombe's (1998) hybrid score interval (method 10) written out from Wilson intervals,
 and the smallest significant first-wave n found by brute force. explosive_roots: steady growth is not
 explosive in logs but is in levels, a window sees only the run inside it, Holm across series.
@@ -41,8 +42,9 @@ def test_growth_comparison_verdicts(h, c, verdict):
     r = evaluate("growth_comparison", [h, c], pairs=ONE_PAIR)
     assert r.verdict == verdict
     pair = r.details["pairs"][0]
-    if len(c.frame) == 2:                      # two points: a slope but no standard error, so no test
-        assert pair["p_value"] is None and "no pair has two growth fits" in r.reason
+    if len(c.frame) == 2:                      # two points (< min_points 3): left out, so no test
+        assert pair.get("p_value") is None and "no pair has two growth fits" in r.reason
+        assert pair["left_out"] == "c has 2 observation(s) in the window; each series needs >= 3"
     else:
         assert r.p_value == pytest.approx(pair["p_holm"]) and r.ci[0] < r.effect < r.ci[1]
 
@@ -110,6 +112,77 @@ def test_growth_comparison_clusters_a_cross_section_by_year_and_fits_a_gapped_se
     assert rows["epoch_frontier_training_cost"]["df"] == 5                  # G - 1 calendar years
     assert rows["epoch_frontier_training_cost"]["n"] == 18
     assert rows["g"]["n"] == 20 and rows["g"]["first"] == "2016-01-31" and rows["g"]["errors"] == "hac"
+
+
+def test_growth_comparison_random_walk_widens_the_interval_of_a_persistent_series():
+    rng = np.random.default_rng(11)
+    steps = np.log(3.0) / 12 + 0.08 * rng.standard_normal(36)       # monthly random walk, drift 3x a year
+    h = fake_series("h", monthly(36), np.exp(np.cumsum(steps)))
+    c = growing("c", 1.5, n=36)
+    t = np.arange(36) / 12
+    resid = np.log(h.frame["value"]) - np.polyval(np.polyfit(t, np.log(h.frame["value"]), 1), t)
+    assert np.corrcoef(resid[:-1], resid[1:])[0, 1] > 0.7          # strongly autocorrelated around a trend
+    trend = evaluate("growth_comparison", [h, c], pairs=ONE_PAIR)
+    walk = evaluate("growth_comparison", [h, c], pairs=ONE_PAIR, random_walk=["h"])
+    rows = {r["series"]: r for r in walk.details["series"]}
+    assert rows["h"]["model"] == "random_walk" and rows["h"]["errors"] == "random walk with drift"
+    assert rows["h"]["df"] == 34 and rows["c"]["model"] == "trend" and rows["c"]["errors"] == "hac"
+    assert trend.details["series"][0]["model"] == "trend" and trend.details["series"][0]["errors"] == "hac"
+    assert walk.details["pairs"][0]["model_faster"] == "random_walk"
+    assert rows["h"]["se_log"] > 2 * trend.details["series"][0]["se_log"]
+    assert walk.ci[1] / walk.ci[0] > trend.ci[1] / trend.ci[0]       # the pair's interval is wider
+
+
+def test_growth_comparison_leaves_out_a_pair_below_min_points():
+    short = fake_series("s", ["2020-03-31", "2020-06-30", "2020-09-30"], [1.0, 1.5, 2.0])
+    pairs = [{"faster": "h", "slower": "c"}, {"faster": "h", "slower": "s"}]
+    r = evaluate("growth_comparison", [growing("h", 10.0), growing("c", 1.2), short], pairs=pairs,
+                 common_window=True, min_points=4)
+    kept, out = r.details["pairs"]
+    assert out["left_out"] == "s has 3 observation(s) in the window; each series needs >= 4"
+    assert (out["n_faster"], out["n_slower"]) == (7, 3) and "p_holm" not in out and "ratio" not in out
+    assert "left_out" not in kept and kept["p_holm"] == pytest.approx(kept["p_value"])    # a family of one
+    assert r.verdict == SUPPORTED and {row["series"] for row in r.details["series"]} == {"h", "c"}
+    none = evaluate("growth_comparison", [growing("h", 10.0), short], pairs=pairs[1:], min_points=4)
+    assert none.verdict == INCONCLUSIVE and "h / s: s has 3 observation(s)" in none.reason
+    default = evaluate("growth_comparison", [growing("h", 10.0), short], pairs=pairs[1:])   # min_points 3
+    assert "left_out" not in default.details["pairs"][0] and default.p_value is not None
+
+
+def test_growth_comparison_random_walk_needs_a_regular_declared_series(tmp_path):
+    from bubblelens.analysis.growth import fit_series
+    from bubblelens.claims.registry import loads_registry
+    from bubblelens.claims.statistics import KINDS
+    from bubblelens.core.errors import DataError
+
+    gappy = fake_series("g", ["2020-01-31", "2020-02-29", "2020-09-30", "2020-10-31"], [1.0, 2.0, 3.0, 4.0])
+    r = evaluate("growth_comparison", [growing("h", 3.0), gappy], pairs=[{"faster": "h", "slower": "g"}],
+                 random_walk=["g"])
+    assert r.verdict == INCONCLUSIVE and "needs equally spaced dates" in r.details["pairs"][0]["left_out"]
+    with pytest.raises(ValueError, match="model must be one of"):
+        fit_series(gappy, model="walk")
+    text = """[[claim]]
+id = "x"
+category = "market"
+statement = "s"
+series = ["h", "c"]
+statistic = "growth_comparison"
+decision_rule = "r"
+declared = 2026-01-01
+known_when_declared = "k"
+revisions = []
+[claim.params]
+pairs = [{ faster = "h", slower = "c" }]
+random_walk = ["hh"]
+[claim.reading]
+supported = "s"
+not_supported = "n"
+inconclusive = "i"
+"""
+    with pytest.raises(DataError, match=r"field 'params.random_walk': 'hh' is not declared"):
+        loads_registry(text, tmp_path / "claims.toml", KINDS, series_ids={"h", "c", "hh"})
+    spec = loads_registry(text.replace('["hh"]', '["h"]'), tmp_path / "claims.toml", KINDS, {"h", "c"})[0]
+    assert spec.params["random_walk"] == ["h"] and spec.params["min_points"] == 3
 
 
 # ------------------------------------------------------------------------------------ proportion_change
