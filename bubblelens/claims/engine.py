@@ -18,7 +18,9 @@ import pandas as pd
 from bubblelens.claims import history
 from bubblelens.claims.check import CHECKED_PROFILES, SETTLED_LABEL, ClaimCheck, check_claims
 from bubblelens.claims.kinds import INCONCLUSIVE, VERDICTS, Evidence, Insufficient, Outcome, fnum, jsonable
+from bubblelens.claims.operating import OperatingCharacteristics, operating_characteristics
 from bubblelens.claims.reachability import Reachability
+from bubblelens.claims.simulators import ALTERNATIVES
 from bubblelens.claims.registry import INDICATIVE_CATEGORIES, ClaimSpec, load_registry
 from bubblelens.claims.statistics import KINDS
 from bubblelens.core.errors import DataError
@@ -58,6 +60,14 @@ class ClaimResult:
     # The dates of the evidence the test used (first, last): market statistics state it in their details
     # ("window_used"); None for model claims, whose evidence is this build's (or a bundle's) runs.
     evidence_window: list[str] | None = None
+    # The probability of each verdict under plausible alternatives fitted to the evidence in hand
+    # (claims/operating.py: OperatingCharacteristics.to_json), with whether the verdict is settled.
+    operating: dict | None = None
+
+    @property
+    def settled(self) -> bool:
+        """Its verdict could not plausibly have gone the other way at these sizes (by design or in practice)."""
+        return self.reachability == SETTLED_LABEL or bool(self.operating and self.operating.get("settled"))
 
     def to_json(self) -> dict:
         return {k: jsonable(getattr(self, k)) for k in self.__dataclass_fields__}
@@ -102,8 +112,15 @@ def _window(details: dict) -> list[str] | None:
     return [str(w[0])[:10], str(w[1])[:10]] if w and w[0] and w[1] else None
 
 
+def simulates(profile: str) -> bool:
+    """Verdict probabilities are simulated in the profiles whose verdicts count (quick, full); a smoke build
+    checks that the pipeline runs, at sizes where no model claim can be decided, and skips them."""
+    return profile in CHECKED_PROFILES
+
+
 def evaluate_and_check(spec: ClaimSpec, evidence: Evidence, strict: bool = False) -> ClaimResult:
-    """One claim's verdict and the verdicts its rule could reach at the evidence's sizes."""
+    """One claim's verdict, the verdicts its rule could reach at the evidence's sizes and, in quick and
+    full, the probability of each verdict under alternatives fitted to the evidence (claims/operating.py)."""
     r = evaluate_claim(spec, evidence, strict)
     try:
         c = check_claims([spec], evidence)[0]
@@ -113,6 +130,20 @@ def evaluate_and_check(spec: ClaimSpec, evidence: Evidence, strict: bool = False
             raise
         log.warning("claim %s: reachability could not be checked: %s: %s", spec.id, type(exc).__name__, exc)
         r.reachable, r.reachability = [], f"{NOT_CHECKED} ({type(exc).__name__}: {exc})"
+    if not simulates(evidence.profile):
+        r.operating = OperatingCharacteristics(r.verdict, "", (), f"not simulated in the {evidence.profile} "
+                                               "profile (quick and full simulate)").to_json()
+        return r
+    try:
+        r.operating = operating_characteristics(spec.id, spec.statistic, spec.params, evidence, r.verdict,
+                                                ALTERNATIVES).to_json()
+    except Exception as exc:  # noqa: BLE001 - a simulator's bug leaves the claim without probabilities, said so
+        if strict:
+            raise
+        log.warning("claim %s: verdict probabilities could not be simulated: %s: %s", spec.id,
+                    type(exc).__name__, exc)
+        r.operating = OperatingCharacteristics(r.verdict, "", (), f"simulation failed ({type(exc).__name__}: "
+                                               f"{exc})").to_json()
     return r
 
 
@@ -161,6 +192,7 @@ def evidence_digest(spec: ClaimSpec, evidence: Evidence) -> dict[str, str]:
         # every column a statistic may read (value_text: a phase name), but not the CSV line numbers
         rows = None if s is None else s.frame.drop(columns="line", errors="ignore")
         out[f"series:{sid}"] = "missing" if s is None else f"{digest(rows)}:{meta}"
+    out["verdict probabilities"] = "simulated" if simulates(evidence.profile) else "not simulated"
     if spec.metrics:          # runs differ by profile; a market claim's result does not (with_profile)
         out |= {"profile": evidence.profile, "runs": digest(evidence.runs), "sweep": digest(evidence.sweep),
                 "published": digest(evidence.published)}

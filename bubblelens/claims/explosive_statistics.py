@@ -173,6 +173,21 @@ def window_tested(frame: pd.DataFrame, start: str, end: str | None, p: Mapping[s
             "bsadf": [[day(first + i), float(b)] for i, b in enumerate(t.bsadf)]}
 
 
+def family_frames(ev: "Evidence", ids: list[str]) -> tuple[dict[str, tuple[Any, pd.DataFrame]], Any]:
+    """{series id: (series, its regular run cut at the family's newest month)} and that month (None when
+    no series has data): a window test compares the series over the same months."""
+    frames = {sid: (series_of(ev, sid), series_frame(ev.market, sid)) for sid in ids}
+    end = min((f["date"].max() for _, f in frames.values() if len(f)), default=None)
+    return {sid: (s, f[f["date"] <= end] if end is not None else f) for sid, (s, f) in frames.items()}, end
+
+
+def observed_window_test(frame: pd.DataFrame, start: str, p: Mapping[str, Any]):
+    """The claim's own memoised window test of one series (analysis/explosive_bootstrap.WindowTest)."""
+    first, last = _window_rows(frame["date"], start)
+    return _window_test(np.ascontiguousarray(frame["value"].to_numpy(np.float64)).tobytes(), first, last,
+                        p["min_window"], p["max_lag"], p["reps"], p["seed"])
+
+
 @register("explosive_window",
           {"series": (list, REQUIRED), "window_start": (str, REQUIRED), "yardstick_window": (list, []),
            "alpha": (float, 0.05), "inconclusive_until": (float, 0.20), "max_lag": (int, 6), "reps": (int, 499),
@@ -186,11 +201,9 @@ def explosive_window(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
     windows ending inside `yardstick_window`, on the data up to its end."""
     if not p["alpha"] < p["inconclusive_until"]:
         raise Insufficient("the inconclusive band is empty: alpha must be below inconclusive_until")
-    frames = {sid: (series_of(ev, sid), series_frame(ev.market, sid)) for sid in p["series"]}
-    end = min((f["date"].max() for _, f in frames.values() if len(f)), default=None)   # the family's newest month
+    frames, end = family_frames(ev, p["series"])
     tested = []
     for sid, (s, f) in frames.items():
-        f = f[f["date"] <= end] if end is not None else f
         out: dict[str, Any] = {"series": sid, "title": s.meta.title, "scale": "levels", "n": len(f),
                                "first": str(f["date"].min().date()) if len(f) else None,
                                "last": str(f["date"].max().date()) if len(f) else None}

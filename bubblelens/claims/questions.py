@@ -12,6 +12,16 @@ by a rule that could have produced another verdict at these sizes:
 - `mixed`: some of each;
 - `open`: none (every claim inconclusive, or settled by its design at these sizes).
 
+A verdict that is settled in practice — under every plausible alternative fitted to the data, the other
+verdicts together come out under 5 % of the time (claims/operating.py) — does not count either: the data
+could not plausibly have changed it. Each counted claim carries the largest such probability of another
+verdict, so a reader sees how firm each piece of the answer is.
+
+No adjustment for the number of claims: `thesis` and `against` assert that *every* counted claim came out
+the same way, an intersection-union test, which holds its level without correction (Berger 1982); `mixed`
+asserts nothing beyond its claims, each reported with its own verdict. The claims inside a family (the
+three valuation ratios, the three capability pairs) are Holm-adjusted by their own rules.
+
 The strength of the evidence goes with the answer: how many of its claims were decided, which were not
 and why — and how current it is: the period each claim's test covered and the date of the newest
 evidence under the answer (market claims state theirs; model claims rest on the build's own runs).
@@ -44,6 +54,8 @@ class Answer:
     counted: tuple[tuple[str, str], ...]       # (claim id, verdict) that count as evidence
     not_counted: tuple[tuple[str, str], ...]   # (claim id, why not)
     windows: tuple[tuple[str, tuple[str, str] | None], ...] = ()   # (claim id, (first, last) or None: runs)
+    # (claim id, the largest probability of another verdict under its alternatives, None when not simulated)
+    other_verdict: tuple[tuple[str, float | None], ...] = ()
 
     @property
     def evidence_through(self) -> str | None:
@@ -56,7 +68,8 @@ class Answer:
                 "answer": self.text, "counted": [list(c) for c in self.counted],
                 "not_counted": [list(c) for c in self.not_counted],
                 "windows": [[cid, list(w) if w else None] for cid, w in self.windows],
-                "evidence_through": self.evidence_through}
+                "evidence_through": self.evidence_through,
+                "other_verdict": [[cid, p] for cid, p in self.other_verdict]}
 
 
 def outcome(verdicts: Iterable[str]) -> str:
@@ -81,6 +94,9 @@ def answer(question: Question, results: Iterable[Any]) -> Answer:
             not_counted.append((cid, "not evaluated in this build"))
         elif r.reachability not in (DECIDABLE, ""):
             not_counted.append((cid, f"{r.verdict}, but {r.reachability}"))
+        elif _settled(r):
+            not_counted.append((cid, f"{r.verdict}, but settled at these sizes: another verdict comes out under "
+                                     f"{r.operating['max_other']:.0%} of the time under every alternative tried"))
         elif r.verdict in (SUPPORTED, NOT_SUPPORTED):
             counted.append((cid, r.verdict))
         else:
@@ -89,7 +105,14 @@ def answer(question: Question, results: Iterable[Any]) -> Answer:
     text = question.answers[result].format(decided=len(counted), total=len(question.claims))
     windows = tuple((cid, tuple(w) if (w := getattr(by_id.get(cid), "evidence_window", None)) else None)
                     for cid in question.claims if cid in by_id)
-    return Answer(question, result, " ".join(text.split()), tuple(counted), tuple(not_counted), windows)
+    other = tuple((cid, (getattr(by_id[cid], "operating", None) or {}).get("max_other"))
+                  for cid, _ in counted)
+    return Answer(question, result, " ".join(text.split()), tuple(counted), tuple(not_counted), windows, other)
+
+
+def _settled(r: Any) -> bool:
+    op = getattr(r, "operating", None)
+    return bool(op and op.get("settled"))
 
 
 def parse_questions(raw: Any, path: Any, claim_ids: Iterable[str]) -> list[Question]:

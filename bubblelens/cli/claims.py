@@ -35,6 +35,19 @@ def _specs(data: Path):
     return load_registry(curated(data, "claims.toml"), KINDS)
 
 
+def _operating(spec, evidence):
+    """The claim's verdict on the evidence and its verdict probabilities (claims/operating.py), in quick and
+    full; on a profile's skeleton (sizes only) a model claim has no values to fit, and says so."""
+    from bubblelens.claims.engine import evaluate_claim, simulates
+    from bubblelens.claims.operating import OperatingCharacteristics, operating_characteristics
+    from bubblelens.claims.simulators import ALTERNATIVES
+
+    verdict = evaluate_claim(spec, evidence).verdict
+    if not simulates(evidence.profile):
+        return OperatingCharacteristics(verdict, "", (), f"not simulated at {evidence.profile} size")
+    return operating_characteristics(spec.id, spec.statistic, spec.params, evidence, verdict, ALTERNATIVES)
+
+
 @app.command("check")
 def check(profile: str = typer.Option("quick", "--profile", help="Sizes of this profile: smoke, quick or full."),
           out: Path = typer.Option(Path("reports"), "--out",
@@ -44,6 +57,7 @@ def check(profile: str = typer.Option("quick", "--profile", help="Sizes of this 
     """Which verdicts each claim can reach at a profile's sample sizes; exit 3 if one is unreachable
     in quick or full."""
     from bubblelens.claims.check import build_evidence, check_claims, skeleton_evidence
+    from bubblelens.claims.kinds import VERDICTS
     from bubblelens.core.config import profile_config
     from bubblelens.external.views import load_evidence_market
     from bubblelens.market.reference import published_results
@@ -58,14 +72,21 @@ def check(profile: str = typer.Option("quick", "--profile", help="Sizes of this 
     if evidence is None:
         evidence = skeleton_evidence(profile_config(profile), market, published)
     checks = check_claims(specs, evidence)
+    odds = [_operating(s, evidence) for s in specs]
     if as_json:
-        typer.echo(json.dumps({"sizes_from": source, "claims": [c.to_json() for c in checks]}, indent=2))
+        typer.echo(json.dumps({"sizes_from": source, "claims": [{**c.to_json(), "operating": o.to_json()}
+                                                                for c, o in zip(checks, odds)]}, indent=2))
     else:
-        table = Table(title=f"Reachable verdicts at {profile} sizes (from {source})", title_justify="left")
-        for col in ("claim", "reachable", "unreachable", "status"):
+        table = Table(title=f"Reachable verdicts at {profile} sizes (from {source}), and the probability of each "
+                      "verdict under alternatives fitted to the data (S supported, N not supported, I inconclusive)",
+                      title_justify="left")
+        for col in ("claim", "reachable", "unreachable", "status", "verdict", "P(S / N / I) per scenario", "settled"):
             table.add_column(col)
-        for c in checks:
-            table.add_row(c.claim_id, ", ".join(c.reach.verdicts), ", ".join(c.reach.missing) or "—", c.status)
+        for c, o in zip(checks, odds):
+            probs = "\n".join(f"{s.name}: " + " / ".join(f"{s.probabilities[v]:.2f}" for v in VERDICTS)
+                              for s in o.scenarios) or o.unavailable
+            table.add_row(c.claim_id, ", ".join(c.reach.verdicts), ", ".join(c.reach.missing) or "—", c.status,
+                          o.observed, probs, "yes" if o.settled else "no" if o.scenarios else "—")
         Console(soft_wrap=True).print(table)
     from bubblelens.claims import history
 

@@ -76,13 +76,31 @@ def _claim_reach(c) -> str:
             f"{c.reachability}: this verdict is not evidence.")
 
 
+def _claim_odds(c) -> str:
+    """How likely each verdict was under the claim's fitted alternatives (claims/operating.py)."""
+    op = getattr(c, "operating", None)
+    if not op:
+        return ""
+    if op.get("unavailable"):
+        return f"*Verdict probabilities not simulated: {op['unavailable']}.*"
+    parts = "; ".join(f"{s['name']} ({s['text']}): " + ", ".join(f"{v} {100 * q:.0f} %" for v, q in
+                                                                s["probabilities"].items())
+                      for s in op["scenarios"])
+    sims = op["scenarios"][0]["sims"] if op["scenarios"] else 0
+    end = (f"**settled at these sizes**: under every alternative another verdict comes out under "
+           f"{100 * op['settled_below']:.0f} % of the time, so this verdict reports the rule more than the data."
+           if op["settled"] else f"another verdict comes out up to {100 * op['max_other']:.0f} % of the time.")
+    return f"*Could it have gone the other way? Simulated at these sizes ({op['model']}; {sims} draws each): " \
+           f"{parts}* — {end}"
+
+
 def _verdict_callouts(claims: list) -> list[Callout]:
     out = []
     for c in claims:
         title = f"{c.claim_id}: {c.statement}"
         label = c.verdict + (" (indicative)" if c.indicative else "")
         lines = [f"{label.capitalize()}. {c.reading}" + (f" Reason: {c.reason}." if c.reason else ""),
-                 _claim_reach(c), _claim_history(c)]      # one entry per line of the claim's block
+                 _claim_reach(c), _claim_odds(c), _claim_history(c)]      # one entry per line of the claim's block
         out.append(Callout("verdict", title, "\n".join(line for line in lines if line), c.verdict))
     return out
 
@@ -106,7 +124,10 @@ def _currency(a: dict, profile: str) -> str:
 
 def _answer_block(a: dict, profile: str) -> Paragraph:
     """One question, its registry-written answer, the strength of the evidence behind it and its date."""
-    counted = ", ".join(f"{cid} {v}" for cid, v in a["counted"]) or "none"
+    other = dict((cid, q) for cid, q in a.get("other_verdict", []))
+    counted = ", ".join(f"{cid} {v}" + (f" (another verdict in up to {100 * other[cid]:.0f} % of simulated draws)"
+                                        if other.get(cid) is not None else "")
+                        for cid, v in a["counted"]) or "none"
     left = "; ".join(f"{cid} ({why})" for cid, why in a["not_counted"])
     strength = f" *Evidence: {len(a['counted'])} of {len(a['counted']) + len(a['not_counted'])} claims decided " \
                f"({counted})" + (f"; not decided: {left}" if left else "") + ".*"
@@ -119,6 +140,11 @@ def summary_section(meta: ReportMeta, claims: list, answers: list | None = None)
              f"{counts['supported']} are supported, {counts['not supported']} not supported and "
              f"{counts['inconclusive']} inconclusive on the evidence of this build. ")
     settled = [c.claim_id for c in claims if getattr(c, "reachability", "decidable") not in ("decidable", "")]
+    in_practice = [c.claim_id for c in claims if c.claim_id not in settled and getattr(c, "settled", False)]
+    if in_practice:
+        intro += (f"{len(in_practice)} verdict(s) ({', '.join(in_practice)}) are settled in practice: simulated at "
+                  "these sizes under the alternatives fitted to the data, another verdict came out under 5 % of "
+                  "the time, so the answers do not count them. ")
     if settled:
         intro += (f"Only {len(claims) - len(settled)} of these verdicts could have come out otherwise at the sizes in "
                   f"hand; for {len(settled)} ({', '.join(settled)}) some verdict is out of reach "

@@ -248,8 +248,14 @@ def test_claims_check_labels_smoke_and_names_what_quick_cannot_decide(smoke):
     report = json.loads(ok.stdout)
     assert report["sizes_from"].startswith("the smoke build")
     assert any(c["status"] == "cannot be decided at smoke size" for c in report["claims"])
+    assert all(c["operating"]["unavailable"].startswith("not simulated") for c in report["claims"])
     quick = run_cli("claims", "check", "--profile", "quick", "--out", str(smoke["out"]), "--json")
-    settled = [c["claim"] for c in json.loads(quick.stdout)["claims"] if c["unreachable"]]
+    claims = json.loads(quick.stdout)["claims"]
+    # at quick sizes every claim carries its verdict probabilities, or says why none could be simulated
+    assert all(c["operating"]["scenarios"] or c["operating"]["unavailable"] for c in claims)
+    market = [c for c in claims if c["claim"] == "disillusionment-after-peak"][0]["operating"]
+    assert [s["name"] for s in market["scenarios"]] == ["as measured", "mirrored"]
+    settled = [c["claim"] for c in claims if c["unreachable"]]
     # exit 3 exactly when some claim cannot reach a verdict, and the error names each such claim
     assert quick.returncode == (3 if settled else 0)
     assert all(cid in quick.stderr for cid in settled) and "Traceback" not in quick.stderr

@@ -19,6 +19,7 @@ class R:                                       # the fields of a ClaimResult tha
     verdict: str
     reachability: str = "decidable"
     reason: str = ""
+    operating: dict | None = None
 
 
 @pytest.mark.parametrize("verdicts, expected", [
@@ -38,6 +39,17 @@ def test_only_decided_claims_that_could_have_gone_otherwise_count():
                                    "c": "inconclusive: too few seeds (n=1 < 3)"}
     assert answer(Q, [R("a", NOT_SUPPORTED)]).outcome == "against"
     assert answer(Q, []).outcome == "open"
+
+
+def test_a_verdict_settled_in_practice_does_not_count_and_counted_ones_carry_their_odds():
+    """Settled in practice: no alternative fitted to the data gives another verdict 5 % of the time."""
+    firm = {"settled": True, "max_other": 0.01}
+    open_ = {"settled": False, "max_other": 0.62}
+    a = answer(Q, [R("a", SUPPORTED, operating=open_), R("b", NOT_SUPPORTED, operating=firm), R("c", INCONCLUSIVE)])
+    assert a.outcome == "thesis" and a.counted == (("a", SUPPORTED),)
+    assert dict(a.not_counted)["b"].startswith("not supported, but settled at these sizes")
+    assert a.other_verdict == (("a", 0.62),) and a.to_json()["other_verdict"] == [["a", 0.62]]
+    assert answer(Q, [R("b", NOT_SUPPORTED, operating=firm)]).outcome == "open"
 
 
 def _raw(**changes):

@@ -161,6 +161,7 @@ def test_cache_key_follows_the_claims_own_series_and_a_cached_result_is_relabell
     ev3 = dataclasses.replace(ev, market=dataclasses.replace(ev.market, series={"a": edited}))
     assert evidence_digest(claim, ev3) != key                    # its own series changed: recomputed
     assert evidence_digest(claim, dataclasses.replace(ev, profile="full")) == key   # market claims: any profile
+    assert evidence_digest(claim, dataclasses.replace(ev, profile="smoke")) != key  # ... but smoke skips the odds
     r = evaluate_and_check(claim, ev, strict=True)
     again = result_from_json(r.to_json(), claim, "smoke")
     assert again.verdict == r.verdict and again.reachable == r.reachable and again.ci == r.ci

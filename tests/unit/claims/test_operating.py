@@ -1,0 +1,130 @@
+"""Operating characteristics: the simulated probability of each verdict against its closed form where one
+exists (the Clopper-Pearson share of failing runs: a binomial sum over the counts whose interval lies
+beyond the threshold), the settled rule, and every kind's alternatives on small evidence."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as sps
+
+from bubblelens.analysis import stats
+from bubblelens.claims.kinds import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, VERDICTS
+from bubblelens.claims.operating import (OperatingCharacteristics, ScenarioResult, expit, logit, mirrored,
+                                         operating_characteristics, shrunk_share)
+from bubblelens.claims.simulators import ALTERNATIVES
+from bubblelens.claims.statistics import KINDS
+
+from test_claims import evidence, fake_series, growing, runs, spec
+
+CHECK = {"model": "mlp_gan", "dataset": "ring8", "variant": "vanilla", "metric": "modes", "max": 8}
+
+
+def exact_share_verdicts(n: int, share: float, threshold: float, level: float = 0.95) -> dict[str, float]:
+    """P(verdict) of the share-of-failing-runs rule when each of n runs fails with probability `share`."""
+    out = dict.fromkeys(VERDICTS, 0.0)
+    for k in range(n + 1):
+        cp = stats.clopper_pearson(k, n, level)
+        v = SUPPORTED if cp["lo"] > threshold else NOT_SUPPORTED if cp["hi"] < threshold else INCONCLUSIVE
+        out[v] += sps.binom.pmf(k, n, share)
+    return out
+
+
+@pytest.mark.parametrize("n, k, sims", [(20, 3, 1500), (12, 0, 600)])
+def test_share_of_failing_runs_matches_the_binomial_closed_form(n, k, sims):
+    claim = spec("share_of_runs_failing", checks=[CHECK], threshold=0.2)
+    ev = evidence(runs(("mlp_gan", "ring8", "vanilla", "modes", [7.0] * k + [8.0] * (n - k))))
+    observed = KINDS[claim.statistic].fn(ev, claim.params).verdict
+    oc = operating_characteristics("t", claim.statistic, claim.params, ev, observed, ALTERNATIVES, sims=sims)
+    estimate = logit(shrunk_share(k, n))
+    shares = {"as measured": expit(estimate), "mirrored": expit(mirrored(estimate, logit(0.2)))}
+    for s in oc.scenarios:
+        exact = exact_share_verdicts(n, shares[s.name], 0.2)
+        for v in VERDICTS:
+            se = math.sqrt(max(exact[v] * (1 - exact[v]), 1e-4) / sims)
+            assert abs(s.probabilities[v] - exact[v]) < 4 * se, (s.name, v, s.probabilities[v], exact[v])
+
+
+def _oc(probabilities: list[dict[str, float]], observed: str) -> OperatingCharacteristics:
+    return OperatingCharacteristics(observed, "m", tuple(ScenarioResult(f"s{i}", "", p, 100)
+                                                         for i, p in enumerate(probabilities)))
+
+
+def test_settled_only_when_every_scenario_keeps_the_verdict_95_percent_of_the_time():
+    keep = {SUPPORTED: 0.97, NOT_SUPPORTED: 0.01, INCONCLUSIVE: 0.02}
+    flip = {SUPPORTED: 0.30, NOT_SUPPORTED: 0.60, INCONCLUSIVE: 0.10}
+    assert _oc([keep, keep], SUPPORTED).settled
+    assert not _oc([keep, flip], SUPPORTED).settled
+    assert _oc([keep, flip], SUPPORTED).max_other == pytest.approx(0.70)
+    assert not _oc([], SUPPORTED).settled                     # nothing simulated: nothing claimed
+    back = OperatingCharacteristics.from_json(_oc([keep, flip], SUPPORTED).to_json())
+    assert back.max_other == pytest.approx(0.70) and not back.settled
+
+
+def test_mirror_reflects_across_a_threshold_or_a_band():
+    assert mirrored(3.0, 1.0) == -1.0
+    assert mirrored(-2.0, math.log(0.5), 0.0) == pytest.approx(2.0 + math.log(0.5))
+
+
+def test_a_decisive_rule_on_a_large_effect_is_not_settled():
+    """A verdict the mirrored truth would reverse is evidence, however large the effect measured."""
+    claim = spec("mean_below", metric="laplacian_ratio", model="vae", dataset="fashion_mnist", bound=1.0)
+    ev = evidence(runs(("vae", "fashion_mnist", "reference", "laplacian_ratio", [0.15, 0.17, 0.16])))
+    oc = operating_characteristics("t", claim.statistic, claim.params, ev, SUPPORTED, ALTERNATIVES, sims=100)
+    assert oc.scenarios[0].probabilities[SUPPORTED] > 0.95
+    assert oc.scenarios[1].probabilities[NOT_SUPPORTED] > 0.95 and not oc.settled
+
+
+def test_seed_cv_at_its_threshold_rarely_decides():
+    """A CV measured at the threshold sits at the edge: the rule is inconclusive most of the time."""
+    claim = spec("seed_cv", metric="high_quality", model="mlp_gan", dataset="ring8", variant="vanilla",
+                 threshold=0.05, min_n=10)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(20)
+    x = 0.6 * (1 + 0.05 * (x - x.mean()) / x.std(ddof=1))              # sample CV exactly 0.05
+    ev = evidence(runs(("mlp_gan", "ring8", "vanilla", "high_quality", x.tolist())))
+    oc = operating_characteristics("t", claim.statistic, claim.params, ev, INCONCLUSIVE, ALTERNATIVES, sims=200)
+    assert all(s.probabilities[INCONCLUSIVE] > 0.8 for s in oc.scenarios)
+
+
+def test_growth_comparison_alternatives_reverse_the_verdict_when_mirrored():
+    claim = spec("growth_comparison", category="market", pairs=[{"faster": "h", "slower": "c"}])
+    ev = evidence(series=[growing("h", 3.0, n=30), growing("c", 1.5, n=20)])
+    observed = KINDS[claim.statistic].fn(ev, claim.params).verdict
+    oc = operating_characteristics("t", claim.statistic, claim.params, ev, observed, ALTERNATIVES, sims=30)
+    assert observed == SUPPORTED
+    assert oc.scenarios[0].probabilities[SUPPORTED] > 0.9 and oc.scenarios[1].probabilities[NOT_SUPPORTED] > 0.9
+
+
+def test_proportion_change_alternatives_swap_the_waves():
+    signal = fake_series("abandon", pd.to_datetime(["2024-07-01", "2025-07-01"]), [17.0, 42.0])
+    sizes = fake_series("sizes", pd.to_datetime(["2025-07-01"]), [1006.0], labels=["w2025"])
+    claim = spec("proportion_change", category="market", signal="abandon", sizes="sizes", assumed_min_n=100,
+                 waves=[{"when": "2024", "size_label": ""}, {"when": "2025", "size_label": "w2025"}])
+    ev = evidence(series=[signal, sizes])
+    oc = operating_characteristics("t", claim.statistic, claim.params, ev, SUPPORTED, ALTERNATIVES, sims=40)
+    assert oc.scenarios[0].probabilities[SUPPORTED] == 1.0 and oc.scenarios[1].probabilities[NOT_SUPPORTED] == 1.0
+
+
+def test_explosive_roots_have_a_null_and_an_acceleration():
+    quarters = pd.date_range("2014-12-31", periods=40, freq="QE")
+    z = np.concatenate([np.linspace(0, 2, 20), np.linspace(2.1, 6, 20)])     # growth that steps up halfway
+    claim = spec("explosive_roots", category="market", series=["a"], scale="log", reps=200)
+    ev = evidence(series=[fake_series("a", quarters, np.exp(z + 0.02 * np.sin(np.arange(40))))])
+    observed = KINDS[claim.statistic].fn(ev, claim.params).verdict
+    oc = operating_characteristics("t", claim.statistic, claim.params, ev, observed, ALTERNATIVES, sims=60)
+    null, shift = oc.scenarios
+    assert null.probabilities[SUPPORTED] < 0.2                   # about its size under the null
+    assert shift.probabilities[SUPPORTED] > null.probabilities[SUPPORTED]
+
+
+def test_every_kind_has_alternatives():
+    assert set(ALTERNATIVES) == set(KINDS)
+
+
+def test_unfittable_evidence_says_why_instead_of_guessing():
+    claim = spec("share_of_runs_failing", checks=[CHECK], threshold=0.2)
+    oc = operating_characteristics("t", claim.statistic, claim.params, evidence(runs()), INCONCLUSIVE, ALTERNATIVES)
+    assert oc.unavailable.startswith("the evidence cannot be fitted") and not oc.settled
