@@ -13,6 +13,12 @@ the claim's own statistic is applied to data simulated at the sizes in hand. Two
   Tests of "no effect against an effect" (explosive roots) use their null and a stated, data-fitted
   alternative instead; each scenario says in words what it assumes.
 
+Read the two apart. The chance of the same verdict *as measured* is its replicability: how often
+another build of the same sizes would say the same if the truth were what this one estimated. The chance
+of another verdict *mirrored* is the rule's power against the other side: how often it would have noticed
+had the truth lain across the threshold. The first scenario of every claim is the one the data point to
+(the estimate, or the null when the test could not reject it), the second the other side.
+
 A claim is **settled** at these sizes when, in every scenario, the verdict it got comes out at least
 95 % of the time (`SETTLED_BELOW`): then even a truth on the other side would almost never have changed
 it, so the verdict reports the design, not the data. The report marks such claims; the answers do not
@@ -71,9 +77,19 @@ class OperatingCharacteristics:
     scenarios: tuple[ScenarioResult, ...]
     unavailable: str = ""                 # why no simulation was possible (then scenarios is empty)
 
+    def same(self, scenario: ScenarioResult) -> float:
+        """The probability of the observed verdict in `scenario`."""
+        return scenario.probabilities.get(self.observed, 0.0)
+
     def other(self, scenario: ScenarioResult) -> float:
         """The probability of any verdict other than the observed one in `scenario`."""
-        return 1.0 - scenario.probabilities.get(self.observed, 0.0)
+        return 1.0 - self.same(scenario)
+
+    @property
+    def same_per_scenario(self) -> tuple[float, ...]:
+        """P(the observed verdict) in each scenario: the first its replicability, the others its chance
+        of surviving a truth on the other side (one minus the rule's power there)."""
+        return tuple(self.same(s) for s in self.scenarios)
 
     @property
     def max_other(self) -> float | None:
@@ -87,14 +103,21 @@ class OperatingCharacteristics:
     def to_json(self) -> dict:
         return jsonable({"observed": self.observed, "model": self.model, "unavailable": self.unavailable,
                          "settled": self.settled, "max_other": self.max_other, "settled_below": SETTLED_BELOW,
+                         "mc_se_max": mc_standard_error(min((s.sims for s in self.scenarios), default=0)),
                          "scenarios": [{"name": s.name, "text": s.text, "probabilities": s.probabilities,
-                                        "sims": s.sims, "other": self.other(s)} for s in self.scenarios]})
+                                        "sims": s.sims, "same": self.same(s), "other": self.other(s)}
+                                       for s in self.scenarios]})
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> "OperatingCharacteristics":
         return cls(d["observed"], d.get("model", ""),
                    tuple(ScenarioResult(s["name"], s["text"], dict(s["probabilities"]), s["sims"])
                          for s in d.get("scenarios", [])), d.get("unavailable", ""))
+
+
+def mc_standard_error(sims: int) -> float | None:
+    """The largest Monte Carlo standard error of a simulated probability at `sims` draws (at p = 1/2)."""
+    return math.sqrt(0.25 / sims) if sims else None
 
 
 # A kind's alternatives: (evidence in hand, the claim's params) -> the fitted scenarios. One table per

@@ -10,7 +10,15 @@ simulated on the series' own dates.
 - explosive windows (valuation ratios): the claim's own sieve wild bootstrap (the null) against the same
   series with an explosive run in the window at the pace each ratio kept in the yardstick window (the
   dot-com run-up). P-values of simulated series are read from the claim's bootstrap null draws of the
-  observed series, at its BIC lag (warp-speed Monte Carlo: Giacomini, Politis and White 2013).
+  observed series, at its BIC lag (warp-speed Monte Carlo: Giacomini, Politis and White 2013, would draw one
+  bootstrap per simulated series; reading the observed series' draws instead is cheaper and may overstate
+  the run scenario's chance of "supported").
+
+What these models leave out, and the reports say so in each model's words: growth residuals are
+independent (the series' autocorrelation is not simulated) and each series is fitted from the claim's
+`since`, not on the pair's common window; the explosive-roots alternative is a break in drift, not an
+explosive root; and under a null the p-value is uniform, so a band of inconclusive p-values keeps the
+explosive claims from ever being settled in practice, whatever the sizes.
 """
 from __future__ import annotations
 
@@ -65,6 +73,9 @@ def _growth(ev: Evidence, p: Mapping[str, Any]) -> Alternatives:
                 resid = z - (intercept + slope * t)
                 models[sid] = {"walk": False, "index": f.index, "t": t, "intercept": intercept, "slope": slope,
                                "sd": float(resid.std(ddof=2))}
+    slower = [pair["slower"] for pair in p["pairs"]]
+    if len(set(slower)) < len(slower):      # the mirror moves each pair's slower series: one move per series
+        raise Insufficient("two pairs share their slower series, so no one trend mirrors both")
     gaps = {pair["slower"]: models[pair["faster"]]["slope"] - models[pair["slower"]]["slope"] for pair in p["pairs"]}
 
     def sampler(sign: float):
@@ -85,8 +96,8 @@ def _growth(ev: Evidence, p: Mapping[str, Any]) -> Alternatives:
         return "; ".join(f"{pair['faster']} / {pair['slower']} ×{math.exp(sign * gaps[pair['slower']]):.2f} a year"
                          for pair in p["pairs"]) + (" (as fitted)" if sign > 0 else " (each ratio inverted)")
     scenarios = measured_and_mirrored(1.0, -1.0, text, sampler)
-    model = "log-linear trends with normal residuals" + (f"; {', '.join(sorted(walks))} a random walk with drift"
-                                                         if walks else "")
+    model = "log-linear trends with independent normal residuals, fitted from " + (p["since"] or "each start") + \
+        (f"; {', '.join(sorted(walks))} a random walk with drift" if walks else "")
     return Alternatives(scenarios, model, sims=100)
 
 
@@ -173,7 +184,8 @@ def _explosive_roots(ev: Evidence, p: Mapping[str, Any]) -> Alternatives:
                       for m in fits)
     return Alternatives((Scenario("steady growth (null)", steady, sampler(False)),
                          Scenario("acceleration", shift, sampler(True))),
-                        "random walks in logs, normal steps; GSADF p-values from the claim's own null draws", sims=200)
+                        "random walks in logs, normal steps, the alternative a step up in drift (a regime shift, not "
+                        "an explosive root); GSADF p-values from the claim's own null draws", sims=200)
 
 
 @alternatives("explosive_window")
@@ -224,4 +236,6 @@ def _explosive_window(ev: Evidence, p: Mapping[str, Any]) -> Alternatives:
                          Scenario("a dot-com-paced run", f"the same, rising from {p['window_start'][:7]} at the "
                                   f"yardstick's pace ({pace})", batch=batch(True))),
                         "the claim's AR sieve wild bootstrap of each ratio (unit root, its own autocorrelation and "
-                        "volatility path), at its BIC lag; p-values against the claim's own bootstrap draws", sims=100)
+                        "volatility path), at its BIC lag; p-values against the observed series' bootstrap draws, "
+                        "not each simulated series' own, which may overstate the chance of 'supported' under the "
+                        "run", sims=100)

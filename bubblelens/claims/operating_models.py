@@ -76,7 +76,8 @@ def _mean_below(ev: Evidence, p: Mapping[str, Any]) -> Alternatives:
     if a.size < 2 or a.mean() <= 0 or p["bound"] <= 0:
         raise Insufficient("needs two or more seeds with a positive mean and a positive bound")
     cv = float(a.std(ddof=1) / a.mean())
-    b_mean, b_sd = (float(b.mean()), float(b.std(ddof=1))) if b is not None and b.size > 1 else (0.0, 0.0)
+    b_mean = float(b.mean()) if b is not None and b.size else 0.0
+    b_sd = float(b.std(ddof=1)) if b is not None and b.size > 1 else 0.0      # one seed: no spread to draw
 
     def sampler(log_mean: float):
         mean = math.exp(log_mean)
@@ -141,7 +142,8 @@ def _compute_returns(ev: Evidence, p: Mapping[str, Any]) -> Alternatives:
         y = sign * g[p["metric"]].to_numpy(float)
         f0, amp, k = sign * r["floor"], r["amplitude"], r["k"]
         resid = y - cost._saturating(x, f0, amp, k)
-        series.append((g.index, x, f0, amp, k, float(resid.std(ddof=1)) if len(x) > 3 else 0.0))
+        # three parameters fitted: the residual sd on n - 3 degrees of freedom
+        series.append((g.index, x, f0, amp, k, float(np.sqrt(resid @ resid / (len(x) - 3))) if len(x) > 3 else 0.0))
     est = float(np.mean([-k * (x.max() - 1) for _, x, _, _, k, _ in series]))
 
     def sampler(log_r: float):
@@ -188,26 +190,44 @@ def _compute_to_target(ev: Evidence, p: Mapping[str, Any]) -> Alternatives:
                 raise Insufficient(f"the {arm} runs on {ds} carry no FLOPs per step, checkpoints or budget")
             design[ds, arm] = (ss, fps, every, budget)
 
+    # One frame with every design value and each run's two possible first steps at target (at once, or
+    # late: 90 % of its budget); a draw only picks, per pair, which arm is late.
+    b = RunsBuilder(ev)
+    for ds in datasets:
+        for arm in arms:
+            ss, fps, every, budget = design[ds, arm]
+            for m, v in (("flops_per_step", fps), ("checkpoint_every", every), (KEY_FLOPS_TOTAL, budget)):
+                b.set(p["model"], ds, arm, m, v)
+            b.set(p["model"], ds, arm, "target_step", dict.fromkeys(ss, 0.0))
+            b.set(p["model"], ds, arm, "reached_target", dict.fromkeys(ss, 1.0))
+    frame = b.evidence().runs
+    at_target = (frame["metric"] == "target_step").to_numpy()
+    keys = list(zip(frame["dataset"], frame["variant"], frame["seed"].astype(int)))
+    rows = {k: i for i, (k, t) in enumerate(zip(keys, at_target)) if t}          # (ds, arm, seed) -> row
+    pairs = [(ds, s) for ds in datasets for s in design[ds, arms[0]][0]]
+    early = np.zeros(len(frame))
+    late = np.zeros(len(frame))
+    for ds, s in pairs:
+        for arm in arms:
+            _, fps, every, budget = design[ds, arm]
+            early[rows[ds, arm, s]] = every[s]
+            late[rows[ds, arm, s]] = math.floor(0.9 * budget[s] / fps[s] / every[s]) * every[s]
+    treat_rows = np.array([rows[ds, arms[1], s] for ds, s in pairs], dtype=int)
+    base_rows = np.array([rows[ds, arms[0], s] for ds, s in pairs], dtype=int)
+
     def sampler(x: float):
         share = expit(x)
 
         def sample(rng: np.random.Generator) -> str:
-            b = RunsBuilder(ev)
-            for ds in datasets:
-                ss = design[ds, arms[0]][0]
-                order = {s: ("tie" if rng.random() < undetermined else
-                             "costlier" if rng.random() < share else "cheaper") for s in ss}
-                for arm in arms:
-                    _, fps, every, budget = design[ds, arm]
-                    for m, v in (("flops_per_step", fps), ("checkpoint_every", every), (KEY_FLOPS_TOTAL, budget)):
-                        b.set(p["model"], ds, arm, m, v)
-                    late = {s: math.floor(0.9 * budget[s] / fps[s] / every[s]) * every[s] for s in ss}
-                    # the slower arm of a known pair first reaches the target late, the other at once
-                    slower = {"costlier": arms[1], "cheaper": arms[0]}
-                    at = {s: late[s] if slower.get(order[s]) == arm else every[s] for s in ss}
-                    b.set(p["model"], ds, arm, "target_step", at)
-                    b.set(p["model"], ds, arm, "reached_target", dict.fromkeys(ss, 1.0))
-            return verdict_of(cost.compute_to_target, b.evidence(), p)
+            tie = rng.random(len(pairs)) < undetermined
+            costlier = rng.random(len(pairs)) < share
+            values = frame["value"].to_numpy(float).copy()
+            values[at_target] = early[at_target]
+            # the slower arm of a known pair first reaches the target late, the other at once; a tie: both at once
+            values[treat_rows[~tie & costlier]] = late[treat_rows[~tie & costlier]]
+            values[base_rows[~tie & ~costlier]] = late[base_rows[~tie & ~costlier]]
+            return verdict_of(cost.compute_to_target, Evidence(frame.assign(value=values), ev.sweep, ev.market,
+                                                                ev.profile, ev.published), p)
         return sample
 
     est = logit(shrunk_share(int(det["costlier"]), int(det["determined"])))

@@ -14,8 +14,10 @@ by a rule that could have produced another verdict at these sizes:
 
 A verdict that is settled in practice — under every plausible alternative fitted to the data, the other
 verdicts together come out under 5 % of the time (claims/operating.py) — does not count either: the data
-could not plausibly have changed it. Each counted claim carries the largest such probability of another
-verdict, so a reader sees how firm each piece of the answer is.
+could not plausibly have changed it. Each counted claim carries, per scenario, the probability that its
+verdict comes out again: as measured (its replicability at these sizes) and with the truth on the other
+side of its threshold (one minus the rule's power there), so a reader sees how much each piece of the
+answer rests on.
 
 No adjustment for the number of claims: `thesis` and `against` assert that *every* counted claim came out
 the same way, an intersection-union test, which holds its level without correction (Berger 1982); `mixed`
@@ -54,8 +56,9 @@ class Answer:
     counted: tuple[tuple[str, str], ...]       # (claim id, verdict) that count as evidence
     not_counted: tuple[tuple[str, str], ...]   # (claim id, why not)
     windows: tuple[tuple[str, tuple[str, str] | None], ...] = ()   # (claim id, (first, last) or None: runs)
-    # (claim id, the largest probability of another verdict under its alternatives, None when not simulated)
-    other_verdict: tuple[tuple[str, float | None], ...] = ()
+    # (claim id, ((scenario, P(its verdict again)), ...)) over the scenarios of claims/operating.py: the one
+    # the data point to, then the other side; () when not simulated
+    same_verdict: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] = ()
 
     @property
     def evidence_through(self) -> str | None:
@@ -69,7 +72,7 @@ class Answer:
                 "not_counted": [list(c) for c in self.not_counted],
                 "windows": [[cid, list(w) if w else None] for cid, w in self.windows],
                 "evidence_through": self.evidence_through,
-                "other_verdict": [[cid, p] for cid, p in self.other_verdict]}
+                "same_verdict": [[cid, [list(x) for x in p]] for cid, p in self.same_verdict]}
 
 
 def outcome(verdicts: Iterable[str]) -> str:
@@ -96,7 +99,7 @@ def answer(question: Question, results: Iterable[Any]) -> Answer:
             not_counted.append((cid, f"{r.verdict}, but {r.reachability}"))
         elif _settled(r):
             not_counted.append((cid, f"{r.verdict}, but settled at these sizes: another verdict comes out under "
-                                     f"{r.operating['max_other']:.0%} of the time under every alternative tried"))
+                                     f"{r.operating['settled_below']:.0%} of the time under every alternative tried"))
         elif r.verdict in (SUPPORTED, NOT_SUPPORTED):
             counted.append((cid, r.verdict))
         else:
@@ -105,9 +108,9 @@ def answer(question: Question, results: Iterable[Any]) -> Answer:
     text = question.answers[result].format(decided=len(counted), total=len(question.claims))
     windows = tuple((cid, tuple(w) if (w := getattr(by_id.get(cid), "evidence_window", None)) else None)
                     for cid in question.claims if cid in by_id)
-    other = tuple((cid, (getattr(by_id[cid], "operating", None) or {}).get("max_other"))
-                  for cid, _ in counted)
-    return Answer(question, result, " ".join(text.split()), tuple(counted), tuple(not_counted), windows, other)
+    same = tuple((cid, tuple((sc["name"], sc["same"]) for sc in (getattr(by_id[cid], "operating", None) or {}).get("scenarios", [])))
+                 for cid, _ in counted)
+    return Answer(question, result, " ".join(text.split()), tuple(counted), tuple(not_counted), windows, same)
 
 
 def _settled(r: Any) -> bool:

@@ -77,16 +77,23 @@ def check(profile: str = typer.Option("quick", "--profile", help="Sizes of this 
         typer.echo(json.dumps({"sizes_from": source, "claims": [{**c.to_json(), "operating": o.to_json()}
                                                                 for c, o in zip(checks, odds)]}, indent=2))
     else:
-        table = Table(title=f"Reachable verdicts at {profile} sizes (from {source}), and the probability of each "
-                      "verdict under alternatives fitted to the data (S supported, N not supported, I inconclusive)",
+        table = Table(title=f"Reachable verdicts at {profile} sizes (from {source})", title_justify="left")
+        for col in ("claim", "reachable", "unreachable", "status"):
+            table.add_column(col)
+        for c in checks:
+            table.add_row(c.claim_id, ", ".join(c.reach.verdicts), ", ".join(c.reach.missing) or "—", c.status)
+        Console(soft_wrap=True).print(table)
+        table = Table(title="Probability of each verdict under alternatives fitted to the data (claims/operating.py)",
                       title_justify="left")
-        for col in ("claim", "reachable", "unreachable", "status", "verdict", "P(S / N / I) per scenario", "settled"):
+        for col in ("claim", "verdict", "scenario", *VERDICTS, "settled"):
             table.add_column(col)
         for c, o in zip(checks, odds):
-            probs = "\n".join(f"{s.name}: " + " / ".join(f"{s.probabilities[v]:.2f}" for v in VERDICTS)
-                              for s in o.scenarios) or o.unavailable
-            table.add_row(c.claim_id, ", ".join(c.reach.verdicts), ", ".join(c.reach.missing) or "—", c.status,
-                          o.observed, probs, "yes" if o.settled else "no" if o.scenarios else "—")
+            if not o.scenarios:
+                table.add_row(c.claim_id, o.observed, o.unavailable, "", "", "", "—")
+            for i, sc in enumerate(o.scenarios):
+                table.add_row(c.claim_id if i == 0 else "", o.observed if i == 0 else "", sc.name,
+                              *(f"{sc.probabilities[v]:.2f}" for v in VERDICTS),
+                              ("yes" if o.settled else "no") if i == 0 else "")
         Console(soft_wrap=True).print(table)
     from bubblelens.claims import history
 

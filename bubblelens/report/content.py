@@ -77,7 +77,9 @@ def _claim_reach(c) -> str:
 
 
 def _claim_odds(c) -> str:
-    """How likely each verdict was under the claim's fitted alternatives (claims/operating.py)."""
+    """How likely each verdict was under the claim's fitted alternatives (claims/operating.py): the first
+    scenario's chance of the same verdict is its replicability, the second's its chance of surviving a
+    truth on the other side."""
     op = getattr(c, "operating", None)
     if not op:
         return ""
@@ -86,11 +88,19 @@ def _claim_odds(c) -> str:
     parts = "; ".join(f"{s['name']} ({s['text']}): " + ", ".join(f"{v} {100 * q:.0f} %" for v, q in
                                                                 s["probabilities"].items())
                       for s in op["scenarios"])
-    sims = op["scenarios"][0]["sims"] if op["scenarios"] else 0
-    end = (f"**settled at these sizes**: under every alternative another verdict comes out under "
-           f"{100 * op['settled_below']:.0f} % of the time, so this verdict reports the rule more than the data."
-           if op["settled"] else f"another verdict comes out up to {100 * op['max_other']:.0f} % of the time.")
-    return f"*Could it have gone the other way? Simulated at these sizes ({op['model']}; {sims} draws each): " \
+    sims = min(s["sims"] for s in op["scenarios"])
+    se = f", Monte Carlo error up to ±{100 * op['mc_se_max']:.0f} points" if op.get("mc_se_max") else ""
+    first, *rest = op["scenarios"]
+    if op["settled"] and c.verdict == "inconclusive":
+        end = ("**settled at these sizes**: whatever the truth among these alternatives the rule stays "
+               "inconclusive, so the sizes in hand cannot decide it.")
+    elif op["settled"]:
+        end = (f"**settled at these sizes**: under every alternative another verdict comes out under "
+               f"{100 * op['settled_below']:.0f} % of the time, so this verdict reports the rule more than the data.")
+    else:
+        end = (f"the same verdict comes out in {100 * first['same']:.0f} % of draws {first['name']}"
+               + "".join(f" and in {100 * s['same']:.0f} % under '{s['name']}'" for s in rest) + ".")
+    return f"*Could it have gone the other way? Simulated at these sizes ({op['model']}; {sims} draws each{se}): " \
            f"{parts}* — {end}"
 
 
@@ -122,12 +132,16 @@ def _currency(a: dict, profile: str) -> str:
     return f" *Rests on {'; '.join(parts)}{newest}.*" if parts else ""
 
 
+def _pct(q: float) -> str:
+    return f"{100 * q:.0f} %"
+
+
 def _answer_block(a: dict, profile: str) -> Paragraph:
     """One question, its registry-written answer, the strength of the evidence behind it and its date."""
-    other = dict((cid, q) for cid, q in a.get("other_verdict", []))
-    counted = ", ".join(f"{cid} {v}" + (f" (another verdict in up to {100 * other[cid]:.0f} % of simulated draws)"
-                                        if other.get(cid) is not None else "")
-                        for cid, v in a["counted"]) or "none"
+    same = {cid: q for cid, q in a.get("same_verdict", [])}
+    counted = ", ".join(f"{cid} {v}" + (" (the same verdict in simulated draws: " + "; ".join(
+        f"{_pct(q)} {name}" for name, q in same[cid]) + ")" if same.get(cid) else "")
+        for cid, v in a["counted"]) or "none"
     left = "; ".join(f"{cid} ({why})" for cid, why in a["not_counted"])
     strength = f" *Evidence: {len(a['counted'])} of {len(a['counted']) + len(a['not_counted'])} claims decided " \
                f"({counted})" + (f"; not decided: {left}" if left else "") + ".*"
@@ -154,7 +168,11 @@ def summary_section(meta: ReportMeta, claims: list, answers: list | None = None)
                   "on model behaviour are **indicative**; the full profile, trained on a GPU, gives the reference "
                   "verdicts.")
     questions = [Paragraph("The article's questions, each answered by a rule the claims registry states in "
-                           "advance (data/claims.toml, [[question]]) from the claims it groups under it:")] + \
+                           "advance (data/claims.toml, [[question]]) from the claims it groups under it. Only "
+                           "decided verdicts that could plausibly have gone the other way count. No correction "
+                           "for the number of claims under an answer: a yes or a no needs every counted claim to "
+                           "agree, an intersection–union test that keeps each claim's level (Berger 1982); a "
+                           "mixed answer asserts nothing beyond its claims.")] + \
         [_answer_block(a, meta.profile) for a in answers] if answers else []
     return Section("summary", "Executive summary", [*questions, Paragraph(intro), T.claims_table(claims),
                                                    *_verdict_callouts(claims)])

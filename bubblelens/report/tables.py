@@ -208,18 +208,21 @@ def claims_table(claims: list) -> Table:
         if getattr(c, "reachability", "") and c.reachability != "decidable":
             reach = f"only {reach}: {c.reachability}"
         op = getattr(c, "operating", None) or {}
-        other = "–" if op.get("max_other") is None else f"{100 * op['max_other']:.0f} %" + \
-            (" (settled)" if op.get("settled") else "")
+        same = [f"{100 * sc['same']:.0f} %" for sc in op.get("scenarios", []) if "same" in sc]
+        other = " / ".join(same) + (" (settled)" if op.get("settled") else "") if same else "–"
         rows.append([c.claim_id, c.statement, f"{c.effect_label}: {fmt(c.effect)}" if c.effect is not None else "–",
                      ci, fmt_p(c.p_value), fmt(c.n), reach, other, verdict])
     return Table("Verdicts on the claims registry (data/claims.toml)",
-                 ["Id", "Claim", "Effect", "CI", "p", "n", "Reachable verdicts", "P(other)", "Verdict"], rows,
+                 ["Id", "Claim", "Effect", "CI", "p", "n", "Reachable verdicts", "P(same verdict)", "Verdict"], rows,
                  table_id="tab-verdicts",
                  note="Decision rules are those of data/claims.toml; each claim below gives the date its rule was "
                       "declared and revised and which data were already known then. 'Reachable verdicts' are those "
                       "the rule can produce on evidence of this build's sizes (`bubblelens claims check`): a verdict "
                       "whose alternatives are out of reach is settled by the rule's design, not by the data. "
-                      "'P(other)' is the largest probability, over the alternatives fitted to the data (the "
-                      "effect as measured and mirrored across the threshold), that the rule gives another verdict "
-                      "at these sizes; under 5 % the verdict is settled in practice. "
+                      "'P(same verdict)' is the probability that the rule gives this verdict again at these "
+                      "sizes, simulated from a model fitted to the data: first with the effect as measured "
+                      "(replicability), then with the truth on the other side of the threshold (for the "
+                      "explosive tests: the null, then a data-fitted explosive alternative); a low second "
+                      "number is the rule's power. When every scenario gives it 95 % of the time or more, the "
+                      "verdict is settled in practice. "
                       "'indicative' marks model verdicts from a short-training profile.")

@@ -128,3 +128,66 @@ def test_unfittable_evidence_says_why_instead_of_guessing():
     claim = spec("share_of_runs_failing", checks=[CHECK], threshold=0.2)
     oc = operating_characteristics("t", claim.statistic, claim.params, evidence(runs()), INCONCLUSIVE, ALTERNATIVES)
     assert oc.unavailable.startswith("the evidence cannot be fitted") and not oc.settled
+
+
+def test_same_verdict_per_scenario_is_replicability_then_the_other_side():
+    keep = {SUPPORTED: 0.90, NOT_SUPPORTED: 0.02, INCONCLUSIVE: 0.08}
+    flip = {SUPPORTED: 0.30, NOT_SUPPORTED: 0.60, INCONCLUSIVE: 0.10}
+    oc = _oc([keep, flip], SUPPORTED)
+    assert oc.same_per_scenario == pytest.approx((0.90, 0.30))
+    js = oc.to_json()
+    assert [s["same"] for s in js["scenarios"]] == pytest.approx([0.90, 0.30])
+    assert js["mc_se_max"] == pytest.approx(0.05)                         # 100 draws: sqrt(1/4 / 100)
+
+
+def test_compute_to_target_without_ties_matches_the_binomial_closed_form():
+    """No undetermined pairs: each pair costlier with one true share, so the verdict is the Clopper-Pearson
+    rule around one half on a binomial count, as for the share of failing runs."""
+    from test_cost_statistics import CLAIM, _runs
+
+    ev = evidence(_runs([1000.0] * 10, [4000.0] * 8 + [500.0] * 2))          # 8 of 10 costlier
+    observed = KINDS[CLAIM.statistic].fn(ev, CLAIM.params).verdict
+    sims = 300
+    oc = operating_characteristics("t", CLAIM.statistic, CLAIM.params, ev, observed, ALTERNATIVES, sims=sims)
+    estimate = logit(shrunk_share(8, 10))
+    shares = {"as measured": expit(estimate), "mirrored": expit(mirrored(estimate, 0.0))}
+    for s in oc.scenarios:
+        exact = exact_share_verdicts(10, shares[s.name], 0.5)
+        for v in VERDICTS:
+            se = math.sqrt(max(exact[v] * (1 - exact[v]), 1e-4) / sims)
+            assert abs(s.probabilities[v] - exact[v]) < 4 * se, (s.name, v, s.probabilities[v], exact[v])
+
+
+def test_compute_returns_alternatives_move_the_ratio_both_ways():
+    """Series whose gains shrink fast (ratio well below 0.5): supported as measured; mirrored across the band
+    [0.5, 1] the gains grow, and the rule says not supported."""
+    from test_claims import sweep_frame
+
+    wiggle = [0.3, -0.3, 0.3, -0.3, 0.3]
+    sweep = sweep_frame(lambda x, s: 20 + (60 + 5 * s) * math.exp(-1.2 * x) + wiggle[int(x)])
+    claim = spec("compute_returns", "compute", model="dcgan")
+    ev = evidence(sweep=sweep, profile="full")
+    observed = KINDS[claim.statistic].fn(ev, claim.params).verdict
+    oc = operating_characteristics("t", claim.statistic, claim.params, ev, observed, ALTERNATIVES, sims=20)
+    assert observed == SUPPORTED
+    measured, mirror = oc.scenarios
+    assert measured.probabilities[SUPPORTED] > 0.8
+    assert mirror.probabilities[SUPPORTED] < 0.2
+
+
+def test_mean_below_with_one_comparator_seed_draws_around_its_value():
+    """One comparator seed: the comparator stays at its value (no spread to draw), not at zero."""
+    claim = spec("mean_below", metric="laplacian_ratio", model="vae", dataset="fashion_mnist", bound=1.0,
+                 compare_model="dcgan")
+    ev = evidence(runs(("vae", "fashion_mnist", "reference", "laplacian_ratio", [0.15, 0.17, 0.16]),
+                       ("dcgan", "fashion_mnist", "reference", "laplacian_ratio", [0.9])))
+    oc = operating_characteristics("t", claim.statistic, claim.params, ev, SUPPORTED, ALTERNATIVES, sims=10)
+    assert "dcgan as measured (0.9, sd 0)" in oc.scenarios[0].text
+
+
+def test_growth_pairs_sharing_a_slower_series_have_no_mirror():
+    claim = spec("growth_comparison", category="market", pairs=[{"faster": "h", "slower": "c"},
+                                                                {"faster": "g", "slower": "c"}])
+    ev = evidence(series=[growing("h", 3.0, n=30), growing("g", 2.5, n=30), growing("c", 1.5, n=20)])
+    oc = operating_characteristics("t", claim.statistic, claim.params, ev, SUPPORTED, ALTERNATIVES, sims=5)
+    assert "share their slower series" in oc.unavailable

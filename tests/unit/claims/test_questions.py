@@ -43,12 +43,16 @@ def test_only_decided_claims_that_could_have_gone_otherwise_count():
 
 def test_a_verdict_settled_in_practice_does_not_count_and_counted_ones_carry_their_odds():
     """Settled in practice: no alternative fitted to the data gives another verdict 5 % of the time."""
-    firm = {"settled": True, "max_other": 0.01}
-    open_ = {"settled": False, "max_other": 0.62}
+    firm = {"settled": True, "max_other": 0.01, "settled_below": 0.05,
+            "scenarios": [{"name": "as measured", "same": 1.0}, {"name": "mirrored", "same": 0.99}]}
+    open_ = {"settled": False, "max_other": 0.62, "settled_below": 0.05,
+             "scenarios": [{"name": "as measured", "same": 0.9}, {"name": "mirrored", "same": 0.38}]}
     a = answer(Q, [R("a", SUPPORTED, operating=open_), R("b", NOT_SUPPORTED, operating=firm), R("c", INCONCLUSIVE)])
     assert a.outcome == "thesis" and a.counted == (("a", SUPPORTED),)
-    assert dict(a.not_counted)["b"].startswith("not supported, but settled at these sizes")
-    assert a.other_verdict == (("a", 0.62),) and a.to_json()["other_verdict"] == [["a", 0.62]]
+    assert dict(a.not_counted)["b"] == ("not supported, but settled at these sizes: another verdict comes out "
+                                        "under 5% of the time under every alternative tried")
+    assert a.same_verdict == (("a", (("as measured", 0.9), ("mirrored", 0.38))),)
+    assert a.to_json()["same_verdict"] == [["a", [["as measured", 0.9], ["mirrored", 0.38]]]]
     assert answer(Q, [R("b", NOT_SUPPORTED, operating=firm)]).outcome == "open"
 
 
