@@ -1,15 +1,19 @@
 """The claims engine: apply each registered claim's statistic to the evidence and record its verdict.
 
 A claim never fails a build for want of data: too few seeds, a series too short or a missing sweep gives
-"inconclusive" with the reason. The built-in statistic kinds (claims/statistics.py, `KINDS`)
-are handed to `load_registry` here, where the registry is loaded.
+"inconclusive" with the reason (the statistic raises `Insufficient`). Anything else that a claim's
+statistic, its reachability probe or its verdict simulation raises is a bug, and it fails the build with a
+`ClaimError` naming the claim: shown as "inconclusive", a crash would read as weak evidence. The built-in
+statistic kinds (claims/statistics.py, `KINDS`) are handed to `load_registry` here, where the registry is
+loaded.
 """
 from __future__ import annotations
 
 import functools
 import hashlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,11 +27,9 @@ from bubblelens.claims.reachability import Reachability
 from bubblelens.claims.simulators import ALTERNATIVES
 from bubblelens.claims.registry import INDICATIVE_CATEGORIES, ClaimSpec, load_registry
 from bubblelens.claims.statistics import KINDS
-from bubblelens.core.errors import DataError
+from bubblelens.core.errors import ClaimError, DataError
 
 log = logging.getLogger(__name__)
-
-NOT_CHECKED = "reachability not checked"
 
 
 @dataclass
@@ -73,19 +75,29 @@ class ClaimResult:
         return {k: jsonable(getattr(self, k)) for k in self.__dataclass_fields__}
 
 
-def evaluate_claim(spec: ClaimSpec, evidence: Evidence, strict: bool = False) -> ClaimResult:
-    """Apply one claim's declared statistic; data problems give 'inconclusive' with the reason."""
+@contextmanager
+def _failure_of(spec: ClaimSpec, what: str) -> Iterator[None]:
+    """Anything raised inside becomes a ClaimError naming the claim and `what` raised it, chained so that
+    --debug shows the original traceback. Weak evidence (`Insufficient`) is handled inside, where it means
+    "inconclusive"; whatever gets here is a bug."""
     try:
-        out = KINDS[spec.statistic].fn(evidence, spec.params)
-    except Insufficient as exc:
-        out = Outcome(INCONCLUSIVE, str(exc), details=exc.details)
-    except Exception as exc:  # a bug or malformed evidence must not sink the whole report
-        if strict:
-            raise
-        log.warning("claim %s could not be evaluated: %s: %s", spec.id, type(exc).__name__, exc)
-        out = Outcome(INCONCLUSIVE, f"could not be evaluated ({type(exc).__name__}: {exc})")
+        yield
+    except Exception as exc:
+        raise ClaimError(f"claim {spec.id}: {what} raised {type(exc).__name__}: {exc} — a bug, not weak "
+                         "evidence; run with --debug for the traceback") from exc
+
+
+def evaluate_claim(spec: ClaimSpec, evidence: Evidence) -> ClaimResult:
+    """Apply one claim's declared statistic. Too little evidence gives 'inconclusive' with the reason;
+    anything else the statistic raises fails with a ClaimError naming the claim."""
+    with _failure_of(spec, f"its statistic '{spec.statistic}'"):
+        try:
+            out = KINDS[spec.statistic].fn(evidence, spec.params)
+        except Insufficient as exc:
+            out = Outcome(INCONCLUSIVE, str(exc), details=exc.details)
     if out.verdict not in VERDICTS:
-        raise ValueError(f"statistic {spec.statistic} returned verdict {out.verdict!r}")
+        raise ClaimError(f"claim {spec.id}: its statistic '{spec.statistic}' returned the verdict "
+                         f"{out.verdict!r}, not one of {', '.join(VERDICTS)} — a bug, not weak evidence")
     details = {**out.details, "statistic": spec.statistic, "params": dict(spec.params)}
     ci = None if out.ci is None or None in out.ci else (float(out.ci[0]), float(out.ci[1]))
     return ClaimResult(
@@ -118,60 +130,53 @@ def simulates(profile: str) -> bool:
     return profile in CHECKED_PROFILES
 
 
-def evaluate_and_check(spec: ClaimSpec, evidence: Evidence, strict: bool = False) -> ClaimResult:
+def check_claim(spec: ClaimSpec, evidence: Evidence) -> ClaimCheck:
+    """The verdicts the claim's rule could reach at the evidence's sizes (claims/check.py); a probe that
+    raises fails with a ClaimError naming the claim."""
+    with _failure_of(spec, f"the reachability probe of its statistic '{spec.statistic}'"):
+        return check_claims([spec], evidence)[0]
+
+
+def verdict_probabilities(spec: ClaimSpec, evidence: Evidence, verdict: str) -> OperatingCharacteristics:
+    """In quick and full, the probability of each verdict under alternatives fitted to the evidence
+    (claims/operating.py); a simulation that raises fails with a ClaimError naming the claim."""
+    if not simulates(evidence.profile):
+        return OperatingCharacteristics(verdict, "", (), f"not simulated in the {evidence.profile} profile "
+                                        "(quick and full simulate)")
+    with _failure_of(spec, f"the simulation of its verdict probabilities ('{spec.statistic}')"):
+        return operating_characteristics(spec.id, spec.statistic, spec.params, evidence, verdict, ALTERNATIVES)
+
+
+def evaluate_and_check(spec: ClaimSpec, evidence: Evidence) -> ClaimResult:
     """One claim's verdict, the verdicts its rule could reach at the evidence's sizes and, in quick and
     full, the probability of each verdict under alternatives fitted to the evidence (claims/operating.py)."""
-    r = evaluate_claim(spec, evidence, strict)
-    try:
-        c = check_claims([spec], evidence)[0]
-        r.reachable, r.reachability = list(c.reach.verdicts), c.status
-    except Exception as exc:  # a probe's bug must not sink the report; the claim is then not counted
-        if strict:
-            raise
-        log.warning("claim %s: reachability could not be checked: %s: %s", spec.id, type(exc).__name__, exc)
-        r.reachable, r.reachability = [], f"{NOT_CHECKED} ({type(exc).__name__}: {exc})"
-    if not simulates(evidence.profile):
-        r.operating = OperatingCharacteristics(r.verdict, "", (), f"not simulated in the {evidence.profile} "
-                                               "profile (quick and full simulate)").to_json()
-        return r
-    try:
-        r.operating = operating_characteristics(spec.id, spec.statistic, spec.params, evidence, r.verdict,
-                                                ALTERNATIVES).to_json()
-    except Exception as exc:  # noqa: BLE001 - a simulator's bug leaves the claim without probabilities, said so
-        if strict:
-            raise
-        log.warning("claim %s: verdict probabilities could not be simulated: %s: %s", spec.id,
-                    type(exc).__name__, exc)
-        r.operating = OperatingCharacteristics(r.verdict, "", (), f"simulation failed ({type(exc).__name__}: "
-                                               f"{exc})").to_json()
+    r = evaluate_claim(spec, evidence)
+    c = check_claim(spec, evidence)
+    r.reachable, r.reachability = list(c.reach.verdicts), c.status
+    r.operating = verdict_probabilities(spec, evidence, r.verdict).to_json()
     return r
 
 
 # A memo: (spec, evidence, compute) -> ClaimResult. The pipeline passes one that looks each claim up in
 # the stage cache by its rule, its evidence (evidence_digest) and the claims code, so a bootstrap test on
-# an unchanged series is not run again on every build.
+# an unchanged series is not run again on every build. A memo stores only what `compute` returns: a claim
+# that fails raises out of `compute`, so a failure is never memoised.
 Memo = Callable[[ClaimSpec, Evidence, Callable[[], ClaimResult]], ClaimResult]
 
 
 def evaluate_claims(path: Path, evidence: Evidence, series_ids: Iterable[str] | None = None,
-                    strict: bool = False, lock: Path | None = None, memo: Memo | None = None) -> list[ClaimResult]:
+                    lock: Path | None = None, memo: Memo | None = None) -> list[ClaimResult]:
     """Every claim of the registry at `path`, in file order, each with the verdicts its rule could reach
-    at the evidence's sizes. Raises only for an invalid registry or, given the `lock` file, a rule that
-    changed without a revision entry (claims/history.py)."""
+    at the evidence's sizes. Raises for an invalid registry, given the `lock` file for a rule that changed
+    without a revision entry (claims/history.py), and a ClaimError for a claim whose statistic, probe or
+    simulation fails."""
     specs = load_registry(path, KINDS, series_ids)
     if lock is not None and (problems := history.lock_problems(specs, lock)):
         raise DataError("claims: " + " ".join(problems))
     results = []
     for spec in specs:
-        if memo is None or strict:
-            results.append(evaluate_and_check(spec, evidence, strict))
-            continue
-        # Only a clean result is memoised: the memo's computation raises on a bug, which is then recorded
-        # (uncached) as the claim's result, so a transient failure is never served from the cache.
-        try:
-            results.append(memo(spec, evidence, functools.partial(evaluate_and_check, spec, evidence, True)))
-        except Exception:  # noqa: BLE001 - recorded on the claim by the non-strict evaluation below
-            results.append(evaluate_and_check(spec, evidence, False))
+        compute = functools.partial(evaluate_and_check, spec, evidence)
+        results.append(compute() if memo is None else memo(spec, evidence, compute))
     log.info("claims: %s", ", ".join(f"{r.claim_id}={r.verdict}" for r in results))
     return results
 
@@ -207,8 +212,7 @@ def result_from_json(d: dict, spec: ClaimSpec, profile: str) -> ClaimResult:
     d = dict(d)
     d["ci"] = tuple(d["ci"]) if d.get("ci") is not None else None
     r = ClaimResult(**{**d, **_from_spec(spec, d["verdict"], profile, d["details"])})
-    if not r.reachability.startswith(NOT_CHECKED):
-        r.reachability = ClaimCheck(spec.id, Reachability(tuple(r.reachable), 0), profile).status
+    r.reachability = ClaimCheck(spec.id, Reachability(tuple(r.reachable), 0), profile).status
     return r
 
 
@@ -220,7 +224,7 @@ def claim_by_id(results: Iterable[ClaimResult], claim_id: str) -> ClaimResult | 
 def undecidable_claims(results: list[ClaimResult], profile: str) -> list[str]:
     """In a profile where it fails the build (quick, full), one phrase per claim that cannot reach every
     verdict at the sizes in hand (which can depend on the data: runs below a convergence floor do not
-    count) or whose reachability could not be checked; at smoke size such claims are only labelled."""
+    count); at smoke size such claims are only labelled."""
     if profile not in CHECKED_PROFILES:
         return []
     out = []
@@ -228,8 +232,6 @@ def undecidable_claims(results: list[ClaimResult], profile: str) -> list[str]:
         if r.reachability == SETTLED_LABEL:
             missing = " or ".join(v for v in VERDICTS if v not in r.reachable)
             out.append(f"{r.claim_id} cannot reach {missing}" + (f" with the n = {r.n} in hand" if r.n else ""))
-        elif r.reachability.startswith(NOT_CHECKED):
-            out.append(f"{r.claim_id}: {r.reachability}")
     return out
 
 

@@ -3,7 +3,9 @@
 A Typer sub-app mounted by cli/main.py. `check` applies every claim's rule to constructed evidence at a
 profile's sizes (claims/check.py, claims/reachability.py) and prints which verdicts each can reach; in
 quick and full a claim with an unreachable verdict fails the check (exit 3, naming it), in smoke it is
-labelled "cannot be decided at smoke size". `revise` appends a revision entry (date, what, why) to a
+labelled "cannot be decided at smoke size". A claim whose statistic, probe or simulation raises (anything
+but too little evidence) stops the check with exit 1 naming the claim (`ClaimError`, core/errors.py), as
+it stops a build: a bug is not a verdict. `revise` appends a revision entry (date, what, why) to a
 claim in claims.toml and refreshes its line in the lock file (claims/history.py).
 """
 from __future__ import annotations
@@ -35,19 +37,6 @@ def _specs(data: Path):
     return load_registry(curated(data, "claims.toml"), KINDS)
 
 
-def _operating(spec, evidence):
-    """The claim's verdict on the evidence and its verdict probabilities (claims/operating.py), in quick and
-    full; on a profile's skeleton (sizes only) a model claim has no values to fit, and says so."""
-    from bubblelens.claims.engine import evaluate_claim, simulates
-    from bubblelens.claims.operating import OperatingCharacteristics, operating_characteristics
-    from bubblelens.claims.simulators import ALTERNATIVES
-
-    verdict = evaluate_claim(spec, evidence).verdict
-    if not simulates(evidence.profile):
-        return OperatingCharacteristics(verdict, "", (), f"not simulated at {evidence.profile} size")
-    return operating_characteristics(spec.id, spec.statistic, spec.params, evidence, verdict, ALTERNATIVES)
-
-
 @app.command("check")
 def check(profile: str = typer.Option("quick", "--profile", help="Sizes of this profile: smoke, quick or full."),
           out: Path = typer.Option(Path("reports"), "--out",
@@ -55,8 +44,9 @@ def check(profile: str = typer.Option("quick", "--profile", help="Sizes of this 
           data: DataOpt = DATA_DIR,
           as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
     """Which verdicts each claim can reach at a profile's sample sizes; exit 3 if one is unreachable
-    in quick or full."""
-    from bubblelens.claims.check import build_evidence, check_claims, skeleton_evidence
+    in quick or full, exit 1 if a claim's statistic, probe or simulation fails."""
+    from bubblelens.claims.check import build_evidence, skeleton_evidence
+    from bubblelens.claims.engine import check_claim, evaluate_claim, verdict_probabilities
     from bubblelens.claims.kinds import VERDICTS
     from bubblelens.core.config import profile_config
     from bubblelens.external.views import load_evidence_market
@@ -71,8 +61,12 @@ def check(profile: str = typer.Option("quick", "--profile", help="Sizes of this 
         f"the {profile} profile's configuration (no {profile} build in {out}: FLOPs and other design facts unseen)"
     if evidence is None:
         evidence = skeleton_evidence(profile_config(profile), market, published)
-    checks = check_claims(specs, evidence)
-    odds = [_operating(s, evidence) for s in specs]
+    # Each claim's verdict on the evidence first, so that a statistic that raises is named as such rather
+    # than through the probes that reuse it; the verdict is the "observed" row of its probabilities (on a
+    # profile's skeleton, sizes only, a model claim has no values to fit, and says so).
+    verdicts = [evaluate_claim(s, evidence).verdict for s in specs]
+    checks = [check_claim(s, evidence) for s in specs]
+    odds = [verdict_probabilities(s, evidence, v) for s, v in zip(specs, verdicts)]
     if as_json:
         typer.echo(json.dumps({"sizes_from": source, "claims": [{**c.to_json(), "operating": o.to_json()}
                                                                 for c, o in zip(checks, odds)]}, indent=2))

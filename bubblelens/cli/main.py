@@ -1,6 +1,6 @@
 """The `bubblelens` command: parse options, call the library, map errors to exit codes. No logic here.
 
-Exit codes: 0 ok · 1 a stage failed · 2 usage · 3 invalid data or provenance · 4 frozen but missing result.
+Exit codes: 0 ok · 1 a stage failed (a claim that crashed: `ClaimError`) · 2 usage · 3 invalid data or provenance · 4 frozen but missing result.
 """
 from __future__ import annotations
 

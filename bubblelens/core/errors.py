@@ -1,4 +1,4 @@
-"""Errors a user can cause, each mapped to the documented exit code (ARCHITECTURE.md, "Exit codes").
+"""Errors a user can cause, each mapped to the documented exit code (docs/architecture.md, "Exit codes").
 
 The CLI prints `str(error)` as one sentence and exits with `error.exit_code`; a traceback is shown only
 with `--debug`. Library code raises these instead of printing.
@@ -21,6 +21,12 @@ class StageError(BubblelensError):
     """A pipeline stage failed for a reason that is not the user's input."""
 
     exit_code = EXIT_STAGE_FAILED
+
+
+class ClaimError(StageError):
+    """A claim's statistic, reachability probe or verdict simulation raised something other than
+    `Insufficient`: a bug, not weak evidence, so it fails the build naming the claim instead of passing
+    for an "inconclusive" verdict."""
 
 
 class UsageError(BubblelensError):

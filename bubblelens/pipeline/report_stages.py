@@ -84,7 +84,11 @@ def claims_stage(ctx: BuildContext, ev: Evaluated, mkt: market.Market) -> list[e
 
 
 def _cached_claim(ctx: BuildContext, spec, evidence: Evidence, compute) -> engine.ClaimResult:
-    """One claim's result from the stage cache, keyed by its rule, its evidence and the claims code."""
+    """One claim's result from the stage cache, keyed by its rule, its evidence and the claims code.
+
+    A claim that fails (a ClaimError: its statistic, probe or simulation raised) raises out of `compute`
+    inside `ctx.cached`, before the cache stores anything, so a failure is never cached: the build stops
+    with the error, and the next build computes the claim again."""
     result, _, _ = ctx.cached("claims", spec.id, {"rule": rule_fingerprint(spec)},
                               engine.evidence_digest(spec, evidence), CLAIMS_CODE,
                               lambda: (compute().to_json(), {}))

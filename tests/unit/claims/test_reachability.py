@@ -136,12 +136,11 @@ def test_a_build_names_the_undecidable_claims_only_in_quick_and_full():
     from types import SimpleNamespace
 
     from bubblelens.claims.check import SETTLED_LABEL
-    from bubblelens.claims.engine import NOT_CHECKED, undecidable_claims
+    from bubblelens.claims.engine import undecidable_claims
 
     results = [SimpleNamespace(claim_id="a", reachability="decidable", reachable=list(VERDICTS), n=20),
-               SimpleNamespace(claim_id="b", reachability=SETTLED_LABEL, reachable=[SUPPORTED, INCONCLUSIVE], n=16),
-               SimpleNamespace(claim_id="c", reachability=f"{NOT_CHECKED} (ValueError: bad)", reachable=[], n=None)]
-    expected = ["b cannot reach not supported with the n = 16 in hand", "c: reachability not checked (ValueError: bad)"]
+               SimpleNamespace(claim_id="b", reachability=SETTLED_LABEL, reachable=[SUPPORTED, INCONCLUSIVE], n=16)]
+    expected = ["b cannot reach not supported with the n = 16 in hand"]
     assert undecidable_claims(results, "quick") == expected and undecidable_claims(results, "full") == expected
     smoke = [SimpleNamespace(claim_id="b", reachability=SMOKE_LABEL, reachable=[INCONCLUSIVE], n=1)]
     assert undecidable_claims(smoke, "smoke") == []

@@ -19,6 +19,7 @@ from bubblelens.claims.engine import evaluate_and_check, evaluate_claim, evidenc
 from bubblelens.claims.kinds import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED
 from bubblelens.claims.questions import Question, answer
 from bubblelens.claims.reachability import reachable
+from bubblelens.core.errors import ClaimError
 from bubblelens.report.content import _currency
 
 from test_claims import evidence, fake_series, growing, monthly, spec
@@ -56,14 +57,14 @@ def test_calm_ratios_are_not_explosive_and_a_run_in_the_window_is():
     d = monthly(N, "1990-01-31")
     start = str(d[N - 40].date())
     claim, ev = window_claim([fake_series("a", d, calm(1)), fake_series("b", d, calm(2))], window_start=start)
-    r = evaluate_claim(claim, ev, strict=True)
+    r = evaluate_claim(claim, ev)
     assert r.verdict == NOT_SUPPORTED and r.p_value >= 0.2
     t = r.details["series"][0]
     assert t["window"][0] == start and t["window"][1] == str(d[-1].date()) and len(t["bsadf"]) == 40
     assert r.evidence_window == [start, str(d[-1].date())]
     claim, ev = window_claim([fake_series("a", d, with_run(calm(1), N - 30)), fake_series("b", d, calm(2))],
                              window_start=start)
-    r = evaluate_claim(claim, ev, strict=True)
+    r = evaluate_claim(claim, ev)
     rows = {t["series"]: t for t in r.details["series"]}
     assert r.verdict == SUPPORTED and rows["a"]["p_value"] == pytest.approx(1 / 100)
     assert rows["a"]["p_holm"] == pytest.approx(min(1.0, 2 * rows["a"]["p_value"]))   # Holm over two series
@@ -75,13 +76,12 @@ def test_a_run_before_the_window_is_not_in_it_but_the_yardstick_sees_it_without_
     y = with_run(calm(3), 150, 190)                       # explosive in observations 151-190, then over
     yard = [str(d[150].date()), str(d[195].date())]
     claim, ev = window_claim([fake_series("a", d, y)], window_start=str(d[N - 40].date()), yardstick_window=yard)
-    r = evaluate_claim(claim, ev, strict=True)
+    r = evaluate_claim(claim, ev)
     t = r.details["series"][0]
     assert r.verdict == NOT_SUPPORTED
     assert t["yardstick"]["p_value"] < 0.05 and t["yardstick"]["window"] == yard
     assert t["yardstick"]["n"] == 196                    # the yardstick sees the data to its window's end only
-    without = evaluate_claim(window_claim([fake_series("a", d, y)], window_start=str(d[N - 40].date()))[0], ev,
-                             strict=True)
+    without = evaluate_claim(window_claim([fake_series("a", d, y)], window_start=str(d[N - 40].date()))[0], ev)
     assert without.verdict == r.verdict and without.p_value == r.p_value     # context never enters the verdict
 
 
@@ -89,7 +89,7 @@ def test_the_family_is_cut_at_the_newest_month_every_series_has():
     long, short = monthly(N, "1990-01-31"), monthly(N - 5, "1990-01-31")
     claim, ev = window_claim([fake_series("a", long, calm(4)), fake_series("b", short, calm(5, N - 5))],
                              window_start=str(long[N - 40].date()))
-    r = evaluate_claim(claim, ev, strict=True)
+    r = evaluate_claim(claim, ev)
     assert {t["last"] for t in r.details["series"]} == {str(short[-1].date())}
     assert r.details["series"][0]["n"] == N - 5
 
@@ -97,7 +97,7 @@ def test_the_family_is_cut_at_the_newest_month_every_series_has():
 def test_a_window_after_the_data_is_inconclusive_with_the_reason():
     d = monthly(N, "1990-01-31")
     claim, ev = window_claim([fake_series("a", d, calm(6))], window_start="2100-01-01")
-    r = evaluate_claim(claim, ev, strict=True)
+    r = evaluate_claim(claim, ev)
     assert r.verdict == INCONCLUSIVE and "no observation falls in the window" in r.reason
 
 
@@ -121,7 +121,7 @@ def test_growth_comparison_fits_each_pair_on_the_period_both_cover():
     cap = dataclasses.replace(growing("cap", 8.0, n=48), frame=growing("cap", 8.0, n=48).frame.iloc[12:])
     claim = spec("growth_comparison", category="market", pairs=[{"faster": "spend", "slower": "cap"}],
                  common_window=True)
-    r = evaluate_claim(claim, evidence(series=[spend, cap]), strict=True)
+    r = evaluate_claim(claim, evidence(series=[spend, cap]))
     pair = r.details["pairs"][0]
     first, last = str(cap.frame["date"].min().date()), str(spend.frame["date"].max().date())
     assert pair["window"] == [first, last] and pair["n_faster"] == pair["n_slower"] == 36
@@ -130,7 +130,7 @@ def test_growth_comparison_fits_each_pair_on_the_period_both_cover():
     assert pair["elasticity"] == pytest.approx(3.0, rel=0.05)                 # ln 8 / ln 2
     assert r.evidence_window == [first, last]
     apart = spec("growth_comparison", category="market", pairs=[{"faster": "spend", "slower": "cap"}])
-    assert evaluate_claim(apart, evidence(series=[spend, cap]), strict=True).details["pairs"][0]["n_faster"] == 48
+    assert evaluate_claim(apart, evidence(series=[spend, cap])).details["pairs"][0]["n_faster"] == 48
 
 
 # ------------------------------------------------------------------------------ currency of the answers
@@ -138,7 +138,7 @@ def test_each_answer_says_which_period_each_claim_covers_and_its_newest_date():
     spend, cap = growing("spend", 2.0, n=24), growing("cap", 8.0, n=24)
     market = spec("growth_comparison", category="market", pairs=[{"faster": "spend", "slower": "cap"}],
                   common_window=True)
-    m = dataclasses.replace(evaluate_claim(market, evidence(series=[spend, cap]), strict=True), claim_id="m")
+    m = dataclasses.replace(evaluate_claim(market, evidence(series=[spend, cap])), claim_id="m")
     model = dataclasses.replace(evaluate_claim(spec("mean_below", metric="fid", model="dcgan",
                                                     dataset="fashion_mnist", bound=1.0), evidence()), claim_id="r")
     a = answer(Question("q", "Q?", ("r", "m"), {k: k for k in ("thesis", "against", "mixed", "open")}), [m, model])
@@ -162,7 +162,7 @@ def test_cache_key_follows_the_claims_own_series_and_a_cached_result_is_relabell
     assert evidence_digest(claim, ev3) != key                    # its own series changed: recomputed
     assert evidence_digest(claim, dataclasses.replace(ev, profile="full")) == key   # market claims: any profile
     assert evidence_digest(claim, dataclasses.replace(ev, profile="smoke")) != key  # ... but smoke skips the odds
-    r = evaluate_and_check(claim, ev, strict=True)
+    r = evaluate_and_check(claim, ev)
     again = result_from_json(r.to_json(), claim, "smoke")
     assert again.verdict == r.verdict and again.reachable == r.reachable and again.ci == r.ci
     assert again.reachability == "decidable" == r.reachability
@@ -201,8 +201,7 @@ def test_the_memo_stores_clean_results_only_and_a_reworded_reading_shows(tmp_pat
     kind = KINDS["proportion_change"]
     monkeypatch.setitem(KINDS, "proportion_change", dataclasses.replace(kind, fn=lambda ev, p: 1 / 0))
     store.clear()
-    (broken,) = engine.evaluate_claims(registry, ev, memo=memo)
-    assert broken.verdict == INCONCLUSIVE and "ZeroDivisionError" in broken.reason and not store
-    with pytest.raises(ZeroDivisionError):                             # strict: raised, memo bypassed
-        engine.evaluate_claims(registry, ev, memo=memo, strict=True)
+    with pytest.raises(ClaimError, match="ZeroDivisionError"):         # a bug fails, and is never memoised
+        engine.evaluate_claims(registry, ev, memo=memo)
+    assert not store
     assert load_registry(registry, KINDS)[0].readings[SUPPORTED] == "rose, reworded"
