@@ -6,7 +6,8 @@ A unit (pipeline/work.py) is a top-level function with plain, picklable keyword 
 fingerprint because results differ between thread counts after a few steps; it never depends on the
 backend, so every backend gives the same numbers. The pool runs one unit per fresh worker process
 (`max_tasks_per_child=1`, forkserver start): a unit's peak memory is its own, and a worker that dies is
-replaced and its unit resubmitted (up to `RETRIES` times) while the other workers carry on. Every backend
+replaced and its unit resubmitted (up to `RETRIES` times) while the other workers carry on. Workers (and
+the forkserver) die with the build, even one killed by SIGKILL (pipeline/lifeline.py). Every backend
 reports to a UnitBoard (pipeline/unit_board.py): done / running / queued, per-unit ETA, where each runs.
 """
 from __future__ import annotations
@@ -19,6 +20,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable
 
 from bubblelens.core.errors import StageError, UsageError
+from bubblelens.pipeline.lifeline import Lifeline, die_with_build, start_forkserver
 from bubblelens.pipeline.unit_board import UnitBoard
 from bubblelens.pipeline.work import POLL_S, RETRIES, Unit, UnitOutcome, run_reporting
 
@@ -59,8 +61,9 @@ class SerialExecutor:
 _EVENTS: Any = None     # a pool worker's event queue, set by the pool's initializer
 
 
-def _pool_init(events) -> None:
+def _pool_init(events, lifeline_end) -> None:
     global _EVENTS
+    die_with_build(lifeline_end)
     _EVENTS = events
 
 
@@ -89,12 +92,14 @@ class PoolExecutor:
     def close(self) -> None:
         pass
 
-    def _pool(self) -> tuple[ProcessPoolExecutor, Any]:
+    def _pool(self) -> tuple[ProcessPoolExecutor, Any, Lifeline]:
         method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
         context = multiprocessing.get_context(method)
-        events = context.Queue()
+        if method == "forkserver":
+            start_forkserver(context)        # a forkserver that dies with this process (Linux)
+        events, lifeline = context.Queue(), Lifeline(context)
         return ProcessPoolExecutor(max_workers=self.jobs, mp_context=context, max_tasks_per_child=1,
-                                   initializer=_pool_init, initargs=(events,)), events
+                                   initializer=_pool_init, initargs=(events, lifeline.end)), events, lifeline
 
     def run(self, units: list[Unit], on_done: Callable[[UnitOutcome], None]) -> None:
         if not units:
@@ -104,7 +109,7 @@ class PoolExecutor:
         board = self.board = UnitBoard(self.reporter, [u.key for u in units])
         try:
             while todo:
-                pool, events = self._pool()
+                pool, events, lifeline = self._pool()
                 try:
                     self._run_pool(pool, events, todo, attempts, board, on_done)
                 except BrokenProcessPool:
@@ -117,6 +122,7 @@ class PoolExecutor:
                 finally:
                     pool.shutdown(wait=True, cancel_futures=True)
                     events.close()
+                    lifeline.close()         # after shutdown: every worker has been joined
         finally:
             board.close()
 
