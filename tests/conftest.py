@@ -3,6 +3,8 @@ import os
 
 import pytest
 
+pytest.register_assert_rewrite("run_records")   # tests/run_records.py: run-record checks shared by CPU and GPU tests
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _session_cache(tmp_path_factory):

@@ -13,7 +13,7 @@ Architecture (width w = FeatureParams.width): conv5x5/2(1->w)+BN+ReLU -> conv3x3
 -> FC(2w*7*7 -> 128)+ReLU [features] -> FC(128 -> 10) [logits]. Strided convolutions instead of conv+maxpool
 cost ~2.5x less on CPU for the same accuracy at this size (measured: width 16, 3 epochs on 15k images,
 0.857 test accuracy in 6.5 CPU-s vs 0.851 after 1 epoch in 5.7 CPU-s with pooling). Images are scaled to [-1, 1] with
-`data_images.to_unit_range`, the same scaling the generators use.
+`datasets.images.to_unit_range`, the same scaling the generators use.
 """
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ matrices lose that (PRDC filters in float32 but verifies every close call in flo
 Pairwise work (KID, PRDC, nearest neighbours) is batched in torch so it runs on CPU or GPU, and PRDC
 works in row blocks so 50k x 50k never holds a full distance matrix.
 
-Conventions (each matches a reference implementation, tested in tests/unit/test_metric_quality.py):
+Conventions (each matches a reference implementation, tested in tests/unit/evaluation/test_quality.py):
 - FID: Heusel et al. 2017 with covariance ddof=1 as pytorch-fid; tr sqrt(S1 S2) = sum of sqrt of the
   eigenvalues of S1 S2 (`numpy.linalg.eigvals`, not `eigvalsh`: the product is not symmetric, but its
   eigenvalues are real and >= 0 for PSD S1, S2, so rounding residue is clipped). This agrees with the

@@ -1,6 +1,6 @@
 """Schema of the curated market data: allowed columns, units, grades, and per-file checks.
 
-Why a separate module: `market.py` does the cross-file work (sources cited, metadata present, staleness)
+Why a separate module: `market/load.py` does the cross-file work (sources cited, metadata present, staleness)
 and builds the public objects; this module holds everything that can be judged from one file alone, so an
 analyst-facing rule ("what is a valid date?") lives in exactly one place. Field rules are pydantic models
 whose validators raise `PydanticCustomError` with the exact sentence an analyst reads; `pydantic_issues`

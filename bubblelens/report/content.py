@@ -1,7 +1,7 @@
 """The report's sections, assembled from this build's results, the curated data and the claim verdicts.
 
 Text here states what was measured and how; every number it prints comes from the results passed in.
-Prose that does not depend on the numbers (methods, errata) lives in `report_text.py`.
+Prose that does not depend on the numbers (methods, errata) lives in `report/text.py`.
 """
 from __future__ import annotations
 

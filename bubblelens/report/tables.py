@@ -1,4 +1,4 @@
-"""Tables of the report, built from measured results and curated data (pure functions -> report_model.Table).
+"""Tables of the report, built from measured results and curated data (pure functions -> report/model.Table).
 
 Numbers are formatted here once, so the PDF, the HTML and the tests agree on what a reader sees.
 """

@@ -1,6 +1,6 @@
 """Fixed prose of the report: what is measured and how, the formulas used, the source article's errata.
 
-Nothing here contains a measured number; numbers are inserted by report_content.py from the results.
+Nothing here contains a measured number; numbers are inserted by report/content.py from the results.
 """
 from __future__ import annotations
 

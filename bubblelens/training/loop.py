@@ -1,9 +1,10 @@
 """One training-loop family: the result record, devices, checkpoints, failure events, loss histories.
 
-The three trainers live in train_gan_images.py (the article's DCGAN), train_vae.py and train_mixture.py
-(2-D MLP GANs, several seeds as one batched ensemble); they are re-exported here so other code imports
-`bubblelens.training.loop` only. A failed run is evidence, not a crash: trainers never raise for a diverged run,
-they stop (non-finite loss) or carry on, and return a RunResult whose `failure_events` say what happened.
+The three trainers build on it and live beside it: training/dcgan.py (the article's DCGAN), training/vae.py
+and training/mixture.py (2-D MLP GANs, several seeds as one batched ensemble); import each from its own
+module (this one cannot re-export them: they import it). A failed run is evidence, not a crash: trainers
+never raise for a diverged run, they stop (non-finite loss) or carry on, and return a RunResult whose
+`failure_events` say what happened.
 """
 from __future__ import annotations
 

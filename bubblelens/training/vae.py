@@ -1,8 +1,8 @@
-"""Training the convolutional VAE on Fashion-MNIST with the correct ELBO (see model_vae.py).
+"""Training the convolutional VAE on Fashion-MNIST with the correct ELBO (see models/vae.py).
 
 Pixels are scaled to [0, 1] for the Bernoulli (BCE) likelihood. The reparameterisation noise comes from a
 torch.Generator so a seed fixes the run; checkpoints, failure events and compute accounting are shared
-with the GAN trainers (train.py).
+with the GAN trainers (training/loop.py).
 """
 from __future__ import annotations
 

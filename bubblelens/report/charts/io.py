@@ -1,6 +1,6 @@
 """One chart style and one way to save a chart: image + exact data + citable metadata, byte-reproducible.
 
-Every chart function in `bubblelens.charts` draws onto a matplotlib (fig, ax) and hands it to `draw_chart`,
+Every chart function in `bubblelens.report.charts` draws onto a matplotlib (fig, ax) and hands it to `draw_chart`,
 which owns everything around the drawing: the house style (Inter from templates/fonts, Okabe-Ito palette,
 sized for an A4 text column), the title/units header and the source footer burned into the image (so a
 chart copied out of the report still says where it came from), and the three files analysts cite:

@@ -20,7 +20,7 @@ PACGAN_SOURCE = Source(
     "Lin, Khetan, Fanti, Oh — NeurIPS 2018", "https://arxiv.org/abs/1712.04086", "2018", "2026-11-29",
     "not stated (numbers quoted for comparison)",
     "Two-dimensional mixture experiments: modes captured, high-quality samples and reverse KL "
-    "(transcribed in shared/validation/mixture2d_results.csv).")
+    "(transcribed in data/reference/mixture2d_results.csv).")
 
 
 @dataclass
@@ -182,7 +182,7 @@ def _published_modes(pub: pd.DataFrame, dataset: str, variant: str) -> float | N
 
 
 def quality_metrics(ev, env: ChartEnv, summary: pd.DataFrame) -> ChartSpec | None:
-    """`summary`: model, metric, mean, lo, hi, n (from report_content.metric_summary)."""
+    """`summary`: model, metric, mean, lo, hi, n (from report/tables.metric_summary)."""
     keep = summary[summary.metric.isin(["precision", "recall", "density", "coverage"])]
     if keep.empty:
         return None

@@ -21,7 +21,7 @@ FIXTURES = Path(__file__).resolve().parents[2] / "data" / "market_faults"
 TODAY = "2025-12-01"
 
 main = typer.Typer()
-main.add_typer(cli_data.app, name="data")      # exactly how cli.py mounts it
+main.add_typer(cli_data.app, name="data")      # exactly how cli/main.py mounts it
 
 
 @main.callback()
