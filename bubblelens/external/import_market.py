@@ -15,10 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bubblelens.core.curated_files import parse_toml
 from bubblelens.core.provenance import Source
 from bubblelens.external.imports import Plan, Table, TableDiff, diff_tables, parse_float, set_toml_table, toml_table
-from bubblelens.market.schema import (OPTIONAL_SERIES_COLUMNS, SERIES_COLUMNS, SERIES_META_FILE, SOURCES_FILE,
-                                      parse_toml)
+from bubblelens.market.schema import OPTIONAL_SERIES_COLUMNS, SERIES_COLUMNS, SERIES_META_FILE, SOURCES_FILE
 
 MARKET = "market"
 SERIES_TEMPLATE_KEYS = ("title", "description", "unit", "frequency", "category", "reliability",

@@ -27,12 +27,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
 
+from bubblelens.core.curated_files import Issue, display_path
 from bubblelens.core.errors import DataError
 from bubblelens.core.io import atomic_directory, atomic_write_bytes
 from bubblelens.core.resources import curated
 from bubblelens.external.load import validate_external
-from bubblelens.market.load import display_path, validate
-from bubblelens.market.schema import Issue
+from bubblelens.market.load import validate
 
 HISTORY_FILE = "import_history.jsonl"
 SHOW_REVISIONS = 10          # the largest revisions printed per import (the history keeps them all)

@@ -3,12 +3,14 @@
 Why they are kept apart from data/market: the market series are hand-curated values with one quoted
 source per row; these are whole tables copied unchanged from public mirrors, so provenance is per data set
 (`datasets.toml`: producer, citation, licence, mirror and commit, access day, caveats) and the checks
-are about shape (columns, dates, gaps, where a value may be missing) rather than about quotes. `load_external`
-refuses data with any error, exactly as `load_market` does, so a broken copy never reaches a trend fit
-or a bubble test; warnings stay on `External.issues`.
+are about shape (columns, dates, gaps, where a value may be missing) rather than about quotes. The loader
+has the shape of the market one (core/curated_load.py: `read` each file, `cross_check`, `build`), so
+`load_external` refuses data with any error exactly as `load_market` does, and a broken copy never reaches
+a trend fit or a bubble test; warnings stay on `External.issues`.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 from datetime import date
@@ -16,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pydantic import ValidationError
 
-from bubblelens.core.errors import DataError
+from bubblelens.core.curated_files import Issue
+from bubblelens.core.curated_load import CuratedDataError, CuratedFolder, Scan
 from bubblelens.core.io import tree_digest
 from bubblelens.core.resources import curated
 from bubblelens.external.schema import (
@@ -37,11 +39,8 @@ from bubblelens.external.schema import (
     ShillerRowModel,
     missing_run_issues,
     month_sequence_issues,
-    toml_key_lines,
 )
-from bubblelens.market.load import display_path
-from bubblelens.market.schema import (STALE_AFTER_DAYS, Issue, decode_csv_bytes, parse_toml, pydantic_issues,
-                                      read_csv_records)
+from bubblelens.market.schema import STALE_AFTER_DAYS
 
 log = logging.getLogger(__name__)
 
@@ -70,14 +69,8 @@ class External:
         return external_fingerprint(self.data_dir)
 
 
-class ExternalDataError(DataError):
-    """Invalid external data; carries every `Issue` so a CLI can list them all."""
-
-    def __init__(self, issues: list[Issue]) -> None:
-        self.issues = issues
-        errors = [i for i in issues if i.severity == "error"]
-        more = f" (and {len(errors) - 1} more errors; run `bubblelens data check`)" if len(errors) > 1 else ""
-        super().__init__(f"{errors[0] if errors else 'invalid data'}{more}")
+class ExternalDataError(CuratedDataError):
+    """Invalid external data (exit 3); carries every `Issue` so a CLI can list them all."""
 
 
 def external_fingerprint(data_dir: Path) -> str:
@@ -86,73 +79,65 @@ def external_fingerprint(data_dir: Path) -> str:
 
 
 @dataclass
-class _Scan:
-    issues: list[Issue] = field(default_factory=list)
+class _ExternalScan(Scan):
+    """What the external files held, kept from `read` to `cross_check` and `build`."""
+
+    csv_ids: list[str] = field(default_factory=list)           # data sets with a CSV in the folder
     tables: dict[str, tuple[int | None, DatasetModel | None]] = field(default_factory=dict)
     key_lines: dict[tuple[str, str], int] = field(default_factory=dict)
     rows: dict[str, list[tuple[int, EpochRowModel | ShillerRowModel]]] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)      # data rows of a cleanly read CSV
 
-    def error(self, file: str, line: int | None, column: str | None, message: str) -> None:
-        self.issues.append(Issue("error", file, line, column, message))
 
-
-def _scan_datasets(path: Path, scan: _Scan) -> None:
-    shown = display_path(path)
-    if not path.is_file():
-        scan.error(shown, None, None, f"{DATASETS_FILE} is missing (it states each data set's provenance)")
-        return
-    raw = path.read_bytes()
-    tables, lines, issues = parse_toml(raw, shown)
-    scan.issues.extend(issues)
-    scan.key_lines = toml_key_lines(decode_csv_bytes(raw, shown)[0])
-    for dataset_id, table in tables.items():
-        line = lines.get(dataset_id)
+def _read_datasets(scan: _ExternalScan) -> None:
+    described = scan.read_toml(DATASETS_FILE, " (it states each data set's provenance)")
+    scan.key_lines, shown = described.key_lines, scan.shown(DATASETS_FILE)
+    for dataset_id, table in described.tables.items():
+        line = described.lines.get(dataset_id)
         if not isinstance(table, dict):
             scan.error(shown, line, None, f"{dataset_id!r} must be a table ([{dataset_id}])")
             scan.tables[dataset_id] = (line, None)
             continue
-        try:
-            scan.tables[dataset_id] = (line, DatasetModel.model_validate(table))
-        except ValidationError as exc:
-            scan.tables[dataset_id] = (line, None)
-            for i in pydantic_issues(exc, shown, line):
-                at = scan.key_lines.get((dataset_id, i.column), line) if i.column else line
-                scan.issues.append(Issue(i.severity, i.file, at, i.column, f"[{dataset_id}] {i.message}"))
+
+        def restate(i: Issue, ds: str = dataset_id, at: int | None = line) -> Issue:
+            # A fault names its table and points at its key's own line: the tables are long, their
+            # caveats span many lines, and the header may be far above the bad value.
+            return dataclasses.replace(i, line=scan.key_lines.get((ds, i.column), at) if i.column else at,
+                                       message=f"[{ds}] {i.message}")
+
+        model, _ = scan.check(DatasetModel, table, shown, line, restate=restate)
+        scan.tables[dataset_id] = (line, model)
 
 
-def _scan_csv(path: Path, scan: _Scan, today: date) -> None:
-    dataset_id, shown = path.stem, display_path(path)
+def _read_csv(scan: _ExternalScan, dataset_id: str) -> None:
+    name = f"{dataset_id}.csv"
+    shown = scan.shown(name)
     if dataset_id not in _SCHEMAS:
-        scan.issues.append(Issue("warning", shown, None, None, f"bubblelens reads no data set {dataset_id!r} "
-                                 f"(known: {', '.join(_SCHEMAS)}); its rows are not checked"))
+        scan.warning(shown, None, None, f"bubblelens reads no data set {dataset_id!r} "
+                     f"(known: {', '.join(_SCHEMAS)}); its rows are not checked")
         return
     required, optional, model = _SCHEMAS[dataset_id]
-    text, issues = decode_csv_bytes(path.read_bytes(), shown)
-    header, records, read_issues = read_csv_records(text, shown, required, optional)
-    scan.issues.extend(issues + read_issues)
-    if not issues and not read_issues:
+    header, records, clean = scan.read_csv(name, required, optional)
+    if clean:
         scan.counts[dataset_id] = len(records)
-    if any(name not in header for name in required):
+    if any(column not in header for column in required):
         return                       # the header error says it all; no need for one per row
     rows, checked = [], []
     for line, cells in records:
-        failed: set[str] = set()       # the columns of this row that broke a rule by themselves
-        try:
-            rows.append((line, model.model_validate(cells, context={"today": today})))
-        except ValidationError as exc:
-            scan.issues.extend(pydantic_issues(exc, shown, line))
-            failed = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
-        checked.append((line, cells, failed))
+        row, found = scan.check(model, cells, shown, line, context={"today": scan.today})
+        if row is not None:
+            rows.append((line, row))
+        # The columns of this row that broke a rule by themselves (the rules across rows skip them).
+        checked.append((line, cells, {i.column for i in found if i.column is not None}))
     if not records:
         scan.error(shown, None, None, "data set has no data rows")
     if model is ShillerRowModel:
-        _scan_months(checked, shown, scan)
-        _scan_staleness(checked, shown, scan, today)
+        _check_months(checked, shown, scan)
+        _check_staleness(checked, shown, scan)
     scan.rows[dataset_id] = rows
 
 
-def _scan_months(checked: list[tuple[int, dict[str, str], set[str]]], shown: str, scan: _Scan) -> None:
+def _check_months(checked: list[tuple[int, dict[str, str], set[str]]], shown: str, scan: _ExternalScan) -> None:
     """The rules across Shiller rows, on every cell that is valid by itself: a row with one bad cell still
     counts as its month (so it does not also show up as a gap), and a bad date restarts the sequence."""
     months = [(line, None if "date" in failed else cells["date"]) for line, cells, failed in checked]
@@ -163,8 +148,8 @@ def _scan_months(checked: list[tuple[int, dict[str, str], set[str]]], shown: str
                                               leading=column in LEADING_OR_TRAILING_MISSING))
 
 
-def _scan_staleness(checked: list[tuple[int, dict[str, str], set[str]]], shown: str, scan: _Scan,
-                    today: date) -> None:
+def _check_staleness(checked: list[tuple[int, dict[str, str], set[str]]], shown: str,
+                     scan: _ExternalScan) -> None:
     """The valuation ratios end with the newest month that has both dividends and earnings: warn, as for a
     monthly curated series, when that month is older than a month's cadence allows."""
     full = [(line, cells["date"]) for line, cells, failed in checked
@@ -173,52 +158,11 @@ def _scan_staleness(checked: list[tuple[int, dict[str, str], set[str]]], shown: 
         return
     line, month = full[-1]
     end = (pd.Timestamp(month) + pd.offsets.MonthEnd(0)).date()
-    age, allowed = (today - end).days, STALE_AFTER_DAYS["monthly"]
+    age, allowed = (scan.today - end).days, STALE_AFTER_DAYS["monthly"]
     if age > allowed:
-        scan.issues.append(Issue("warning", shown, line, None, f"stale: the newest month with dividends and "
-                                 f"earnings ({month[:7]}) is {age} days old; monthly series are stale after "
-                                 f"{allowed} days (one period plus the usual publication lag)"))
-
-
-def _cross_check(ext_dir: Path, scan: _Scan, csv_ids: list[str]) -> None:
-    """datasets.toml against the files: one table per CSV, one CSV per table, the row counts agree."""
-    toml_shown = display_path(ext_dir / DATASETS_FILE)
-    for dataset_id in csv_ids:
-        if dataset_id not in scan.tables and (ext_dir / DATASETS_FILE).is_file():
-            scan.error(display_path(ext_dir / f"{dataset_id}.csv"), None, None,
-                       f"data set {dataset_id!r} has no [{dataset_id}] table in {DATASETS_FILE}")
-    for dataset_id, (line, model) in scan.tables.items():
-        if dataset_id not in csv_ids:
-            scan.error(toml_shown, line, None, f"[{dataset_id}] describes a data set with no file "
-                       f"{EXTERNAL_SUBDIR}/{dataset_id}.csv")
-        elif model is not None and dataset_id in scan.counts and model.rows != scan.counts[dataset_id]:
-            scan.error(toml_shown, scan.key_lines.get((dataset_id, "rows"), line), "rows",
-                       f"[{dataset_id}] says {model.rows} rows; {EXTERNAL_SUBDIR}/{dataset_id}.csv has "
-                       f"{scan.counts[dataset_id]}")
-    for dataset_id in _SCHEMAS:
-        if dataset_id not in csv_ids:
-            scan.error(display_path(ext_dir / f"{dataset_id}.csv"), None, None,
-                       "is missing (bubblelens reads this data set; copy it from the shipped data/external)")
-
-
-def _scan_all(data_dir: Path, today: date | None) -> _Scan:
-    scan = _Scan()
-    ext_dir = curated(data_dir, EXTERNAL_SUBDIR)
-    if not ext_dir.is_dir():
-        scan.error(display_path(ext_dir), None, None, f"curated-data directory has no {EXTERNAL_SUBDIR}/ folder "
-                   "(the shipped data has one: `bubblelens data init DIR` copies it)")
-        return scan
-    _scan_datasets(ext_dir / DATASETS_FILE, scan)
-    csv_ids = sorted(p.stem for p in ext_dir.glob("*.csv") if not p.name.startswith("."))
-    for dataset_id in csv_ids:
-        _scan_csv(ext_dir / f"{dataset_id}.csv", scan, today or date.today())
-    _cross_check(ext_dir, scan, csv_ids)
-    return scan
-
-
-def validate_external(data_dir: Path, today: date | None = None) -> list[Issue]:
-    """Every error and warning in `data_dir/external`, errors first, each naming file, line and column."""
-    return sorted(_scan_all(Path(data_dir), today).issues, key=lambda i: i.severity != "error")
+        scan.warning(shown, line, None, f"stale: the newest month with dividends and earnings ({month[:7]}) is "
+                     f"{age} days old; monthly series are stale after {allowed} days (one period plus the "
+                     "usual publication lag)")
 
 
 def _float(text: str) -> float:
@@ -259,17 +203,59 @@ def _shiller_frame(rows: list[tuple[int, ShillerRowModel]]) -> pd.DataFrame:
     })
 
 
+class ExternalFolder(CuratedFolder[_ExternalScan, External]):
+    """data/external: the provenance table first, then each data set's CSV against its schema."""
+
+    subdir = EXTERNAL_SUBDIR
+    scan_type = _ExternalScan
+    error_type = ExternalDataError
+    folder_hint = " (the shipped data has one: `bubblelens data init DIR` copies it)"
+
+    def read(self, scan: _ExternalScan) -> None:
+        _read_datasets(scan)
+        # Ordered by data-set id (the name datasets.toml uses), not by file name: 'a' before 'a-b'.
+        scan.csv_ids = sorted(Path(name).stem for name in scan.csv_names())
+        for dataset_id in scan.csv_ids:
+            _read_csv(scan, dataset_id)
+
+    def cross_check(self, scan: _ExternalScan) -> None:
+        """datasets.toml against the files: one table per CSV, one CSV per table, the row counts agree."""
+        toml_shown = scan.shown(DATASETS_FILE)
+        for dataset_id in scan.csv_ids:
+            if dataset_id not in scan.tables and scan.has(DATASETS_FILE):
+                scan.error(scan.shown(f"{dataset_id}.csv"), None, None,
+                           f"data set {dataset_id!r} has no [{dataset_id}] table in {DATASETS_FILE}")
+        for dataset_id, (line, model) in scan.tables.items():
+            if dataset_id not in scan.csv_ids:
+                scan.error(toml_shown, line, None, f"[{dataset_id}] describes a data set with no file "
+                           f"{EXTERNAL_SUBDIR}/{dataset_id}.csv")
+            elif model is not None and dataset_id in scan.counts and model.rows != scan.counts[dataset_id]:
+                scan.error(toml_shown, scan.key_lines.get((dataset_id, "rows"), line), "rows",
+                           f"[{dataset_id}] says {model.rows} rows; {EXTERNAL_SUBDIR}/{dataset_id}.csv has "
+                           f"{scan.counts[dataset_id]}")
+        for dataset_id in _SCHEMAS:
+            if dataset_id not in scan.csv_ids:
+                scan.error(scan.shown(f"{dataset_id}.csv"), None, None,
+                           "is missing (bubblelens reads this data set; copy it from the shipped data/external)")
+
+    def build(self, scan: _ExternalScan, data_dir: Path, issues: list[Issue]) -> External:
+        # The origin (producer, citation, URL, access day, licence) travels beside the frames it describes.
+        datasets = {dataset_id: DatasetInfo(dataset_id=dataset_id, file=f"{EXTERNAL_SUBDIR}/{dataset_id}.csv",
+                                            **model.model_dump())
+                    for dataset_id, (_, model) in scan.tables.items()}
+        log.debug("loaded %d external data sets, %d warnings", len(datasets), len(issues))
+        return External(epoch=_epoch_frame(scan.rows[EPOCH_ID]), shiller=_shiller_frame(scan.rows[SHILLER_ID]),
+                        datasets=datasets, data_dir=data_dir, issues=issues)
+
+
+_FOLDER = ExternalFolder()
+
+
+def validate_external(data_dir: Path, today: date | None = None) -> list[Issue]:
+    """Every error and warning in `data_dir/external`, errors first, each naming file, line and column."""
+    return _FOLDER.validate(data_dir, today)
+
+
 def load_external(data_dir: Path, today: date | None = None) -> External:
     """Validated Epoch and Shiller frames with their provenance; raises `ExternalDataError` (exit 3)."""
-    data_dir = Path(data_dir)
-    scan = _scan_all(data_dir, today)
-    issues = sorted(scan.issues, key=lambda i: i.severity != "error")
-    if any(i.severity == "error" for i in issues):
-        raise ExternalDataError(issues)
-    datasets = {}
-    for dataset_id, (_, m) in scan.tables.items():
-        datasets[dataset_id] = DatasetInfo(dataset_id=dataset_id, file=f"{EXTERNAL_SUBDIR}/{dataset_id}.csv",
-                                           **m.model_dump())
-    log.debug("loaded %d external data sets, %d warnings", len(datasets), len(issues))
-    return External(epoch=_epoch_frame(scan.rows[EPOCH_ID]), shiller=_shiller_frame(scan.rows[SHILLER_ID]),
-                    datasets=datasets, data_dir=data_dir, issues=issues)
+    return _FOLDER.load(data_dir, today)

@@ -2,9 +2,10 @@
 
 Why a separate module (as market/schema.py is for the curated series): everything that can be judged from
 one file alone lives here, so a rule an analyst reads ("what is a valid Shiller month?") has one home;
-load.py does the cross-file work (datasets.toml against the files) and builds the frames. The CSV reading,
-the `Issue` type and the pydantic-to-`Issue` translation are market/schema.py's, reused rather than
-copied, so both kinds of data report faults in the same `file:line: column 'c': message` form.
+load.py does the cross-file work (datasets.toml against the files) and builds the frames. The CSV and TOML
+reading, the `Issue` type and the pydantic-to-`Issue` translation are core/curated_files.py's, shared with
+the market data rather than copied, so both kinds of data report faults in the same
+`file:line: column 'c': message` form.
 
 Epoch's table is copied unchanged from a public mirror; Shiller's is written by `bubblelens data import
 shiller` from his workbook, every number as the workbook stores it (data/external/README.md). So these
@@ -19,7 +20,9 @@ from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from bubblelens.market.schema import Issue, check_date, field_error, parse_iso_date
+# toml_key_lines lived here; it is re-exported from its shared home for the callers that import it.
+from bubblelens.core.curated_files import Issue, toml_key_lines  # noqa: F401
+from bubblelens.market.schema import check_date, field_error, parse_iso_date
 
 EXTERNAL_SUBDIR = "external"
 DATASETS_FILE = "datasets.toml"
@@ -271,20 +274,3 @@ class DatasetModel(BaseModel):
         if v <= 0:
             raise field_error("rows", f"{v} is not a positive row count")
         return v
-
-
-_TOML_TABLE_RE = re.compile(r"^\s*\[\s*\"?([^\]\"]+?)\"?\s*\]")
-_TOML_KEY_RE = re.compile(r"^\s*([A-Za-z0-9_-]+)\s*=")
-
-
-def toml_key_lines(text: str) -> dict[tuple[str, str], int]:
-    """{(table, key): line} for the `key = ...` lines of a flat TOML file, so a bad value is located
-    on its own line rather than its table's header (first occurrence wins)."""
-    out: dict[tuple[str, str], int] = {}
-    table = ""
-    for no, line in enumerate(text.splitlines(), start=1):
-        if m := _TOML_TABLE_RE.match(line):
-            table = m.group(1).strip()
-        elif m := _TOML_KEY_RE.match(line):
-            out.setdefault((table, m.group(1)), no)
-    return out

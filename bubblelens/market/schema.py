@@ -4,24 +4,23 @@ Why a separate module: `market/load.py` does the cross-file work (sources cited,
 and builds the public objects; this module holds everything that can be judged from one file alone, so an
 analyst-facing rule ("what is a valid date?") lives in exactly one place. Field rules are pydantic models
 whose validators raise `PydanticCustomError` with the exact sentence an analyst reads; `pydantic_issues`
-turns them into `Issue`s that name file, line and column.
+(core/curated_files.py, shared with data/external) turns them into `Issue`s that name file, line and column.
 """
 from __future__ import annotations
 
-import codecs
-import csv
 import dataclasses
-import io
 import math
 import re
-import tomllib
-from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, create_model, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationInfo, create_model, field_validator
 from pydantic_core import PydanticCustomError
 
+# The `Issue` type and the file readers are shared with data/external (core/curated_files.py); they are
+# re-exported here, where the callers of this module have always found them.
+from bubblelens.core.curated_files import (Issue, decode_csv_bytes, parse_toml, pydantic_issues,  # noqa: F401
+                                           read_csv_records)
 from bubblelens.core.provenance import Source
 
 SERIES_COLUMNS = ("date", "value", "unit", "source_id", "note")
@@ -46,6 +45,7 @@ TRANSFORMS = ("", "error_rate", "odds")
 BOUNDS = ("", "<", ">")
 URL_NOT_RECORDED = "not recorded"                # the passage was read but its address was not kept
 
+MARKET_SUBDIR = "market"                         # the folder under the curated-data directory
 SOURCES_FILE = "sources.csv"
 SERIES_META_FILE = "series.toml"
 CATEGORIES_FILE = "categories.toml"
@@ -53,23 +53,6 @@ CATEGORIES_FILE = "categories.toml"
 _ID_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 _DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2})-(\d{2}))?$")
 _QUARTER_RE = re.compile(r"^\d{4}-?Q[1-4]$", re.IGNORECASE)
-_TABLE_RE = re.compile(r"^\s*\[\s*\"?([^\]\"]+?)\"?\s*\]\s*(#.*)?$")
-
-
-@dataclass(frozen=True)
-class Issue:
-    """One problem found in the curated data; `str()` is the line an analyst reads."""
-
-    severity: str              # 'error' | 'warning'
-    file: str
-    line: int | None
-    column: str | None
-    message: str
-
-    def __str__(self) -> str:
-        where = self.file if self.line is None else f"{self.file}:{self.line}"
-        what = self.message if self.column is None else f"column '{self.column}': {self.message}"
-        return f"{where}: {what}"
 
 
 def parse_iso_date(text: str) -> date | None:
@@ -270,111 +253,6 @@ class SeriesMetaModel(_Strict):
         if v.strip() == "":
             raise field_error("empty", "is empty")
         return v
-
-
-def pydantic_issues(exc: ValidationError, file: str, line: int | None) -> list[Issue]:
-    """One `Issue` per field error; pydantic's own messages are kept for type/literal/missing errors."""
-    out = []
-    for err in exc.errors(include_url=False):
-        column = str(err["loc"][0]) if err["loc"] else None
-        message = err["msg"]
-        if err["type"] == "missing":
-            message = "is missing"
-        elif err["type"] == "extra_forbidden":
-            message = "is not a known field"
-        out.append(Issue("error", file, line, column, message))
-    return out
-
-
-def decode_csv_bytes(raw: bytes, file: str) -> tuple[str, list[Issue]]:
-    """UTF-8 without BOM is the only accepted encoding; report a BOM or bad bytes and decode leniently."""
-    issues: list[Issue] = []
-    if raw.startswith(codecs.BOM_UTF8):
-        issues.append(Issue("error", file, 1, None, "file starts with a byte-order mark (BOM); "
-                            "save it as UTF-8 without BOM"))
-        raw = raw[len(codecs.BOM_UTF8):]
-    try:
-        return raw.decode("utf-8"), issues
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        issues.append(Issue("error", file, line, None, f"byte 0x{raw[exc.start]:02x} at offset {exc.start} "
-                            "is not valid UTF-8 (save the file as UTF-8)"))
-        return raw.decode("utf-8", errors="replace"), issues
-
-
-# Control characters other than tab and newline (a newline may stand inside a quoted cell): C0, DEL, C1.
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def read_csv_records(text: str, file: str, required: tuple[str, ...], optional: tuple[str, ...] = ()
-                     ) -> tuple[list[str], list[tuple[int, dict[str, str]]], list[Issue]]:
-    """Parse CSV text into (header, [(first line number, {column: cell})], issues).
-
-    Header problems (missing, unexpected, repeated or padded column names) and rows whose field count
-    differs from the header's are reported here; blank lines are skipped.
-    """
-    issues: list[Issue] = []
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header_raw = next(reader)
-    except StopIteration:
-        return [], [], [Issue("error", file, None, None, "file is empty (no header line)")]
-    except csv.Error as exc:
-        return [], [], [Issue("error", file, 1, None, f"unreadable CSV: {exc}")]
-    header = []
-    for name in header_raw:
-        if name != name.strip():
-            issues.append(Issue("error", file, 1, None, f"column name {name!r} has stray whitespace"))
-        header.append(name.strip())
-    allowed = required + optional
-    for name in required:
-        if name not in header:
-            issues.append(Issue("error", file, 1, None, f"missing column {name!r} (header must have "
-                                f"{','.join(required)}{''.join(f'[,{o}]' for o in optional)})"))
-    for i, name in enumerate(header):
-        if name not in allowed:
-            issues.append(Issue("error", file, 1, None,
-                                f"unexpected column {name!r} (allowed: {', '.join(allowed)})"))
-        elif name in header[:i]:
-            issues.append(Issue("error", file, 1, None, f"column {name!r} appears twice in the header"))
-    records: list[tuple[int, dict[str, str]]] = []
-    last = reader.line_num
-    try:
-        for cells in reader:
-            start, last = last + 1, reader.line_num
-            if not cells:
-                continue
-            if len(cells) != len(header):
-                issues.append(Issue("error", file, start, None,
-                                    f"row has {len(cells)} fields, the header has {len(header)}"))
-                continue
-            bad = [(h, c) for h, c in zip(header, cells) if _CONTROL_RE.search(c)]
-            for h, c in bad:
-                ch = _CONTROL_RE.search(c).group()
-                issues.append(Issue("error", file, start, h, f"cell contains the control character U+{ord(ch):04X} "
-                                    "(NUL, escape, carriage return, ...): it would reach the report; remove it"))
-            if not bad:
-                records.append((start, {h: c for h, c in zip(header, cells) if h in allowed}))
-    except csv.Error as exc:
-        issues.append(Issue("error", file, reader.line_num, None, f"unreadable CSV: {exc}"))
-    return header, records, issues
-
-
-def parse_toml(raw: bytes, file: str) -> tuple[dict, dict[str, int], list[Issue]]:
-    """Parse a metadata TOML file; return (tables, {table name: line of its header}, issues)."""
-    text, issues = decode_csv_bytes(raw, file)
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        m = re.search(r"line (\d+)", str(exc))
-        issues.append(Issue("error", file, int(m.group(1)) if m else None, None, f"invalid TOML: {exc}"))
-        return {}, {}, issues
-    lines: dict[str, int] = {}
-    for no, line in enumerate(text.splitlines(), start=1):
-        m = _TABLE_RE.match(line)
-        if m:
-            lines.setdefault(m.group(1).strip(), no)
-    return data, lines, issues
 
 
 def bounded_score_issues(rows: list, transform: str, file: str) -> list[Issue]:
