@@ -19,7 +19,9 @@ import pandas as pd
 from bubblelens.claims.kinds import Evidence
 from bubblelens.claims.reachability import RUN_COLS, Reachability, reachable
 from bubblelens.claims.registry import ClaimSpec
+from bubblelens.claims.statistics import KINDS
 from bubblelens.core.config import BuildConfig
+from bubblelens.evaluation.names import KEY_FID, KEY_FLOPS_TOTAL
 
 SMOKE = "smoke"
 CHECKED_PROFILES = ("quick", "full")     # where an unreachable verdict fails the check
@@ -48,7 +50,7 @@ class ClaimCheck:
 
 
 def check_claims(specs: list[ClaimSpec], evidence: Evidence) -> list[ClaimCheck]:
-    return [ClaimCheck(s.id, reachable(s.statistic, s.params, evidence), evidence.profile) for s in specs]
+    return [ClaimCheck(s.id, reachable(KINDS[s.statistic], s.params, evidence), evidence.profile) for s in specs]
 
 
 def skeleton_evidence(cfg: BuildConfig, market, published: pd.DataFrame | None = None) -> Evidence:
@@ -65,7 +67,7 @@ def skeleton_evidence(cfg: BuildConfig, market, published: pd.DataFrame | None =
         sweep += [("dcgan", d.width, d.epochs * f, s, d.width ** 2 * d.epochs * f, float("nan"))
                   for s in cfg.seeds_image for f in (*d.snapshot_fractions, 1.0)]
     return Evidence(runs=pd.DataFrame(rows, columns=RUN_COLS),
-                    sweep=pd.DataFrame(sweep, columns=["model", "width", "epochs", "seed", "flops_total", "fid"]),
+                    sweep=pd.DataFrame(sweep, columns=["model", "width", "epochs", "seed", KEY_FLOPS_TOTAL, KEY_FID]),
                     market=market, profile=cfg.profile,
                     published=published if published is not None else pd.DataFrame())
 

@@ -21,29 +21,31 @@ at target within the budget — are undetermined (counted, never guessed). The s
 in which the treatment needed more gets a Clopper-Pearson interval, compared with one half (a sign test):
 "needs more", "needs no more" and "cannot tell" are all reachable with enough pairs.
 
-`compute_returns` fits FID = floor + A exp(-k x) per compute-sweep series; the floor is bounded below by
-`floor_min` (0: an FID is never negative) when lower is better, the metric's own scale.
+The kind is registered whole with one `register_kind` call: its parameters, statistic, reachability probe
+(the treatment at target late while the baseline is there early, the reverse, alternating, never) and
+alternatives (claims/operating.py: each pair undetermined at the observed rate, else the treatment
+costlier with one true share; FLOPs per step, checkpoints and budgets keep their real values). The
+compute sweep's kind, `compute_returns`, is in sweep_statistics.py.
 """
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import numpy as np
 from scipy import stats as sps
-from scipy.optimize import curve_fit
 
 from bubblelens.analysis import stats
-from bubblelens.claims.kinds import INCONCLUSIVE, NOT_SUPPORTED, REQUIRED, SUPPORTED, Insufficient, Outcome
-from bubblelens.claims.kinds import StatisticKind, registrar
+from bubblelens.claims.kinds import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Evidence, Insufficient, Outcome
+from bubblelens.claims.kinds import Params, register_kind
 from bubblelens.claims.model_statistics import run_values
+from bubblelens.claims.operating import Alternatives, expit, logit, measured_and_mirrored, mirrored, shrunk_share
+from bubblelens.claims.operating import verdict_of
+from bubblelens.claims.reachability import RunsBuilder, design_values, seeds
+from bubblelens.evaluation.names import KEY_CHECKPOINT_EVERY, KEY_FLOPS_PER_STEP, KEY_FLOPS_TOTAL, KEY_REACHED_TARGET
+from bubblelens.evaluation.names import KEY_TARGET_STEP
 
-if TYPE_CHECKING:
-    from bubblelens.claims.kinds import Evidence
-
-KINDS: dict[str, StatisticKind] = {}
-register = registrar(KINDS)
 COSTLIER, CHEAPER, UNDETERMINED = "costlier", "cheaper", "undetermined"
 
 
@@ -71,35 +73,40 @@ def _ratio_text(ratios: list[float]) -> str:
     return f"x{lo:.3g}" if math.isclose(lo, hi, rel_tol=1e-9) else f"x{lo:.3g}-{hi:.3g}"
 
 
-@register("compute_to_target",
-          {"model": (str, REQUIRED), "datasets": (list, REQUIRED), "baseline": (str, "vanilla"),
-           "treatment": (str, REQUIRED), "level": (float, 0.95), "min_n": (int, 6)},
-          metric_params=())
+class ComputeToTarget(Params):
+    model: str
+    datasets: list
+    baseline: str = "vanilla"
+    treatment: str
+    level: float = 0.95
+    min_n: int = 6
+
+
 def compute_to_target(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
     """Sign test on paired steps-to-target: does the treatment need more training steps in more than half
     the pairs? The FLOPs-per-step ratio (treatment / baseline) is reported, not tested."""
     pairs, per, all_ratios = [], {}, []
-    metrics = ("target_step", "reached_target", "checkpoint_every", "flops_per_step", "flops_total")
+    metrics = (KEY_TARGET_STEP, KEY_REACHED_TARGET, KEY_CHECKPOINT_EVERY, KEY_FLOPS_PER_STEP, KEY_FLOPS_TOTAL)
     base_arm, treat_arm = p["baseline"], p["treatment"]
     for ds in p["datasets"]:
         v = {arm: {m: run_values(ev, m, p["model"], ds, arm) for m in metrics} for arm in (base_arm, treat_arm)}
         arm_seeds = {arm: set.intersection(*(set(s.index) for s in v[arm].values())) for arm in v}
-        seeds = sorted(arm_seeds[base_arm] & arm_seeds[treat_arm])
+        paired = sorted(arm_seeds[base_arm] & arm_seeds[treat_arm])
         counts = dict.fromkeys((COSTLIER, CHEAPER, UNDETERMINED), 0)
         ratios = []
-        for s in seeds:
-            steps_done = {arm: v[arm]["flops_total"][s] / v[arm]["flops_per_step"][s] for arm in v}
+        for s in paired:
+            steps_done = {arm: v[arm][KEY_FLOPS_TOTAL][s] / v[arm][KEY_FLOPS_PER_STEP][s] for arm in v}
             common = min(steps_done.values())                # the pair's common step budget
-            iv = {arm: needed(x["target_step"][s], x["reached_target"][s] >= 1, x["checkpoint_every"][s], common)
+            iv = {arm: needed(x[KEY_TARGET_STEP][s], x[KEY_REACHED_TARGET][s] >= 1, x[KEY_CHECKPOINT_EVERY][s], common)
                   for arm, x in v.items()}
             d = pair_direction(iv[base_arm], iv[treat_arm])
             counts[d] += 1
             pairs.append(d)
-            ratios.append(float(v[treat_arm]["flops_per_step"][s] / v[base_arm]["flops_per_step"][s]))
+            ratios.append(float(v[treat_arm][KEY_FLOPS_PER_STEP][s] / v[base_arm][KEY_FLOPS_PER_STEP][s]))
         all_ratios += ratios
-        per[ds] = {"pairs": len(seeds), **counts,
+        per[ds] = {"pairs": len(paired), **counts,
                    "unpaired_seeds": sorted(int(s) for s in (arm_seeds[base_arm] ^ arm_seeds[treat_arm])),
-                   "reached": {arm: int(sum(v[arm]["reached_target"][s] >= 1 for s in seeds)) for arm in v},
+                   "reached": {arm: int(sum(v[arm][KEY_REACHED_TARGET][s] >= 1 for s in paired)) for arm in v},
                    "flops_per_step_ratio": float(np.median(ratios)) if ratios else None}
         if ratios and not math.isclose(min(ratios), max(ratios), rel_tol=1e-9):
             per[ds]["flops_per_step_ratio_range"] = [min(ratios), max(ratios)]
@@ -124,108 +131,103 @@ def compute_to_target(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
                    (cp["lo"], cp["hi"]), p["level"], pval, m, details)
 
 
-def _saturating(x: np.ndarray, floor: float, amplitude: float, k: float) -> np.ndarray:
-    return floor + amplitude * np.exp(-k * x)
+def _compute_to_target_probe(ev: Evidence, p: Mapping[str, Any]) -> Iterator[Evidence]:
+    """Treatment at target at the last checkpoints while the baseline is there at the first ones, the
+    reverse, alternating, and nothing at target; FLOPs per step and budgets keep their real values."""
+    for scenario in ("costlier", "cheaper", "mixed", "never"):
+        b = RunsBuilder(ev)
+        for ds in p["datasets"]:
+            ss = sorted(set(seeds(ev, p["model"], ds, p["baseline"])) & set(seeds(ev, p["model"], ds, p["treatment"])))
+            steps = {}
+            for arm in (p["baseline"], p["treatment"]):
+                fps = design_values(ev, KEY_FLOPS_PER_STEP, p["model"], ds, arm) or dict.fromkeys(ss, 1e6)
+                every = design_values(ev, KEY_CHECKPOINT_EVERY, p["model"], ds, arm) or dict.fromkeys(ss, 100.0)
+                budget = design_values(ev, KEY_FLOPS_TOTAL, p["model"], ds, arm) or \
+                    {s: 40 * every[s] * fps[s] for s in ss}
+                b.set(p["model"], ds, arm, KEY_FLOPS_PER_STEP, fps)
+                b.set(p["model"], ds, arm, KEY_CHECKPOINT_EVERY, every)
+                b.set(p["model"], ds, arm, KEY_FLOPS_TOTAL, budget)
+                steps[arm] = {s: (every[s], budget[s] / fps[s]) for s in ss}
+            early = {arm: {s: e for s, (e, _) in steps[arm].items()} for arm in steps}
+            late = {arm: {s: math.floor(0.9 * n / e) * e for s, (e, n) in steps[arm].items()} for arm in steps}
+            base_at, treat_at = {"costlier": (early, late), "cheaper": (late, early),
+                                 "mixed": (early, early), "never": (late, late)}[scenario]
+            for arm, at in ((p["baseline"], base_at), (p["treatment"], treat_at)):
+                at_arm = dict(at[arm])
+                if scenario == "mixed" and arm == p["treatment"]:
+                    at_arm = {s: (late if i % 2 else early)[arm][s] for i, s in enumerate(ss)}
+                b.set(p["model"], ds, arm, KEY_TARGET_STEP, at_arm)
+                b.set(p["model"], ds, arm, KEY_REACHED_TARGET, dict.fromkeys(ss, 0.0 if scenario == "never" else 1.0))
+        yield b.evidence()
 
 
-def _saturating_jac(x: np.ndarray, floor: float, amplitude: float, k: float) -> np.ndarray:
-    """d/d(floor, A, k) of the law: (n, 3); analytic, so curve_fit spends no evaluations on differences."""
-    e = np.exp(-k * x)
-    return np.column_stack([np.ones_like(x), e, -amplitude * x * e])
+def _compute_to_target_alternatives(ev: Evidence, p: Mapping[str, Any]) -> Alternatives:
+    """Each pair of runs (dataset, seed) is undetermined with the observed share of undetermined pairs
+    (both first at target at the same checkpoint), else the treatment needs more steps with one true
+    share; FLOPs per step, checkpoints and budgets keep their real values. Mirror on the logit scale
+    around one half."""
+    out = compute_to_target(ev, p)
+    det = out.details
+    undetermined = det["undetermined"] / det["pairs"] if det["pairs"] else 0.0
+    arms = (p["baseline"], p["treatment"])
+    design = {}
+    datasets = [ds for ds in p["datasets"] if det["per_dataset"].get(ds, {}).get("pairs")]   # those in this build
+    for ds in datasets:
+        ss = sorted(set(seeds(ev, p["model"], ds, arms[0])) & set(seeds(ev, p["model"], ds, arms[1])))
+        for arm in arms:
+            fps = design_values(ev, KEY_FLOPS_PER_STEP, p["model"], ds, arm)
+            every = design_values(ev, KEY_CHECKPOINT_EVERY, p["model"], ds, arm)
+            budget = design_values(ev, KEY_FLOPS_TOTAL, p["model"], ds, arm)
+            if not (fps and every and budget):
+                raise Insufficient(f"the {arm} runs on {ds} carry no FLOPs per step, checkpoints or budget")
+            design[ds, arm] = (ss, fps, every, budget)
+
+    # One frame with every design value and each run's two possible first steps at target (at once, or
+    # late: 90 % of its budget); a draw only picks, per pair, which arm is late.
+    b = RunsBuilder(ev)
+    for ds in datasets:
+        for arm in arms:
+            ss, fps, every, budget = design[ds, arm]
+            for m, v in ((KEY_FLOPS_PER_STEP, fps), (KEY_CHECKPOINT_EVERY, every), (KEY_FLOPS_TOTAL, budget)):
+                b.set(p["model"], ds, arm, m, v)
+            b.set(p["model"], ds, arm, KEY_TARGET_STEP, dict.fromkeys(ss, 0.0))
+            b.set(p["model"], ds, arm, KEY_REACHED_TARGET, dict.fromkeys(ss, 1.0))
+    frame = b.evidence().runs
+    at_target = (frame["metric"] == KEY_TARGET_STEP).to_numpy()
+    keys = list(zip(frame["dataset"], frame["variant"], frame["seed"].astype(int)))
+    rows = {k: i for i, (k, t) in enumerate(zip(keys, at_target)) if t}          # (ds, arm, seed) -> row
+    pairs = [(ds, s) for ds in datasets for s in design[ds, arms[0]][0]]
+    early = np.zeros(len(frame))
+    late = np.zeros(len(frame))
+    for ds, s in pairs:
+        for arm in arms:
+            _, fps, every, budget = design[ds, arm]
+            early[rows[ds, arm, s]] = every[s]
+            late[rows[ds, arm, s]] = math.floor(0.9 * budget[s] / fps[s] / every[s]) * every[s]
+    treat_rows = np.array([rows[ds, arms[1], s] for ds, s in pairs], dtype=int)
+    base_rows = np.array([rows[ds, arms[0], s] for ds, s in pairs], dtype=int)
+
+    def sampler(x: float):
+        share = expit(x)
+
+        def sample(rng: np.random.Generator) -> str:
+            tie = rng.random(len(pairs)) < undetermined
+            costlier = rng.random(len(pairs)) < share
+            values = frame["value"].to_numpy(float).copy()
+            values[at_target] = early[at_target]
+            # the slower arm of a known pair first reaches the target late, the other at once; a tie: both at once
+            values[treat_rows[~tie & costlier]] = late[treat_rows[~tie & costlier]]
+            values[base_rows[~tie & ~costlier]] = late[base_rows[~tie & ~costlier]]
+            return verdict_of(compute_to_target, Evidence(frame.assign(value=values), ev.sweep, ev.market,
+                                                          ev.profile, ev.published), p)
+        return sample
+
+    est = logit(shrunk_share(int(det["costlier"]), int(det["determined"])))
+    text = lambda x: (f"{det['pairs']} pairs, {undetermined:.0%} of undetermined order; the {p['treatment']} run "   # noqa: E731
+                      f"needs more steps in a known pair with probability {expit(x):.2f}")
+    return Alternatives(measured_and_mirrored(est, mirrored(est, 0.0), text, sampler),
+                        "pairs independent: undetermined at the observed rate, else one true share costlier", sims=100)
 
 
-def fit_saturating(x: np.ndarray, y: np.ndarray, floor_min: float = -np.inf) -> tuple[float, float, float]:
-    """Least-squares fit of y = floor + A exp(-k x) with scipy.optimize.curve_fit, from two starts (gains
-    that shrink: A > 0, k > 0; gains that grow: A < 0, k < 0), keeping the better; raises RuntimeError
-    when neither converges. The floor is bounded below by `floor_min` (default: unbounded), on the scale
-    of `y`; each start's floor is clipped into the bounds (curve_fit refuses a start outside them)."""
-    span = float(np.ptp(y)) or 1.0
-    lower, upper = [floor_min, -np.inf, -K_BOUND], [np.inf, np.inf, K_BOUND]
-    best, best_sse = None, np.inf
-    for p0 in ((float(y.min()) - 0.1 * span, span, 0.5), (float(y.max()) + 0.1 * span, -0.1 * span, -0.5)):
-        p0 = (float(np.clip(p0[0], lower[0], upper[0])), *p0[1:])
-        try:
-            params, _ = curve_fit(_saturating, x, y, p0=p0, maxfev=FIT_MAXFEV, bounds=(lower, upper),
-                                  jac=_saturating_jac)
-        except RuntimeError:
-            continue
-        sse = float(np.sum((_saturating(x, *params) - y) ** 2))
-        if sse < best_sse:
-            best, best_sse = params, sse
-    if best is None:
-        raise RuntimeError("no start converged")
-    floor, amplitude, k = best
-    return float(floor), float(amplitude), float(k)
-
-
-K_BOUND = 4.0      # |k| per doubling: beyond e^-4 per doubling a curve is a step, and the fit is unidentified
-# Function evaluations per start. A start that has not converged after a few hundred is usually drifting
-# to the straight-line limit (k -> 0, floor and A -> +-infinity), which the other start fits better; but
-# cutting it off at 300 changed the kept fit of 15 in 300 noisy sweeps (review of issue 22), so the
-# estimator keeps its generous limit and the verdict probabilities pay for it (compute-diminishing-returns:
-# 41 s against 24 s at 300, measured on the quick build's sweeps, 2026-12-06).
-FIT_MAXFEV = 20_000
-
-
-@register("compute_returns",
-          {"model": (str, REQUIRED), "metric": (str, "fid"), "level": (float, 0.95), "min_levels": (int, 4),
-           "min_series": (int, 3), "max_ratio": (float, 0.5), "lower_is_better": (bool, True),
-           "floor_min": (float, 0.0)},
-          metric_params=("metric",))
-def compute_returns(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
-    """Do gains per doubling of training compute shrink? A saturating law per series, intervals over series.
-
-    A series is one (seed, width) of the compute sweep (snapshots of a reference run, or the full
-    profile's runs of several lengths), with x = log2(FLOPs / the series' smallest). Fit quality =
-    floor + A exp(-k x) (the floor is fitted, not assumed, but bounded below by floor_min — an FID is never
-    negative — when lower is better; when higher is better the fit is of the negated metric, whose floor is
-    left unbounded: floor_min does not apply). The gain per doubling at x is
-    A e^(-k x) (1 - e^(-k)), so the last doubling of the range gains r = e^(-k (x_max - 1)) times what
-    the first did: r < 1 is diminishing, r >= 1 is not. Each series gives log r; a t interval over
-    series, mapped back to r, decides: supported when it lies below max_ratio, not supported when it
-    lies above 1, inconclusive otherwise."""
-    sw = ev.sweep
-    if sw is None or sw.empty or not (sw["model"] == p["model"]).any():
-        raise Insufficient(f"profile '{ev.profile}' has no compute sweep for {p['model']}")
-    d = sw[sw["model"] == p["model"]].dropna(subset=["flops_total", p["metric"]])
-    d = d[d["flops_total"] > 0]
-    sign = 1.0 if p["lower_is_better"] else -1.0
-    floor_min = float(p["floor_min"]) if p["lower_is_better"] else -np.inf     # on the fitted scale, sign * metric
-    logs, series = [], []
-    for (seed, width), g in d.groupby(["seed", "width"]):
-        g = g.sort_values("flops_total")
-        x = np.log2(g["flops_total"].to_numpy(float) / g["flops_total"].min())
-        row: dict[str, Any] = {"seed": int(seed), "width": float(width), "levels": int(len(g)),
-                               "span": float(2 ** x.max())}
-        if len(g) < p["min_levels"] or x.max() <= 1:
-            row["skipped"] = f"{len(g)} levels spanning {2 ** x.max():.3g}x"
-        else:
-            try:
-                floor, amplitude, k = fit_saturating(x, sign * g[p["metric"]].to_numpy(float), floor_min=floor_min)
-            except (RuntimeError, ValueError) as exc:
-                row["skipped"] = f"fit did not converge ({exc})"
-            else:
-                first_gain = amplitude * (1 - np.exp(-k))
-            if "skipped" not in row and not first_gain > 0:
-                row.update(floor=sign * floor, amplitude=amplitude, k=k,
-                           skipped="the first doubling bought no improvement: no returns to diminish")
-            elif "skipped" not in row:
-                log_r = -k * (x.max() - 1)
-                row.update(floor=sign * floor, amplitude=amplitude, k=k, ratio=float(np.exp(log_r)))
-                logs.append(log_r)
-        series.append(row)
-    details: dict[str, Any] = {"series": series, "max_ratio": p["max_ratio"],
-                               "floor_min": floor_min if math.isfinite(floor_min) else None}
-    if len(logs) < p["min_series"]:
-        raise Insufficient(f"too few sweep series with a fitted law (n={len(logs)} < {p['min_series']}; each needs "
-                           f"{p['min_levels']} compute levels spanning more than 2x)", details)
-    ci = stats.mean_ci(np.asarray(logs), p["level"])
-    if not ci["sd"]:
-        raise Insufficient("every series gave the same fitted ratio: no spread for an interval", details)
-    r, lo, hi = (float(np.exp(v)) for v in (ci["mean"], ci["lo"], ci["hi"]))
-    verdict = SUPPORTED if hi < p["max_ratio"] else NOT_SUPPORTED if lo > 1.0 else INCONCLUSIVE
-    pval = float(sps.ttest_1samp(logs, 0.0, alternative="less").pvalue)
-    return Outcome(verdict, f"the last doubling gained {r:.3g} [{lo:.3g}, {hi:.3g}] times what the first did "
-                   f"({len(logs)} series); diminishing below {p['max_ratio']:g}, not below 1",
-                   r, "gain of the last doubling of compute / gain of the first", (lo, hi), p["level"],
-                   pval, len(logs), details)
+register_kind("compute_to_target", ComputeToTarget, compute_to_target,
+              probe=_compute_to_target_probe, alternatives=_compute_to_target_alternatives)

@@ -3,9 +3,9 @@
 A claim never fails a build for want of data: too few seeds, a series too short or a missing sweep gives
 "inconclusive" with the reason (the statistic raises `Insufficient`). Anything else that a claim's
 statistic, its reachability probe or its verdict simulation raises is a bug, and it fails the build with a
-`ClaimError` naming the claim: shown as "inconclusive", a crash would read as weak evidence. The built-in
-statistic kinds (claims/statistics.py, `KINDS`) are handed to `load_registry` here, where the registry is
-loaded.
+`ClaimError` naming the claim: shown as "inconclusive", a crash would read as weak evidence. Each claim
+kind (claims/statistics.py, `KINDS`) brings its statistic, probe and alternatives in one record; the
+table is handed to `load_registry` here, where the registry is loaded.
 """
 from __future__ import annotations
 
@@ -24,7 +24,6 @@ from bubblelens.claims.check import CHECKED_PROFILES, SETTLED_LABEL, ClaimCheck,
 from bubblelens.claims.kinds import INCONCLUSIVE, VERDICTS, Evidence, Insufficient, Outcome, fnum, jsonable
 from bubblelens.claims.operating import OperatingCharacteristics, operating_characteristics
 from bubblelens.claims.reachability import Reachability
-from bubblelens.claims.simulators import ALTERNATIVES
 from bubblelens.claims.registry import INDICATIVE_CATEGORIES, ClaimSpec, load_registry
 from bubblelens.claims.statistics import KINDS
 from bubblelens.core.errors import ClaimError, DataError
@@ -92,7 +91,7 @@ def evaluate_claim(spec: ClaimSpec, evidence: Evidence) -> ClaimResult:
     anything else the statistic raises fails with a ClaimError naming the claim."""
     with _failure_of(spec, f"its statistic '{spec.statistic}'"):
         try:
-            out = KINDS[spec.statistic].fn(evidence, spec.params)
+            out = KINDS[spec.statistic].statistic(evidence, spec.params)
         except Insufficient as exc:
             out = Outcome(INCONCLUSIVE, str(exc), details=exc.details)
     if out.verdict not in VERDICTS:
@@ -144,7 +143,7 @@ def verdict_probabilities(spec: ClaimSpec, evidence: Evidence, verdict: str) -> 
         return OperatingCharacteristics(verdict, "", (), f"not simulated in the {evidence.profile} profile "
                                         "(quick and full simulate)")
     with _failure_of(spec, f"the simulation of its verdict probabilities ('{spec.statistic}')"):
-        return operating_characteristics(spec.id, spec.statistic, spec.params, evidence, verdict, ALTERNATIVES)
+        return operating_characteristics(spec.id, KINDS[spec.statistic], spec.params, evidence, verdict)
 
 
 def evaluate_and_check(spec: ClaimSpec, evidence: Evidence) -> ClaimResult:

@@ -18,28 +18,38 @@ shipped null draws of the same length (analysis/critical_values.py). With k seri
 Holm-adjusted. The verdict is symmetric around a band pre-declared in the claim: supported when the
 smallest adjusted p is below `alpha`; not supported when every adjusted p is at or above
 `inconclusive_until`; inconclusive in between — so with long series every verdict stays reachable.
+
+Each kind is registered whole (`register_kind`: parameters, statistic, reachability probe, alternatives).
+The probes put stationary noise on the tested series' dates, then an explosive run of growing amplitude.
+The alternatives (claims/operating.py): for `explosive_roots` (short series in logs) a random walk with
+the series' drift (the null) against a drift that steps up halfway, from the first half's mean growth to
+the second half's (a regime shift of the size the data show, not an explosive root); for
+`explosive_window` (valuation ratios) the claim's own sieve wild bootstrap (the null) against the same
+series with an explosive run in the window at the pace each ratio kept in the yardstick window (the
+dot-com run-up). P-values of simulated series are read from the claim's bootstrap null draws of the
+observed series, at its BIC lag (warp-speed Monte Carlo: Giacomini, Politis and White 2013, would draw
+one bootstrap per simulated series; reading the observed series' draws instead is cheaper and may
+overstate the run scenario's chance of "supported"). Under a null the p-value is uniform, so a band of
+inconclusive p-values keeps the explosive claims from ever being settled in practice, whatever the sizes.
 """
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+import math
+from collections.abc import Iterator, Mapping
+from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
 
 from bubblelens.analysis import timeseries, trends
 from bubblelens.analysis.bubbles import SCALES, explosive_test, series_frame
-from bubblelens.claims.kinds import INCONCLUSIVE, NOT_SUPPORTED, REQUIRED, SUPPORTED, Insufficient, Outcome
-from bubblelens.claims.kinds import StatisticKind, registrar
+from bubblelens.analysis.explosive_bootstrap import bsadf_at_ends, sieve_wild_bootstrap
+from bubblelens.claims.kinds import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Context, Evidence, Insufficient, Names
+from bubblelens.claims.kinds import Outcome, Params, register_kind
 from bubblelens.claims.market_statistics import series_of
-
-if TYPE_CHECKING:
-    from bubblelens.claims.kinds import Evidence
-
-KINDS: dict[str, StatisticKind] = {}
-register = registrar(KINDS)
-
+from bubblelens.claims.operating import Alternatives, Scenario
+from bubblelens.claims.reachability import explosive_probe
 
 def _overlapping(episodes: list[dict], window: list) -> list[dict]:
     return [e for e in episodes if e["start"] <= window[1] and e["end"] >= window[0]]
@@ -108,12 +118,21 @@ def family_verdict(tested: list[dict], p: Mapping[str, Any], details: dict) -> t
     return verdict, min(family, key=lambda t: t["p_holm"]), family
 
 
-@register("explosive_roots",
-          {"series": (list, REQUIRED), "scale": (str, REQUIRED), "window": (list, []),
-           "yardstick_window": (list, []), "alpha": (float, 0.05), "inconclusive_until": (float, 0.20),
-           "level": (float, 0.95), "min_window": (int, 0), "lag": (int, 0), "reps": (int, 2000),
-           "seed": (int, 123), "min_duration": (int, 0)},
-          series_params=("series",))
+class ExplosiveRoots(Params):
+    series: Annotated[list, Names("series")]
+    scale: str
+    window: list = []
+    yardstick_window: list = []
+    alpha: float = 0.05
+    inconclusive_until: float = 0.20
+    level: float = 0.95
+    min_window: int = 0
+    lag: int = 0
+    reps: int = 2000
+    seed: int = 123
+    min_duration: int = 0
+
+
 def explosive_roots(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
     """Is any series explosive (in its window)? Holm-adjusted Monte Carlo p-values against a pre-declared
     band; series too short or irregular to test are listed with the reason and leave the family."""
@@ -130,6 +149,64 @@ def explosive_roots(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
                        f"Holm p {t['p_holm']:.3f}" for t in family)
     return Outcome(verdict, reason, best["value"], f"{best['statistic']} of {best['series']}", None, p["level"],
                    best["p_holm"], best["n"], details)
+
+
+def _explosive_roots_probe(ev: Evidence, p: Mapping[str, Any]) -> Iterator[Evidence]:
+    """Stationary noise, then an explosive run in the window (or the last quarter) of growing
+    amplitude, on the scale the claim tests (`_explosive_probe`)."""
+    yield from explosive_probe(ev, p, explosive_roots, p)
+
+
+def _explosive_roots_alternatives(ev: Evidence, p: Mapping[str, Any]) -> Alternatives:
+    """Each series' log steps: a random walk with its own drift (the null), or with the first half's mean
+    step then the second half's (the larger last); steps normal at the halves' pooled sd."""
+    if p["scale"] != "log" or p["window"]:
+        raise Insufficient("alternatives are defined for whole-sample tests in logs")
+    fits = []
+    for sid in p["series"]:
+        f = series_frame(ev.market, sid)
+        if f is None or not timeseries.check_testable(f["date"])[0]:
+            continue
+        z = np.log(f["value"].to_numpy(float))
+        t = explosive_test(sid, f, "log", min_window=p["min_window"] or None, lag=p["lag"], reps=p["reps"],
+                           seed=p["seed"], level=p["level"], min_duration=p["min_duration"], need_draws=True)
+        steps = np.diff(z)
+        half = len(steps) // 2
+        d1, d2 = sorted((steps[:half].mean(), steps[half:].mean()))
+        pooled = math.sqrt((steps[:half].var(ddof=1) + steps[half:].var(ddof=1)) / 2)
+        fits.append({"series": sid, "z0": z[0], "n": len(z), "drift": steps.mean(), "sd": steps.std(ddof=1),
+                     "d1": d1, "d2": d2, "pooled": pooled, "half": half, "cvs": t.cvs,
+                     "min_window": t.result.min_window, "per_year": 4.0})
+    if not fits:
+        raise Insufficient("no testable series")
+
+    def sampler(shift: bool):
+        def sample(rng: np.random.Generator) -> str:
+            pvals = []
+            for m in fits:
+                if shift:
+                    drift = np.where(np.arange(m["n"] - 1) < m["half"], m["d1"], m["d2"])
+                    steps = drift + m["pooled"] * rng.standard_normal(m["n"] - 1)
+                else:
+                    steps = m["drift"] + m["sd"] * rng.standard_normal(m["n"] - 1)
+                z = m["z0"] + np.concatenate([[0.0], np.cumsum(steps)])
+                res = timeseries.radf(z, m["min_window"], p["lag"])
+                pvals.append(m["cvs"].p_value("gsadf", res.gsadf))
+            return band_verdict(trends.holm(pvals), p["alpha"], p["inconclusive_until"])
+        return sample
+
+    growth = lambda d: f"×{math.exp(4 * d):.2f}"     # noqa: E731  quarterly log steps -> a year
+    steady = "; ".join(f"{m['series']} steady at {growth(m['drift'])} a year" for m in fits)
+    shift = "; ".join(f"{m['series']} {growth(m['d1'])} a year, then {growth(m['d2'])} from mid-sample"
+                      for m in fits)
+    return Alternatives((Scenario("steady growth (null)", steady, sampler(False)),
+                         Scenario("acceleration", shift, sampler(True))),
+                        "random walks in logs, normal steps, the alternative a step up in drift (a regime shift, not "
+                        "an explosive root); GSADF p-values from the claim's own null draws", sims=200)
+
+
+register_kind("explosive_roots", ExplosiveRoots, explosive_roots,
+              probe=_explosive_roots_probe, alternatives=_explosive_roots_alternatives)
 
 
 # ------------------------------------------------------------------------- a window, bootstrap null
@@ -188,11 +265,18 @@ def observed_window_test(frame: pd.DataFrame, start: str, p: Mapping[str, Any]):
                         p["min_window"], p["max_lag"], p["reps"], p["seed"])
 
 
-@register("explosive_window",
-          {"series": (list, REQUIRED), "window_start": (str, REQUIRED), "yardstick_window": (list, []),
-           "alpha": (float, 0.05), "inconclusive_until": (float, 0.20), "max_lag": (int, 6), "reps": (int, 499),
-           "seed": (int, 123), "min_window": (int, 0)},
-          series_params=("series",), context_params=("yardstick_window",))
+class ExplosiveWindow(Params):
+    series: Annotated[list, Names("series")]
+    window_start: str
+    yardstick_window: Annotated[list, Context()] = []
+    alpha: float = 0.05
+    inconclusive_until: float = 0.20
+    max_lag: int = 6
+    reps: int = 499
+    seed: int = 123
+    min_window: int = 0
+
+
 def explosive_window(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
     """Did any series (tested in levels) turn explosive in the windows ending from `window_start` to the
     newest month every series of the family has? Sup BSADF over those windows against a sieve wild
@@ -226,3 +310,65 @@ def explosive_window(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
                        f"Holm p {t['p_holm']:.3f}" for t in family)
     return Outcome(verdict, reason, best["value"], f"sup BSADF in window of {best['series']}", None, 0.95,
                    best["p_holm"], best["n"], details)
+
+
+def _explosive_window_probe(ev: Evidence, p: Mapping[str, Any]) -> Iterator[Evidence]:
+    """As for explosive_roots, in levels, with the run starting at the window's first month."""
+    yield from explosive_probe(ev, p, explosive_window, {"series": p["series"], "scale": "levels",
+                                                          "window": [p["window_start"], ""]})
+
+
+def _explosive_window_alternatives(ev: Evidence, p: Mapping[str, Any]) -> Alternatives:
+    """Each ratio: the claim's sieve wild bootstrap of itself (no explosive episode), or the same draws
+    times exp(g m), m months into the window, g the ratio's mean monthly log growth from the start of the
+    yardstick window to its peak there."""
+    frames, _ = family_frames(ev, p["series"])
+    fits = []
+    for sid, (_, f) in frames.items():
+        if not timeseries.check_testable(f["date"])[0]:
+            continue
+        try:
+            test = observed_window_test(f, p["window_start"], p)
+        except (Insufficient, ValueError):
+            continue
+        g = 0.0
+        if p["yardstick_window"]:
+            y = f.set_index("date")["value"]
+            yard = y[(y.index >= pd.Timestamp(p["yardstick_window"][0])) & (y.index <= pd.Timestamp(p["yardstick_window"][1]))]
+            if len(yard) > 1:
+                months = max(int(np.argmax(yard.to_numpy())), 1)
+                g = max(math.log(yard.max() / yard.iloc[0]) / months, 0.0)
+        fits.append({"series": sid, "y": f["value"].to_numpy(float), "test": test, "g": g})
+    if not fits:
+        raise Insufficient("no testable series")
+    if not any(m["g"] > 0 for m in fits):
+        raise Insufficient("no yardstick run-up to scale an explosive alternative by")
+
+    def batch(run: bool):
+        def draw(rng: np.random.Generator, n: int) -> list[str]:
+            pvals = []
+            for m in fits:
+                t = m["test"]
+                sims = sieve_wild_bootstrap(m["y"], t.lag, n, int(rng.integers(2 ** 31)))     # (n, T)
+                if run:
+                    months = np.clip(np.arange(t.n) - (t.first_obs - 1), 0, None)
+                    sims = sims * np.exp(m["g"] * months)
+                stat = bsadf_at_ends(sims, t.min_window, t.lag, t.first_obs, t.last_obs).max(axis=1)   # (n,)
+                pvals.append((1 + (t.null[None, :] >= stat[:, None]).sum(axis=1)) / (t.reps + 1))
+            pv = np.column_stack(pvals)                                                          # (n, series)
+            return [band_verdict(trends.holm(list(row)), p["alpha"], p["inconclusive_until"]) for row in pv]
+        return draw
+
+    pace = "; ".join(f"{m['series']} ×{math.exp(12 * m['g']):.2f} a year" for m in fits)
+    return Alternatives((Scenario("no explosive episode (null)", "each ratio its own sieve wild bootstrap",
+                                  batch=batch(False)),
+                         Scenario("a dot-com-paced run", f"the same, rising from {p['window_start'][:7]} at the "
+                                  f"yardstick's pace ({pace})", batch=batch(True))),
+                        "the claim's AR sieve wild bootstrap of each ratio (unit root, its own autocorrelation and "
+                        "volatility path), at its BIC lag; p-values against the observed series' bootstrap draws, "
+                        "not each simulated series' own, which may overstate the chance of 'supported' under the "
+                        "run", sims=100)
+
+
+register_kind("explosive_window", ExplosiveWindow, explosive_window,
+              probe=_explosive_window_probe, alternatives=_explosive_window_alternatives)

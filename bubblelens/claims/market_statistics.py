@@ -1,10 +1,18 @@
 """Statistics of market-side claims: like-with-like growth comparisons and a change between survey waves.
 
-Each kind is a pure function of the evidence and the claim's declared parameters; `register` states its
-parameters and which of them name market series (curated CSV stems or views of the external data sets,
-external/views.py), so a typo in claims.toml is caught before a build runs. Missing or too little evidence
-raises `Insufficient` with the reader-facing reason, which the engine reports as "inconclusive".
-Explosive-root tests live in explosive_statistics.py (their own table, merged in claims/statistics.py).
+Each kind is registered whole with one `register_kind` call: its parameters (a `Params` model that says
+which of them name market series: curated CSV stems or views of the external data sets,
+external/views.py, so a typo in claims.toml is caught before a build runs), its statistic, a pure
+function of the evidence and those parameters, its reachability probe and its alternatives. Missing or
+too little evidence raises `Insufficient` with the reader-facing reason, which the engine reports as
+"inconclusive". Explosive-root tests live in explosive_statistics.py.
+
+The alternatives (claims/operating.py) are models fitted to the curated series and simulated on the
+series' own dates. Growth comparisons: each series its fitted log-linear trend with normal residuals, or,
+for series the claim models as random walks with drift, that walk (one model of a series, the claim's
+own); the residuals are independent (the series' autocorrelation is not simulated) and each series is
+fitted from the claim's `since`, not on the pair's common window. Survey waves: binomial draws at each
+wave's sample size.
 
 Decision rules are symmetric: what it takes to reach "supported" in one direction, the same evidence
 the other way reaches "not supported"; where a claim is "any of k", p-values are Holm-adjusted.
@@ -12,21 +20,18 @@ the other way reaches "not supported"; where a claim is "any of k", p-values are
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Mapping
+from typing import Annotated, Any
 
+import numpy as np
 import pandas as pd
 
+from bubblelens.analysis import timeseries
 from bubblelens.analysis.growth import fit_series, growth_rows
-from bubblelens.claims.kinds import INCONCLUSIVE, NOT_SUPPORTED, REQUIRED, SUPPORTED
-from bubblelens.claims.kinds import Insufficient, Outcome, StatisticKind, fnum, registrar
-
-if TYPE_CHECKING:
-    from bubblelens.claims.kinds import Evidence
-
-KINDS: dict[str, StatisticKind] = {}
-register = registrar(KINDS)
-
+from bubblelens.claims.kinds import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Evidence, Insufficient, Names, Outcome
+from bubblelens.claims.kinds import Params, Table, fnum, register_kind
+from bubblelens.claims.operating import Alternatives, measured_and_mirrored, verdict_of
+from bubblelens.claims.reachability import series_years, spread, with_rows, with_series
 
 def series_of(ev: "Evidence", sid: str) -> Any:
     if ev.market is None or sid not in ev.market.series:
@@ -96,10 +101,16 @@ def _elasticity(a: Any, b: Any) -> float | None:
     return fnum(math.log(b.annual_factor) / la) if la > 0 else None
 
 
-@register("growth_comparison",
-          {"pairs": (list, REQUIRED), "since": (str, ""), "level": (float, 0.95), "alpha": (float, 0.05),
-           "common_window": (bool, False), "random_walk": (list, []), "min_points": (int, 3)},
-          series_params=("pairs", "random_walk"), tables={"pairs": ("faster", "slower")})
+class GrowthComparison(Params):
+    pairs: Annotated[list, Table("faster", "slower"), Names("series", keys=("faster", "slower"))]
+    since: str = ""
+    level: float = 0.95
+    alpha: float = 0.05
+    common_window: bool = False
+    random_walk: Annotated[list, Names("series")] = []
+    min_points: int = 3
+
+
 def growth_comparison(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
     """Does each pair's `faster` series grow faster than its `slower` one (same period)?
 
@@ -170,6 +181,83 @@ def growth_comparison(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
                    p["level"], first["p_holm"], min(first["n_faster"], first["n_slower"]), details)
 
 
+def _year_offsets(dates: pd.Series) -> np.ndarray:
+    """Years since the first of `dates`."""
+    return ((dates - dates.min()).dt.days / 365.25).to_numpy(float)
+
+
+def _growth_comparison_probe(ev: Evidence, p: Mapping[str, Any]) -> Iterator[Evidence]:
+    """Each pair's first series far faster than its second, far slower, and both alike with noise."""
+    if ev.market is None:
+        yield ev
+        return
+    for fast_g, slow_g, noise in ((10.0, 1.1, 0.01), (1.1, 10.0, 0.01), (2.0, 2.0, 0.8)):
+        changes = {}
+        for pair in p["pairs"]:
+            for role, g in (("faster", fast_g), ("slower", slow_g)):
+                t = series_years(ev, pair[role])
+                if t is not None and len(t):
+                    changes[pair[role]] = np.exp(np.log(g) * t + noise * spread(len(t)))
+        yield with_series(ev, changes)
+
+
+def _growth_comparison_alternatives(ev: Evidence, p: Mapping[str, Any]) -> Alternatives:
+    """Each series fitted from `since` on (trend + normal residuals, or a random walk with drift). Mirror:
+    every pair's log growth ratio negated by moving its `slower` series' trend (the spending side, shared
+    by the pairs, stays as fitted)."""
+    walks = set(p.get("random_walk", []))
+    models: dict[str, dict] = {}
+    for pair in p["pairs"]:
+        for sid in (pair["faster"], pair["slower"]):
+            f = growth_rows(series_of(ev, sid))
+            f = f[f["date"] >= pd.Timestamp(p["since"])] if p["since"] else f
+            if sid in walks:
+                f = timeseries.regular_tail(f)
+            if len(f) < 3:
+                raise Insufficient(f"series '{sid}' has {len(f)} points from {p['since'] or 'its start'} on")
+            t, z = _year_offsets(f["date"]), np.log(f["v"].to_numpy(float))
+            if sid in walks:
+                steps = np.diff(z)
+                per_year = (len(t) - 1) / (t[-1] - t[0])
+                models[sid] = {"walk": True, "index": f.index, "z0": z[0], "n": len(z), "slope": steps.mean() * per_year,
+                               "sd": float(steps.std(ddof=1)), "per_year": per_year}
+            else:
+                slope, intercept = np.polyfit(t, z, 1)
+                resid = z - (intercept + slope * t)
+                models[sid] = {"walk": False, "index": f.index, "t": t, "intercept": intercept, "slope": slope,
+                               "sd": float(resid.std(ddof=2))}
+    slower = [pair["slower"] for pair in p["pairs"]]
+    if len(set(slower)) < len(slower):      # the mirror moves each pair's slower series: one move per series
+        raise Insufficient("two pairs share their slower series, so no one trend mirrors both")
+    gaps = {pair["slower"]: models[pair["faster"]]["slope"] - models[pair["slower"]]["slope"] for pair in p["pairs"]}
+
+    def sampler(sign: float):
+        def sample(rng: np.random.Generator) -> str:
+            changes = {}
+            for sid, m in models.items():
+                slope = m["slope"] + (1 - sign) * gaps[sid] if sid in gaps else m["slope"]
+                if m["walk"]:
+                    steps = slope / m["per_year"] + m["sd"] * rng.standard_normal(m["n"] - 1)
+                    z = m["z0"] + np.concatenate([[0.0], np.cumsum(steps)])
+                else:
+                    z = m["intercept"] + slope * m["t"] + m["sd"] * rng.standard_normal(len(m["t"]))
+                changes[sid] = (m["index"], np.exp(z))
+            return verdict_of(growth_comparison, with_rows(ev, changes), p)
+        return sample
+
+    def text(sign: float) -> str:
+        return "; ".join(f"{pair['faster']} / {pair['slower']} ×{math.exp(sign * gaps[pair['slower']]):.2f} a year"
+                         for pair in p["pairs"]) + (" (as fitted)" if sign > 0 else " (each ratio inverted)")
+    scenarios = measured_and_mirrored(1.0, -1.0, text, sampler)
+    model = "log-linear trends with independent normal residuals, fitted from " + (p["since"] or "each start") + \
+        (f"; {', '.join(sorted(walks))} a random walk with drift" if walks else "")
+    return Alternatives(scenarios, model, sims=100)
+
+
+register_kind("growth_comparison", GrowthComparison, growth_comparison,
+              probe=_growth_comparison_probe, alternatives=_growth_comparison_alternatives)
+
+
 def _wave(s: Any, when: str) -> tuple[pd.Timestamp, float]:
     f = growth_rows(s)
     t0, t1 = (pd.Timestamp(x) for x in _period(when))
@@ -193,11 +281,16 @@ def _sample_size(ev: "Evidence", sizes: str, label: str) -> float | None:
     return float(hit["value"].iloc[0])
 
 
-@register("proportion_change",
-          {"signal": (str, REQUIRED), "sizes": (str, REQUIRED), "waves": (list, REQUIRED),
-           "assumed_min_n": (int, REQUIRED), "phase_series": (str, ""), "peak_phase": (str, ""),
-           "level": (float, 0.95)},
-          series_params=("signal", "sizes", "phase_series"), tables={"waves": ("when", "size_label")})
+class ProportionChange(Params):
+    signal: Annotated[str, Names("series")]
+    sizes: Annotated[str, Names("series")]
+    waves: Annotated[list, Table("when", "size_label")]
+    assumed_min_n: int
+    phase_series: Annotated[str, Names("series")] = ""
+    peak_phase: str = ""
+    level: float = 0.95
+
+
 def proportion_change(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
     """Did a survey share rise between two waves? Newcombe's interval for the difference of two proportions.
 
@@ -245,6 +338,49 @@ def proportion_change(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
                    f"{rise:+.1f} points, {p['level']:.0%} interval [{lo:+.1f}, {hi:+.1f}]", rise,
                    "change in share (percentage points)", (lo, hi), p["level"], None,
                    int(min(w["n_used"] for w in waves)), details)
+
+
+def _proportion_change_probe(ev: Evidence, p: Mapping[str, Any]) -> Iterator[Evidence]:
+    """A large rise between the two waves, a large fall, and almost no change (sample sizes as they are)."""
+    if ev.market is None or p["signal"] not in ev.market.series:
+        yield ev
+        return
+    dates = growth_rows(ev.market.series[p["signal"]])["date"]
+    (a0, a1), (b0, b1) = (_period(str(w["when"])) for w in p["waves"])
+    in_first = ((dates >= a0) & (dates <= a1)).to_numpy()
+    in_last = ((dates >= b0) & (dates <= b1)).to_numpy()
+    for first, last in ((20.0, 45.0), (45.0, 20.0), (30.0, 30.5)):
+        yield with_series(ev, {p["signal"]: np.where(in_first, first, np.where(in_last, last, 50.0))})
+
+
+def _proportion_change_alternatives(ev: Evidence, p: Mapping[str, Any]) -> Alternatives:
+    """Each wave's respondents binomial at its sample size (the unknown one at the rule's assumed n) and
+    share; mirror: the two waves' shares swapped (a fall as large as the rise)."""
+    out = proportion_change(ev, p)
+    waves = out.details["waves"]
+    dates = growth_rows(series_of(ev, p["signal"]))["date"]
+    where = [((dates >= a) & (dates <= b)).to_numpy() for a, b in
+             (_period(str(w["when"])) for w in p["waves"])]
+    sizes = [int(round(w["n_used"])) for w in waves]
+
+    def sampler(order: float):
+        shares = [w["share"] / 100 for w in (waves if order > 0 else waves[::-1])]
+
+        def sample(rng: np.random.Generator) -> str:
+            drawn = [100.0 * rng.binomial(n, s) / n for n, s in zip(sizes, shares)]
+            values = np.where(where[0], drawn[0], np.where(where[1], drawn[1], 50.0))
+            return verdict_of(proportion_change, with_series(ev, {p["signal"]: values}), p)
+        return sample
+
+    def text(order: float) -> str:
+        a, b = (waves if order > 0 else waves[::-1])
+        return f"true shares {a['share']:g} % then {b['share']:g} % (n = {sizes[0]}, {sizes[1]})"
+    return Alternatives(measured_and_mirrored(1.0, -1.0, text, sampler), "binomial respondents in each wave",
+                        sims=100)
+
+
+register_kind("proportion_change", ProportionChange, proportion_change,
+              probe=_proportion_change_probe, alternatives=_proportion_change_alternatives)
 
 
 def _smallest_n(interval, rise: float) -> int | None:

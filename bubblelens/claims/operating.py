@@ -4,8 +4,9 @@ Reachability (claims/reachability.py) shows that every verdict is *possible* at 
 pushes values far to each side. That does not show that the data could plausibly have gone the other
 way: a rule can reach "not supported" only for data no real build would produce. This module measures
 it. For each claim, a data-generating model is fitted to the evidence in hand (the observed spread,
-drift and autocorrelation: `ALTERNATIVES[kind]`), with the claim's effect as its one free parameter, and
-the claim's own statistic is applied to data simulated at the sizes in hand. Two scenarios:
+drift and autocorrelation: the kind's `alternatives`, registered with its statistic), with the claim's
+effect as its one free parameter, and the claim's own statistic is applied to data simulated at the sizes
+in hand. Two scenarios:
 
 - **as measured**: the true effect is the estimate;
 - **mirrored**: the true effect lies as far on the other side of the rule's threshold (or band) as the
@@ -37,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from bubblelens.claims.kinds import INCONCLUSIVE, VERDICTS, Evidence, Insufficient, jsonable
+from bubblelens.claims.kinds import INCONCLUSIVE, VERDICTS, Evidence, Insufficient, Kind, jsonable
 
 SETTLED_BELOW = 0.05         # the other verdicts together, in every scenario: below this, settled
 DEFAULT_SIMS = 200           # per scenario: Monte Carlo standard error <= 0.035, 0.015 near 0.95 (kinds may ask fewer)
@@ -120,28 +121,14 @@ def mc_standard_error(sims: int) -> float | None:
     return math.sqrt(0.25 / sims) if sims else None
 
 
-# A kind's alternatives: (evidence in hand, the claim's params) -> the fitted scenarios. One table per
-# module (operating_models.py, operating_market.py), merged in claims/simulators.py like the statistics.
-Fit = Callable[[Evidence, Mapping[str, Any]], Alternatives]
-
-
-def registrar(table: dict[str, Fit]) -> Callable[[str], Callable[[Fit], Fit]]:
-    def alternatives(kind: str) -> Callable[[Fit], Fit]:
-        def wrap(fn: Fit) -> Fit:
-            table[kind] = fn
-            return fn
-        return wrap
-    return alternatives
-
-
-def operating_characteristics(claim_id: str, statistic: str, params: Mapping[str, Any], evidence: Evidence,
-                              observed: str, table: Mapping[str, Fit], sims: int | None = None
-                              ) -> OperatingCharacteristics:
-    """The probability of each verdict of a claim under its fitted alternatives (`table[statistic]`), at the
-    sizes in hand. Deterministic: the random stream is seeded from the claim's id and scenario."""
-    fit = table.get(statistic)
+def operating_characteristics(claim_id: str, kind: Kind, params: Mapping[str, Any], evidence: Evidence,
+                              observed: str, sims: int | None = None) -> OperatingCharacteristics:
+    """The probability of each verdict of a claim under its kind's fitted alternatives (`kind.alternatives`:
+    (evidence in hand, the claim's params) -> the scenarios), at the sizes in hand. Deterministic: the
+    random stream is seeded from the claim's id and scenario."""
+    fit = kind.alternatives
     if fit is None:
-        return OperatingCharacteristics(observed, "", (), f"no alternatives are defined for '{statistic}'")
+        return OperatingCharacteristics(observed, "", (), f"no alternatives are defined for '{kind.name}'")
     try:
         alt = fit(evidence, params)
     except Insufficient as exc:

@@ -7,7 +7,8 @@ with values that push the rule each way, and records which verdicts come out. A 
 reaches cannot be produced by any data of these sizes: the claim is settled by its design (or, at smoke
 size, cannot be decided at all), and `bubblelens claims check` says so.
 
-Scenarios are built per statistic kind (`PROBES`). Some are exhaustive by construction (the share of
+Scenarios are built by each kind's probe (`Kind.probe`, registered with its statistic in the kind's
+module; the builders below make the evidence). Some are exhaustive by construction (the share of
 failing runs: every count of failures 0..n), the others push each measured value far to one side, to
 the other, and to the boundary. What the configuration fixes is held at its real value, never varied:
 the training FLOPs of a run (`DESIGN_METRICS`) are counted from shapes and steps, so a FLOPs ratio that
@@ -25,15 +26,12 @@ import numpy as np
 import pandas as pd
 from scipy import signal
 
-from bubblelens.claims.kinds import INCONCLUSIVE, VERDICTS, Evidence, Insufficient
-from bubblelens.claims.statistics import KINDS
-from bubblelens.evaluation.names import KEY_FLOPS_TOTAL, KEY_HIGH_QUALITY
+from bubblelens.claims.kinds import INCONCLUSIVE, VERDICTS, Evidence, Insufficient, Kind
+from bubblelens.evaluation.names import KEY_CHECKPOINT_EVERY, KEY_FLOPS_PER_STEP, KEY_FLOPS_TOTAL
 
 # Fixed by the configuration (shapes and steps), identical across seeds by construction: never varied.
-DESIGN_METRICS = (KEY_FLOPS_TOTAL, "flops_per_step", "checkpoint_every")
+DESIGN_METRICS = (KEY_FLOPS_TOTAL, KEY_FLOPS_PER_STEP, KEY_CHECKPOINT_EVERY)
 RUN_COLS = ["model", "dataset", "variant", "seed", "metric", "value"]
-Probe = Callable[[Evidence, Mapping[str, Any]], Iterator[Evidence]]
-PROBES: dict[str, Probe] = {}
 
 
 @dataclass(frozen=True)
@@ -54,25 +52,17 @@ class Reachability:
         return {"reachable": list(self.verdicts), "unreachable": list(self.missing), "scenarios": self.scenarios}
 
 
-def probe(kind: str) -> Callable[[Probe], Probe]:
-    def wrap(fn: Probe) -> Probe:
-        PROBES[kind] = fn
-        return fn
-    return wrap
-
-
-def reachable(statistic: str, params: Mapping[str, Any], evidence: Evidence) -> Reachability:
-    """The verdicts `statistic` with `params` can reach on evidence of `evidence`'s sizes. Context params
-    (StatisticKind.context_params: they never enter a verdict) are left at their defaults."""
-    kind = KINDS[statistic]
-    fn = kind.fn
-    params = {**params, **{name: kind.params[name][1] for name in kind.context_params}}
+def reachable(kind: Kind, params: Mapping[str, Any], evidence: Evidence) -> Reachability:
+    """The verdicts the claim kind's statistic with `params` can reach on evidence of `evidence`'s sizes, on
+    the evidence sets its probe builds. Context params (`Context` in the kind's parameters: they never
+    enter a verdict) are left at their defaults."""
+    params = {**params, **{name: kind.defaults[name] for name in kind.context_params}}
     seen: set[str] = set()
     tried = 0
-    for scenario in PROBES[statistic](evidence, params):
+    for scenario in kind.probe(evidence, params):
         tried += 1
         try:
-            seen.add(fn(scenario, params).verdict)
+            seen.add(kind.statistic(scenario, params).verdict)
         except Insufficient:
             seen.add(INCONCLUSIVE)
         if len(seen) == len(VERDICTS):
@@ -92,7 +82,7 @@ def seeds(ev: Evidence, model: str, dataset: str, variant: str = "") -> list[int
     return sorted(int(s) for s in r.loc[mask, "seed"].unique())
 
 
-def _design_values(ev: Evidence, metric: str, model: str, dataset: str, variant: str) -> dict[int, float] | None:
+def design_values(ev: Evidence, metric: str, model: str, dataset: str, variant: str) -> dict[int, float] | None:
     """A design metric's real per-seed values for a group, when the evidence has them."""
     if metric not in DESIGN_METRICS or ev.runs is None or ev.runs.empty:
         return None
@@ -109,7 +99,7 @@ class RunsBuilder:
         self.ev, self.rows = ev, []
 
     def set(self, model: str, dataset: str, variant: str, metric: str, values: dict[int, float]) -> "RunsBuilder":
-        real = _design_values(self.ev, metric, model, dataset, variant)
+        real = design_values(self.ev, metric, model, dataset, variant)
         for seed, value in (real or values).items():
             self.rows.append((model, dataset, variant, seed, metric, float(value)))
         return self
@@ -128,7 +118,7 @@ def spread(n: int) -> np.ndarray:
     return z / z.std(ddof=1)
 
 
-def _variant_of(ev: Evidence, model: str, dataset: str) -> str:
+def variant_of(ev: Evidence, model: str, dataset: str) -> str:
     r = ev.runs
     if r is None or r.empty:
         return ""
@@ -136,118 +126,13 @@ def _variant_of(ev: Evidence, model: str, dataset: str) -> str:
     return str(v.iloc[0]) if len(v) else ""
 
 
-# ----------------------------------------------------------------------------------------- model kinds
-@probe("share_of_runs_failing")
-def _share_failing(ev: Evidence, p: Mapping[str, Any]) -> Iterator[Evidence]:
-    """Exhaustive: every number of failing runs from none to all (runs listed check by check). With a
-    `min_high_quality` floor, the runs that count are those at or above it in the evidence at hand (how
-    many reach it sets the sample size, like the number of seeds), all of them in a skeleton."""
-    from bubblelens.claims.model_statistics import learned_seeds
-
-    groups = []
-    for c in p["checks"]:
-        variant = c.get("variant") or _variant_of(ev, c["model"], c["dataset"])
-        ss = seeds(ev, c["model"], c["dataset"], c.get("variant", ""))
-        kept = learned_seeds(ev, c, p["min_high_quality"])
-        groups.append((c, variant, ss, set(ss) if kept is None else kept, kept is not None))
-    total = sum(len(kept) for *_, kept, _ in groups)
-    for k in range(total + 1):
-        b, left = RunsBuilder(ev), k
-        for c, variant, ss, kept, floored in groups:
-            counted = [s for s in ss if s in kept]
-            fail = set(counted[:min(left, len(counted))])
-            left -= len(fail)
-            b.set(c["model"], c["dataset"], variant, c["metric"],
-                  {s: float(c["max"]) - (1.0 if s in fail else 0.0) for s in ss})
-            if floored:
-                b.set(c["model"], c["dataset"], variant, KEY_HIGH_QUALITY,
-                      {s: 1.0 if s in kept else 0.0 for s in ss})
-        yield b.evidence()
+def group(ev: Evidence, model: str, dataset: str) -> tuple[str, list[int]]:
+    """(variant, seeds) of a (model, dataset) group in the evidence."""
+    return variant_of(ev, model, dataset), seeds(ev, model, dataset)
 
 
-def _group(ev: Evidence, model: str, dataset: str) -> tuple[str, list[int]]:
-    return _variant_of(ev, model, dataset), seeds(ev, model, dataset)
-
-
-@probe("mean_below")
-def _mean_below(ev: Evidence, p: Mapping[str, Any]) -> Iterator[Evidence]:
-    """Far below the bound (and the comparator far above), far above it, and straddling it."""
-    va, sa = _group(ev, p["model"], p["dataset"])
-    vb, sb = _group(ev, p["compare_model"], p["dataset"]) if p["compare_model"] else ("", [])
-    scale = abs(p["bound"]) or 1.0
-    for centre, noise, other in ((0.5, 0.01, 2.0), (2.0, 0.01, 0.5), (1.0, 0.5, 1.0)):
-        b = RunsBuilder(ev).set(p["model"], p["dataset"], va, p["metric"],
-                                dict(zip(sa, scale * (centre + noise * spread(len(sa))))))
-        if sb:      # half the wiggle: per-seed differences keep a spread when the rule pairs seeds
-            b.set(p["compare_model"], p["dataset"], vb, p["metric"],
-                  dict(zip(sb, scale * (other + 0.5 * noise * spread(len(sb))))))
-        yield b.evidence()
-
-
-@probe("seed_cv")
-def _seed_cv(ev: Evidence, p: Mapping[str, Any]) -> Iterator[Evidence]:
-    """Spread far below the threshold CV, far above it, and at it."""
-    variant = p["variant"] or _variant_of(ev, p["model"], p["dataset"])
-    ss = seeds(ev, p["model"], p["dataset"], p["variant"])
-    for cv in (p["threshold"] / 20, p["threshold"] * 10, p["threshold"]):
-        yield RunsBuilder(ev).set(p["model"], p["dataset"], variant, p["metric"],
-                                  dict(zip(ss, 100.0 * (1 + cv * spread(len(ss)))))).evidence()
-
-
-@probe("compute_returns")
-def _compute_returns(ev: Evidence, p: Mapping[str, Any]) -> Iterator[Evidence]:
-    """Quality on the sweep's own FLOPs following a strongly saturating law, a law whose gains grow, and
-    one at the boundary (last doubling worth max_ratio of the first), seed by seed with a small wiggle."""
-    sw = ev.sweep
-    if sw is None or sw.empty or not (sw["model"] == p["model"]).any():
-        yield ev
-        return
-    d = sw[sw["model"] == p["model"]].copy()
-    sign = 1.0 if p["lower_is_better"] else -1.0
-    span = d.groupby(["seed", "width"])["flops_total"].transform(lambda f: np.log2(f / f.min()))
-    x_max = float(span.max()) if len(span) else 1.0
-    k_edge = -np.log(p["max_ratio"]) / max(x_max - 1, 1e-9)
-    wiggle = d.groupby(["seed", "width"]).cumcount().map(lambda i: 0.3 if i % 2 else -0.3)
-    rank = d["seed"].rank(method="dense") + d["width"].rank(method="dense")
-    shift = 0.05 * (rank - rank.mean())                 # each series its own rate, so intervals have width
-    # (floor, A, k): gains that shrink fast, gains that grow (A < 0, k < 0: FID falls ever faster), the edge
-    for floor, amplitude, k in ((20.0, 60.0, 2.0), (100.0, -10.0, -0.3), (20.0, 60.0, k_edge)):
-        y = floor + amplitude * np.exp(-k * (1 + shift) * span) + wiggle
-        yield dataclasses.replace(ev, sweep=d.assign(**{p["metric"]: sign * y}))
-
-
-@probe("compute_to_target")
-def _compute_to_target(ev: Evidence, p: Mapping[str, Any]) -> Iterator[Evidence]:
-    """Treatment at target at the last checkpoints while the baseline is there at the first ones, the
-    reverse, alternating, and nothing at target; FLOPs per step and budgets keep their real values."""
-    for scenario in ("costlier", "cheaper", "mixed", "never"):
-        b = RunsBuilder(ev)
-        for ds in p["datasets"]:
-            ss = sorted(set(seeds(ev, p["model"], ds, p["baseline"])) & set(seeds(ev, p["model"], ds, p["treatment"])))
-            steps = {}
-            for arm in (p["baseline"], p["treatment"]):
-                fps = _design_values(ev, "flops_per_step", p["model"], ds, arm) or dict.fromkeys(ss, 1e6)
-                every = _design_values(ev, "checkpoint_every", p["model"], ds, arm) or dict.fromkeys(ss, 100.0)
-                budget = _design_values(ev, KEY_FLOPS_TOTAL, p["model"], ds, arm) or \
-                    {s: 40 * every[s] * fps[s] for s in ss}
-                b.set(p["model"], ds, arm, "flops_per_step", fps).set(p["model"], ds, arm, "checkpoint_every", every)
-                b.set(p["model"], ds, arm, KEY_FLOPS_TOTAL, budget)
-                steps[arm] = {s: (every[s], budget[s] / fps[s]) for s in ss}
-            early = {arm: {s: e for s, (e, _) in steps[arm].items()} for arm in steps}
-            late = {arm: {s: math.floor(0.9 * n / e) * e for s, (e, n) in steps[arm].items()} for arm in steps}
-            base_at, treat_at = {"costlier": (early, late), "cheaper": (late, early),
-                                 "mixed": (early, early), "never": (late, late)}[scenario]
-            for arm, at in ((p["baseline"], base_at), (p["treatment"], treat_at)):
-                at_arm = dict(at[arm])
-                if scenario == "mixed" and arm == p["treatment"]:
-                    at_arm = {s: (late if i % 2 else early)[arm][s] for i, s in enumerate(ss)}
-                b.set(p["model"], ds, arm, "target_step", at_arm)
-                b.set(p["model"], ds, arm, "reached_target", dict.fromkeys(ss, 0.0 if scenario == "never" else 1.0))
-        yield b.evidence()
-
-
-# ---------------------------------------------------------------------------------------- market kinds
-def _with_series(ev: Evidence, changes: dict[str, np.ndarray]) -> Evidence:
+# ---------------------------------------------------------------------------------------- market evidence
+def with_series(ev: Evidence, changes: dict[str, np.ndarray]) -> Evidence:
     """The market with some series' values replaced ("more" = larger, no transform), dates kept."""
     from bubblelens.analysis.growth import growth_rows
 
@@ -262,7 +147,21 @@ def _with_series(ev: Evidence, changes: dict[str, np.ndarray]) -> Evidence:
     return dataclasses.replace(ev, market=dataclasses.replace(ev.market, series=series))
 
 
-def _years(ev: Evidence, sid: str) -> np.ndarray | None:
+def with_rows(ev: Evidence, changes: dict[str, tuple[pd.Index, np.ndarray]]) -> Evidence:
+    """The market with the given rows of some series replaced (values toward "more", untransformed)."""
+    from bubblelens.analysis.growth import growth_rows
+
+    out = ev
+    for sid, (index, values) in changes.items():
+        rows = growth_rows(out.market.series[sid]).index
+        full = pd.Series(out.market.series[sid].toward_more(), index=out.market.series[sid].frame.index)
+        full.loc[index] = values
+        out = with_series(out, {sid: full.loc[rows].to_numpy(float)})
+    return out
+
+
+def series_years(ev: Evidence, sid: str) -> np.ndarray | None:
+    """Years since a series' first date, at each of its growth rows; None when the market lacks it."""
     from bubblelens.analysis.growth import growth_rows
 
     if ev.market is None or sid not in ev.market.series:
@@ -271,23 +170,8 @@ def _years(ev: Evidence, sid: str) -> np.ndarray | None:
     return ((dates - dates.min()).dt.days / 365.25).to_numpy(float)
 
 
-@probe("growth_comparison")
-def _growth_comparison(ev: Evidence, p: Mapping[str, Any]) -> Iterator[Evidence]:
-    """Each pair's first series far faster than its second, far slower, and both alike with noise."""
-    if ev.market is None:
-        yield ev
-        return
-    for fast_g, slow_g, noise in ((10.0, 1.1, 0.01), (1.1, 10.0, 0.01), (2.0, 2.0, 0.8)):
-        changes = {}
-        for pair in p["pairs"]:
-            for role, g in (("faster", fast_g), ("slower", slow_g)):
-                t = _years(ev, pair[role])
-                if t is not None and len(t):
-                    changes[pair[role]] = np.exp(np.log(g) * t + noise * spread(len(t)))
-        yield _with_series(ev, changes)
-
-
-def _explosive_values(ev: Evidence, p: Mapping[str, Any], amplitude: float, seed: int) -> Evidence:
+# --------------------------------------------------------------------------------------- explosive runs
+def explosive_values(ev: Evidence, p: Mapping[str, Any], amplitude: float, seed: int) -> Evidence:
     """Stationary noise (seeded AR(1), coefficient 0.5) on the tested series' dates, with an explosive run of
     `amplitude` in the claim's window (or the last quarter of the sample), on the scale the claim tests.
     Mean-reverting noise is far from explosive whatever the seed, so the calm scenario reaches "not
@@ -298,7 +182,7 @@ def _explosive_values(ev: Evidence, p: Mapping[str, Any], amplitude: float, seed
     rng = np.random.default_rng(seed)
     changes = {}
     for sid in p["series"]:
-        t = _years(ev, sid)
+        t = series_years(ev, sid)
         if t is None:
             continue
         n = len(t)
@@ -313,7 +197,7 @@ def _explosive_values(ev: Evidence, p: Mapping[str, Any], amplitude: float, seed
         bubble = amplitude * (1.08 ** steps - 1.0)
         z = walk + bubble
         changes[sid] = 100.0 * np.exp(z) if p["scale"] == "log" else z - z.min() + 10.0
-    return _with_series(ev, changes)
+    return with_series(ev, changes)
 
 
 # Explosive-run amplitudes 1/8 ... 4, weakest first, a quarter-octave apart: the first run the rule calls
@@ -321,13 +205,13 @@ def _explosive_values(ev: Evidence, p: Mapping[str, Any], amplitude: float, seed
 LADDER = tuple(2.0 ** (k / 4) for k in range(-12, 9))
 
 
-def _explosive_probe(ev: Evidence, p: Mapping[str, Any], statistic: Callable, shape: Mapping[str, Any]
-                     ) -> Iterator[Evidence]:
+def explosive_probe(ev: Evidence, p: Mapping[str, Any], statistic: Callable, shape: Mapping[str, Any]
+                    ) -> Iterator[Evidence]:
     """Stationary noise (not explosive), then the same noise with an explosive run in the window of growing
     amplitude until the rule says supported, then a bisection on the amplitude between the last run it did
     not call explosive and the first it did, for a p-value inside the pre-declared band. Weak runs first:
     a strong, smooth run makes BIC pick many lags, and such bootstraps are the slowest.
-    `shape`: the scale and window the values are built for (`_explosive_values`)."""
+    `shape`: the scale and window the values are built for (`explosive_values`)."""
     if ev.market is None:
         yield ev
         return
@@ -338,10 +222,10 @@ def _explosive_probe(ev: Evidence, p: Mapping[str, Any], statistic: Callable, sh
         except Insufficient:
             return INCONCLUSIVE
     for seed in range(3):
-        yield _explosive_values(ev, shape, 0.0, seed)
+        yield explosive_values(ev, shape, 0.0, seed)
         below, seen_band = 0.0, False
         for amplitude in LADDER:
-            scenario = _explosive_values(ev, shape, amplitude, seed)
+            scenario = explosive_values(ev, shape, amplitude, seed)
             yield scenario
             v = verdict(scenario)
             if v == "supported":
@@ -353,7 +237,7 @@ def _explosive_probe(ev: Evidence, p: Mapping[str, Any], statistic: Callable, sh
             continue
         lo, hi = math.log(below or amplitude / 64), math.log(amplitude)
         for _ in range(10):                  # the p-value falls as the explosive run grows
-            mid = _explosive_values(ev, shape, math.exp((lo + hi) / 2), seed)
+            mid = explosive_values(ev, shape, math.exp((lo + hi) / 2), seed)
             yield mid
             v = verdict(mid)
             if v == INCONCLUSIVE:            # found; `reachable` stops once every verdict is seen
@@ -361,34 +245,3 @@ def _explosive_probe(ev: Evidence, p: Mapping[str, Any], statistic: Callable, sh
             lo, hi = ((lo + hi) / 2, hi) if v != "supported" else (lo, (lo + hi) / 2)
 
 
-@probe("explosive_roots")
-def _explosive_roots(ev: Evidence, p: Mapping[str, Any]) -> Iterator[Evidence]:
-    from bubblelens.claims.explosive_statistics import explosive_roots
-
-    yield from _explosive_probe(ev, p, explosive_roots, p)
-
-
-@probe("explosive_window")
-def _explosive_window(ev: Evidence, p: Mapping[str, Any]) -> Iterator[Evidence]:
-    """As for explosive_roots, in levels, with the run starting at the window's first month."""
-    from bubblelens.claims.explosive_statistics import explosive_window
-
-    yield from _explosive_probe(ev, p, explosive_window, {"series": p["series"], "scale": "levels",
-                                                          "window": [p["window_start"], ""]})
-
-
-@probe("proportion_change")
-def _proportion_change(ev: Evidence, p: Mapping[str, Any]) -> Iterator[Evidence]:
-    """A large rise between the two waves, a large fall, and almost no change (sample sizes as they are)."""
-    from bubblelens.analysis.growth import growth_rows
-    from bubblelens.claims.market_statistics import _period
-
-    if ev.market is None or p["signal"] not in ev.market.series:
-        yield ev
-        return
-    dates = growth_rows(ev.market.series[p["signal"]])["date"]
-    (a0, a1), (b0, b1) = (_period(str(w["when"])) for w in p["waves"])
-    in_first = ((dates >= a0) & (dates <= a1)).to_numpy()
-    in_last = ((dates >= b0) & (dates <= b1)).to_numpy()
-    for first, last in ((20.0, 45.0), (45.0, 20.0), (30.0, 30.5)):
-        yield _with_series(ev, {p["signal"]: np.where(in_first, first, np.where(in_last, last, 50.0))})

@@ -2,8 +2,9 @@
 
 Why a registry: every claim the report makes is written down with its evidence, its statistic and its
 decision rule, and the verdict follows mechanically from the evidence — change a CSV row or a training
-result and the verdict follows; nothing is decided by hand. The statistic kinds a claim may name are
-handed in (`load_registry(path, kinds)`), so this module does not depend on which kinds exist.
+result and the verdict follows; nothing is decided by hand. The claim kinds a claim may name are handed
+in (`load_registry(path, kinds)`), so this module does not depend on which kinds exist; a claim's
+`[claim.params]` are validated against its kind's `Params` model (claims/kinds.py).
 
 Each claim also carries its history: the date it was `declared`, the `revisions` of its rule (date, what
 changed, why) and `known_when_declared`, a plain sentence saying which data were already known when the
@@ -22,7 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bubblelens.claims.kinds import INCONCLUSIVE, NOT_SUPPORTED, REQUIRED, SUPPORTED, StatisticKind
+from pydantic import ValidationError
+
+from bubblelens.claims.kinds import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Kind
 from bubblelens.core.errors import DataError
 from bubblelens.core.resources import curated
 from bubblelens.evaluation.names import KNOWN_METRICS
@@ -106,16 +109,6 @@ def _history(raw: dict, fail) -> tuple[str, tuple[dict[str, str], ...], str]:
     return declared, tuple(revisions), " ".join(raw["known_when_declared"].split())
 
 
-def referenced_ids(value: Any, key: str) -> list[str]:
-    """Ids named by a parameter value: a string, a list of strings, or tables carrying `key`."""
-    if isinstance(value, str):
-        return [value] if value else []
-    if isinstance(value, list):
-        return [i for v in value for i in (referenced_ids(v.get(key, ""), key) if isinstance(v, dict)
-                                           else referenced_ids(v, key))]
-    return []
-
-
 def market_series_ids(data_dir: Path) -> set[str] | None:
     """Series ids available in `data_dir/market` (CSV stems) plus the views of the external data sets
     when `data_dir/external` exists, or None when there is no market folder."""
@@ -128,15 +121,26 @@ def market_series_ids(data_dir: Path) -> set[str] | None:
     return {p.stem for p in market.glob("*.csv") if p.name != "sources.csv"} | views
 
 
-def _check_type(value: Any, typ: type) -> bool:
-    if typ is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if typ is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, typ)
+# pydantic's type errors -> the type a parameter must have, in the registry's words
+_TYPE_ERRORS = {"float_type": "float", "int_type": "int", "string_type": "str", "bool_type": "bool",
+                "list_type": "list", "dict_type": "dict"}
 
 
-def _spec(raw: Any, where: str, kinds: Mapping[str, StatisticKind], series_ids: set[str] | None) -> ClaimSpec:
+def _param_error(kind: Kind, error: Mapping[str, Any]) -> tuple[str, str]:
+    """(field, message) of the first thing wrong with a claim's parameters (a pydantic error)."""
+    loc = error["loc"]
+    field = f"params.{loc[0]}" if loc else "params"
+    at = "".join(f"entry {i + 1}: " if isinstance(i, int) else f"{i}: " for i in loc[1:])
+    if error["type"] == "missing":
+        return field, f"missing; statistic '{kind.name}' requires it"
+    if error["type"] == "extra_forbidden":
+        return field, f"unknown parameter of '{kind.name}'; valid: {', '.join(kind.params.model_fields)}"
+    if error["type"] in _TYPE_ERRORS:
+        return field, f"{at}must be {_TYPE_ERRORS[error['type']]}, got {error['input']!r}"
+    return field, at + error["msg"]
+
+
+def _spec(raw: Any, where: str, kinds: Mapping[str, Kind], series_ids: set[str] | None) -> ClaimSpec:
     """One validated claim; every error names `where` (file + claim id) and the field."""
     if not isinstance(raw, dict):
         raise DataError(f"{where}: each [[claim]] must be a table")
@@ -171,31 +175,10 @@ def _spec(raw: Any, where: str, kinds: Mapping[str, StatisticKind], series_ids: 
         for s in series:
             if s not in series_ids:
                 raise fail("series", f"unknown series id '{s}' (no market/{s}.csv in the data directory)")
-    declared = raw.get("params", {})
-    params = {}
-    for name, (typ, default) in kind.params.items():
-        if name not in declared:
-            if default is REQUIRED:
-                raise fail(f"params.{name}", f"missing; statistic '{kind.name}' requires it")
-            params[name] = default
-        elif not _check_type(declared[name], typ):
-            raise fail(f"params.{name}", f"must be {typ.__name__}, got {declared[name]!r}")
-        else:
-            params[name] = float(declared[name]) if typ is float else declared[name]
-    for name in declared:
-        if name not in kind.params:
-            raise fail(f"params.{name}", f"unknown parameter of '{kind.name}'; valid: {', '.join(kind.params)}")
-    for name, keys in kind.tables.items():
-        for i, row in enumerate(params[name], 1):
-            missing = [k for k in keys if not isinstance(row, dict) or k not in row]
-            if missing:
-                raise fail(f"params.{name}", f"entry {i} lacks {', '.join(missing)} (each needs {', '.join(keys)})")
-    for names, key, allowed, fld in ((kind.metric_params, "metric", metrics, "metrics"),
-                                     (kind.series_params, "series", series, "series")):
-        for name in names:
-            for ident in referenced_ids(params[name], key):
-                if ident not in allowed:
-                    raise fail(f"params.{name}", f"'{ident}' is not declared in the claim's '{fld}' list")
+    try:       # types, defaults, required and unknown names, table keys, metrics and series declared
+        params = kind.validate(raw.get("params", {}), {"metrics": metrics, "series": series})
+    except ValidationError as exc:
+        raise fail(*_param_error(kind, exc.errors()[0])) from None
     try:
         rule = raw["decision_rule"].format_map(params)
     except (KeyError, ValueError, IndexError, TypeError) as exc:
@@ -216,9 +199,9 @@ def _spec(raw: Any, where: str, kinds: Mapping[str, StatisticKind], series_ids: 
                      declared_on, revisions, known)
 
 
-def load_registry(path: Path, kinds: Mapping[str, StatisticKind],
+def load_registry(path: Path, kinds: Mapping[str, Kind],
                   series_ids: Iterable[str] | None = None) -> list[ClaimSpec]:
-    """Read and validate the registry against the statistic `kinds` a claim may name. Series ids default
+    """Read and validate the registry against the claim `kinds` a claim may name. Series ids default
     to the CSVs in `<path's folder>/market`."""
     path = Path(path)
     try:
@@ -228,7 +211,7 @@ def load_registry(path: Path, kinds: Mapping[str, StatisticKind],
     return loads_registry(text, path, kinds, series_ids)
 
 
-def loads_registry(text: str, path: Path, kinds: Mapping[str, StatisticKind],
+def loads_registry(text: str, path: Path, kinds: Mapping[str, Kind],
                    series_ids: Iterable[str] | None = None) -> list[ClaimSpec]:
     """`load_registry` of registry text that is (or is about to be) the content of `path`."""
     path = Path(path)

@@ -1,13 +1,16 @@
-"""The statistic kinds a claim can name in `data/claims.toml` (`statistic = "..."`), by name.
+"""The claim kinds a claim can name in `data/claims.toml` (`statistic = "..."`), by name.
 
-Model-side kinds live in model_statistics.py and cost_statistics.py, market-side kinds in
-market_statistics.py and explosive_statistics.py; this table is
-what the engine hands the registry loader, so a kind exists only if it is listed here.
+A kind is one record (`Kind`, claims/kinds.py) registered whole, in the module that defines it, by one
+`register_kind` call: its parameters (a pydantic model the registry validates a claim against), its
+statistic, its reachability probe and its alternatives. Importing the modules below fills `KINDS`, the one
+table the engine, the registry, `claims check` and the verdict simulation read; a kind in a new module
+needs that module listed here.
 """
 from __future__ import annotations
 
 from bubblelens.claims import cost_statistics, explosive_statistics, market_statistics, model_statistics
-from bubblelens.claims.kinds import StatisticKind
+from bubblelens.claims import sweep_statistics
+from bubblelens.claims.kinds import KINDS, Kind
 
-KINDS: dict[str, StatisticKind] = {**model_statistics.KINDS, **cost_statistics.KINDS, **market_statistics.KINDS,
-                                 **explosive_statistics.KINDS}
+MODULES = (model_statistics, cost_statistics, sweep_statistics, market_statistics, explosive_statistics)
+__all__ = ["KINDS", "Kind", "MODULES"]

@@ -142,10 +142,10 @@ def compute_table(runs: list[dict], costs) -> Table:
     for (model, dataset, variant), cs in groups.items():
         mean = lambda k: sum((c.get(k) or 0.0) for c in cs) / len(cs)  # noqa: E731
         item = price_item(cs[0])
-        usd = cost_usd(item, mean("wall_s") / 3600, costs) if item else None
+        usd = cost_usd(item, mean(names.KEY_WALL_S) / 3600, costs) if item else None
         rows.append([f"{model} / {dataset} / {variant}", len(cs), fmt(cs[0].get("params")),
-                     fmt(cs[0].get("flops_forward_per_sample")), fmt(mean("flops_total")), fmt(mean("wall_s")),
-                     fmt(mean("samples_per_s")), fmt(mean("peak_mem_bytes") / 2**20),
+                     fmt(cs[0].get("flops_forward_per_sample")), fmt(mean(names.KEY_FLOPS_TOTAL)),
+                     fmt(mean(names.KEY_WALL_S)), fmt(mean("samples_per_s")), fmt(mean("peak_mem_bytes") / 2**20),
                      fmt(mean("energy_j")) if any(c.get("energy_j") for c in cs) else "–",
                      f"{usd:.4f}" if usd is not None else "–"])
     return Table("Compute per run (mean over seeds)",
@@ -161,16 +161,17 @@ def compute_table(runs: list[dict], costs) -> Table:
                       "CPU runs show none.")
 
 
-QUALITY_PER_COMPUTE = (("fashion_mnist", "coverage", "coverage (fraction of real images covered)"),
-                       ("ring8", "modes", "modes captured (of 8)"), ("grid25", "modes", "modes captured (of 25)"))
+QUALITY_PER_COMPUTE = (("fashion_mnist", names.KEY_COVERAGE, "coverage (fraction of real images covered)"),
+                       ("ring8", names.KEY_MODES, "modes captured (of 8)"),
+                       ("grid25", names.KEY_MODES, "modes captured (of 25)"))
 
 
 def quality_per_compute(summary: pd.DataFrame, runs: list[dict]) -> Table:
     """Mean quality and mean training FLOPs per configuration, and their ratio (quality per TFLOP)."""
     flops: dict[tuple, list[float]] = {}
     for r in runs:
-        if r["compute"].get("flops_total"):
-            flops.setdefault((r["model"], r["dataset"], r["variant"]), []).append(r["compute"]["flops_total"])
+        if r["compute"].get(names.KEY_FLOPS_TOTAL):
+            flops.setdefault((r["model"], r["dataset"], r["variant"]), []).append(r["compute"][names.KEY_FLOPS_TOTAL])
     rows = []
     for dataset, metric, label in QUALITY_PER_COMPUTE:
         hit = summary[(summary.dataset == dataset) & (summary.metric == metric)]

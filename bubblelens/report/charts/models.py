@@ -12,6 +12,8 @@ import pandas as pd
 
 from bubblelens.report.charts.io import draw_chart
 from bubblelens.datasets.mixtures import MIXTURE_TITLES, mixture_spec
+from bubblelens.evaluation.names import KEY_COVERAGE, KEY_DENSITY, KEY_FLOPS_TOTAL, KEY_HIGH_QUALITY, KEY_MODES
+from bubblelens.evaluation.names import KEY_PRECISION, KEY_RECALL, KEY_WALL_S
 from bubblelens.report.model import ChartSpec, Source
 from bubblelens.report.tables import published_row
 
@@ -139,11 +141,11 @@ def mixture_samples(ev, env: ChartEnv, dataset: str) -> ChartSpec | None:
 
 
 def mode_coverage(ev, env: ChartEnv) -> ChartSpec | None:
-    rows = [(r["dataset"], r["variant"], r["seed"], r["metrics"]["modes"], r["metrics"]["high_quality"])
+    rows = [(r["dataset"], r["variant"], r["seed"], r["metrics"][KEY_MODES], r["metrics"][KEY_HIGH_QUALITY])
             for r in _runs(ev, "mlp_gan")]
     if not rows:
         return None
-    data = pd.DataFrame(rows, columns=["dataset", "variant", "seed", "modes", "high_quality"])
+    data = pd.DataFrame(rows, columns=["dataset", "variant", "seed", KEY_MODES, KEY_HIGH_QUALITY])
     pub = env.published
     spec = ChartSpec("fig-mode-coverage", "Modes captured on 2-D mixtures, vanilla GAN against PacGAN",
                      "Each dot is one seed of this build; diamonds are the means PacGAN's Table 1 reports for its "
@@ -158,7 +160,7 @@ def mode_coverage(ev, env: ChartEnv) -> ChartSpec | None:
             g = data[data.dataset == ds]
             variants = list(dict.fromkeys(g.variant))
             for j, v in enumerate(variants):
-                vals = g[g.variant == v].modes.to_numpy()
+                vals = g[g.variant == v][KEY_MODES].to_numpy()
                 jitter = np.linspace(-0.12, 0.12, len(vals)) if len(vals) > 1 else np.zeros(1)
                 a.scatter(np.full(len(vals), j) + jitter, vals, s=18, label="this build" if j == 0 else None)
                 published = _published_modes(pub, ds, v)
@@ -183,7 +185,7 @@ def _published_modes(pub: pd.DataFrame, dataset: str, variant: str) -> float | N
 
 def quality_metrics(ev, env: ChartEnv, summary: pd.DataFrame) -> ChartSpec | None:
     """`summary`: model, metric, mean, lo, hi, n (from report/tables.metric_summary)."""
-    keep = summary[summary.metric.isin(["precision", "recall", "density", "coverage"])]
+    keep = summary[summary.metric.isin([KEY_PRECISION, KEY_RECALL, KEY_DENSITY, KEY_COVERAGE])]
     if keep.empty:
         return None
     spec = ChartSpec("fig-quality-metrics", "Precision, recall, density and coverage per model",
@@ -238,12 +240,12 @@ def blur_spectra(ev, env: ChartEnv) -> ChartSpec | None:
 
 
 def compute_per_run(ev, env: ChartEnv) -> ChartSpec | None:
-    rows = [(f"{r['model']}/{r['dataset']}/{r['variant']}", r["seed"], r["compute"].get("flops_total") or 0.0,
-             r["compute"].get("wall_s") or 0.0) for r in ev.runs]
+    rows = [(f"{r['model']}/{r['dataset']}/{r['variant']}", r["seed"], r["compute"].get(KEY_FLOPS_TOTAL) or 0.0,
+             r["compute"].get(KEY_WALL_S) or 0.0) for r in ev.runs]
     if not rows:
         return None
-    data = pd.DataFrame(rows, columns=["configuration", "seed", "flops_total", "wall_s"])
-    agg = data.groupby("configuration", sort=False).agg(flops=("flops_total", "mean"), wall=("wall_s", "mean"))
+    data = pd.DataFrame(rows, columns=["configuration", "seed", KEY_FLOPS_TOTAL, KEY_WALL_S])
+    agg = data.groupby("configuration", sort=False).agg(flops=(KEY_FLOPS_TOTAL, "mean"), wall=(KEY_WALL_S, "mean"))
     spec = ChartSpec("fig-compute-per-run", "Training compute per run",
                      "Floating-point operations counted with torch.utils.flop_counter (forward and backward of every "
                      "optimiser step) and wall time, mean over seeds.", "FLOP and seconds (log scales)", data, [],

@@ -13,10 +13,8 @@ import sys
 import pandas as pd
 import pytest
 
-from bubblelens.claims import reachability
 from bubblelens.claims.engine import evaluate_and_check, evaluate_claim, evaluate_claims
 from bubblelens.claims.kinds import INCONCLUSIVE, SUPPORTED, Evidence, Insufficient
-from bubblelens.claims.simulators import ALTERNATIVES
 from bubblelens.claims.statistics import KINDS
 from bubblelens.core.errors import EXIT_STAGE_FAILED, ClaimError, StageError
 from bubblelens.core.resources import DATA_DIR
@@ -33,7 +31,7 @@ def raising(exc: Exception):
 
 
 def break_statistic(monkeypatch, name: str, exc: Exception) -> None:
-    monkeypatch.setitem(KINDS, name, dataclasses.replace(KINDS[name], fn=raising(exc)))
+    monkeypatch.setitem(KINDS, name, dataclasses.replace(KINDS[name], statistic=raising(exc)))
 
 
 def mode_runs(profile="quick") -> Evidence:
@@ -62,12 +60,13 @@ def test_a_raising_probe_or_simulation_fails_naming_the_claim(monkeypatch):
     claim, ev = spec(FAILING, **MODES), mode_runs("quick")
     assert evaluate_and_check(claim, ev).operating["scenarios"]             # sound: simulated in quick
     with monkeypatch.context() as m:
-        m.setitem(reachability.PROBES, FAILING, raising(IndexError("no scenario")))
+        m.setitem(KINDS, FAILING, dataclasses.replace(KINDS[FAILING], probe=raising(IndexError("no scenario"))))
         with pytest.raises(ClaimError, match=f"^claim test-claim: the reachability probe of its statistic "
                                              f"'{FAILING}' raised IndexError: no scenario — a bug") as err:
             evaluate_and_check(claim, ev)
         assert isinstance(err.value.__cause__, IndexError)
-    monkeypatch.setitem(ALTERNATIVES, FAILING, raising(ZeroDivisionError("division by zero")))
+    monkeypatch.setitem(KINDS, FAILING, dataclasses.replace(KINDS[FAILING],
+                                                            alternatives=raising(ZeroDivisionError("division by zero"))))
     with pytest.raises(ClaimError, match="^claim test-claim: the simulation of its verdict probabilities "
                                          f"\\('{FAILING}'\\) raised ZeroDivisionError: division by zero"):
         evaluate_and_check(claim, ev)
@@ -77,8 +76,8 @@ def test_a_raising_probe_or_simulation_fails_naming_the_claim(monkeypatch):
 
 def test_a_statistic_returning_no_verdict_fails_naming_the_claim(monkeypatch):
     kind = KINDS[FAILING]
-    wrong = lambda ev, p: dataclasses.replace(kind.fn(ev, p), verdict="maybe")   # noqa: E731
-    monkeypatch.setitem(KINDS, FAILING, dataclasses.replace(kind, fn=wrong))
+    wrong = lambda ev, p: dataclasses.replace(kind.statistic(ev, p), verdict="maybe")   # noqa: E731
+    monkeypatch.setitem(KINDS, FAILING, dataclasses.replace(kind, statistic=wrong))
     with pytest.raises(ClaimError, match="^claim test-claim: its statistic .* returned the verdict 'maybe'"):
         evaluate_claim(spec(FAILING, **MODES), mode_runs())
 

@@ -18,7 +18,7 @@ from scipy import stats as sps
 
 from bubblelens.core.resources import DATA_DIR
 from bubblelens.claims.engine import evaluate_claim, evaluate_claims
-from bubblelens.claims.kinds import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Evidence
+from bubblelens.claims.kinds import INCONCLUSIVE, NOT_SUPPORTED, REQUIRED, SUPPORTED, Evidence, register_kind
 from bubblelens.claims.registry import ClaimSpec, load_registry, market_series_ids
 from bubblelens.claims.statistics import KINDS
 from bubblelens.core.errors import DataError
@@ -56,7 +56,7 @@ def evidence(runs_df=None, sweep=None, series=(), profile="quick") -> Evidence:
 
 def spec(statistic: str, category="models", **params) -> ClaimSpec:
     kind = KINDS[statistic]
-    full = {k: params.get(k, default) for k, (_, default) in kind.params.items()}
+    full = {k: params.get(k, default) for k, default in kind.defaults.items()}
     return ClaimSpec("test-claim", "a statement", category, statistic, full, "rule",
                      {v: f"reading {v}" for v in (SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE)}, ("fid",), ())
 
@@ -229,10 +229,14 @@ def test_registry_good_entry_fills_rule_and_defaults(tmp_path):
     ('metrics = ["laplacian_ratio"]', 'metrics = ["laplacian_ratio"]\nseries = ["mmlu_sotaa"]', "series",
      "unknown series id 'mmlu_sotaa'"),
     ('metrics = ["laplacian_ratio"]', 'metrics = ["blur"]', "metrics", "unknown metric 'blur'"),
-    ('bound = 1', 'bound = "one"', "params.bound", "must be float"),
-    ('bound = 1', 'bound = 1\nthreshold = 2', "params.threshold", "unknown parameter"),
-    ('model = "vae"\n', "", "params.model", "missing"),
-    ('metric = "laplacian_ratio"', 'metric = "fid"', "params.metric", "'fid' is not declared"),
+    ('bound = 1', 'bound = "one"', "params.bound", "must be float, got 'one'"),
+    ('bound = 1', 'bound = true', "params.bound", "must be float, got True"),
+    ('bound = 1', 'bound = 1\nmin_n = 3.0', "params.min_n", "must be int, got 3.0"),
+    ('bound = 1', 'bound = 1\npaired = 1', "params.paired", "must be bool, got 1"),
+    ('bound = 1', 'bound = 1\nthreshold = 2', "params.threshold", "unknown parameter of 'mean_below'; valid: metric, "),
+    ('model = "vae"\n', "", "params.model", "missing; statistic 'mean_below' requires it"),
+    ('metric = "laplacian_ratio"', 'metric = "fid"', "params.metric",
+     "'fid' is not declared in the claim's 'metrics' list"),
     ("{bound}", "{bund}", "decision_rule", "placeholder"),
     ('inconclusive = "i"', "", "reading.inconclusive", "missing"),
     ('category = "models"', 'category = "vibes"', "category", "'vibes' is not one of"),
@@ -244,6 +248,25 @@ def test_registry_errors_name_file_claim_and_field(tmp_path, old, new, field, wo
         load_registry(path, KINDS)
     msg = str(exc.value)
     assert str(path) in msg and "claim 'vae-blurrier'" in msg and f"field '{field}'" in msg and words in msg
+
+
+def test_registry_reports_one_sentence_for_the_first_fault(tmp_path):
+    """Several faults in a claim's params: one message, on the first parameter in the kind's order."""
+    text = GOOD.replace('bound = 1', 'bound = "one"\nmin_n = 2.5\nextra = 1')
+    with pytest.raises(DataError) as exc:
+        load_registry(write(tmp_path, text), KINDS)
+    assert str(exc.value).endswith("claim 'vae-blurrier': field 'params.bound': must be float, got 'one'")
+
+
+def test_a_kind_is_registered_once_and_whole():
+    kind = KINDS["mean_below"]
+    with pytest.raises(ValueError, match="'mean_below' is registered twice"):
+        register_kind("mean_below", kind.params, kind.statistic, probe=kind.probe, alternatives=kind.alternatives)
+    with pytest.raises(TypeError, match="params must be a Params model"):
+        register_kind("new_kind", dict, kind.statistic, probe=kind.probe, alternatives=None)
+    assert "new_kind" not in KINDS and KINDS["mean_below"] is kind
+    assert kind.defaults["min_n"] == 3 and kind.defaults["bound"] is REQUIRED and kind.context_params == ()
+    assert KINDS["explosive_window"].context_params == ("yardstick_window",)
 
 
 def test_registry_checks_table_entries(tmp_path):

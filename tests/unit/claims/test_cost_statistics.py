@@ -8,10 +8,11 @@ import math
 import numpy as np
 import pytest
 
-from bubblelens.claims.cost_statistics import CHEAPER, COSTLIER, UNDETERMINED, fit_saturating, needed, pair_direction
+from bubblelens.claims.cost_statistics import CHEAPER, COSTLIER, UNDETERMINED, needed, pair_direction
 from bubblelens.claims.kinds import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, VERDICTS, Insufficient
 from bubblelens.claims.engine import evaluate_claim
 from bubblelens.claims.reachability import reachable
+from bubblelens.claims.sweep_statistics import fit_saturating
 from bubblelens.claims.statistics import KINDS
 
 import pandas as pd
@@ -57,7 +58,7 @@ CLAIM = spec("compute_to_target", model="mlp_gan", datasets=["ring8"], treatment
 
 
 def _outcome(base, treat, **kw):
-    return KINDS["compute_to_target"].fn(evidence(_runs(base, treat, **kw)), CLAIM.params)
+    return KINDS["compute_to_target"].statistic(evidence(_runs(base, treat, **kw)), CLAIM.params)
 
 
 def test_each_verdict_from_constructed_pairs():
@@ -76,9 +77,9 @@ def test_reachable_at_ten_pairs_per_dataset_with_configured_budgets():
     claim = spec("compute_to_target", model="mlp_gan", datasets=["ring8", "grid25"], treatment="pacgan")
     ev = _runs([8000.0] * 10, [8000.0] * 10, reached=0.0)
     frames = [ev.assign(dataset=ds) for ds in ("ring8", "grid25")]
-    assert set(reachable(claim.statistic, claim.params, evidence(pd.concat(frames))).verdicts) == set(VERDICTS)
+    assert set(reachable(KINDS[claim.statistic], claim.params, evidence(pd.concat(frames))).verdicts) == set(VERDICTS)
     few = _runs([8000.0] * 3, [8000.0] * 3, reached=0.0)
-    assert reachable(claim.statistic, claim.params, evidence(few)).verdicts == (INCONCLUSIVE,)
+    assert reachable(KINDS[claim.statistic], claim.params, evidence(few)).verdicts == (INCONCLUSIVE,)
 
 
 def test_ties_in_steps_are_undetermined_whatever_a_step_costs():
@@ -91,7 +92,7 @@ def test_ties_in_steps_are_undetermined_whatever_a_step_costs():
     assert pair_direction(old_base, old_treat) == COSTLIER                     # what the FLOPs rule said
     ev = evidence(_runs([3500.0] * 10, [3500.0] * 10))
     with pytest.raises(Insufficient, match=r"too few pairs .*n=0 < 6.*10 of 10 undetermined.*x1\.32") as exc:
-        KINDS["compute_to_target"].fn(ev, CLAIM.params)
+        KINDS["compute_to_target"].statistic(ev, CLAIM.params)
     assert exc.value.details["determined"] == 0 and exc.value.details["costlier"] == 0
     assert exc.value.details["flops_per_step_ratio"] == pytest.approx(1.32)
     r = evaluate_claim(CLAIM, ev)
@@ -116,13 +117,13 @@ def test_the_common_budget_is_the_smaller_step_count():
     common budget (not reached within it, > 6,000), so a PacGAN run at 1,000 needed fewer steps."""
     ev = _runs([7000.0] * 10, [1000.0] * 10)
     ev.loc[(ev["variant"] == "pacgan") & (ev["metric"] == "flops_total"), "value"] = 6000 * 1.32e6
-    out = KINDS["compute_to_target"].fn(evidence(ev), CLAIM.params)
+    out = KINDS["compute_to_target"].statistic(evidence(ev), CLAIM.params)
     assert out.verdict == NOT_SUPPORTED and out.details["costlier"] == 0 and out.details["determined"] == 10
     # a vanilla run at 6,000 and a PacGAN run not at target by its last checkpoint (6,000): PacGAN needed more
     ev = _runs([6000.0] * 10, [6000.0] * 10)
     ev.loc[(ev["variant"] == "pacgan") & (ev["metric"] == "reached_target"), "value"] = 0.0
     ev.loc[(ev["variant"] == "pacgan") & (ev["metric"] == "flops_total"), "value"] = 6000 * 1.32e6
-    assert KINDS["compute_to_target"].fn(evidence(ev), CLAIM.params).verdict == SUPPORTED
+    assert KINDS["compute_to_target"].statistic(evidence(ev), CLAIM.params).verdict == SUPPORTED
 
 
 # ------------------------------------------------------------------------------------ compute returns
@@ -147,7 +148,7 @@ def test_compute_returns_reports_floors_at_or_above_floor_min_by_default():
     wiggle = [0.5, -0.5, 0.5, -0.5, 0.5]
     sweep = sweep_frame(lambda x, s: 100 - (10 + s) * x + wiggle[int(x)])
     claim = spec("compute_returns", "compute", model="dcgan")
-    assert KINDS["compute_returns"].params["floor_min"] == (float, 0.0)
+    assert KINDS["compute_returns"].defaults["floor_min"] == 0.0
     r = evaluate_claim(claim, evidence(sweep=sweep, profile="full"))
     floors = [row["floor"] for row in r.details["series"]]
     assert len(floors) == 3 and all(f >= 0 for f in floors)

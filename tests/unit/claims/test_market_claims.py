@@ -181,6 +181,8 @@ inconclusive = "i"
 """
     with pytest.raises(DataError, match=r"field 'params.random_walk': 'hh' is not declared"):
         loads_registry(text, tmp_path / "claims.toml", KINDS, series_ids={"h", "c", "hh"})
+    with pytest.raises(DataError, match=r"field 'params.pairs': 'x' is not declared in the claim's 'series' list"):
+        loads_registry(text.replace('slower = "c"', 'slower = "x"'), tmp_path / "claims.toml", KINDS, {"h", "c", "x"})
     spec = loads_registry(text.replace('["hh"]', '["h"]'), tmp_path / "claims.toml", KINDS, {"h", "c"})[0]
     assert spec.params["random_walk"] == ["h"] and spec.params["min_points"] == 3
 

@@ -14,7 +14,6 @@ from bubblelens.analysis import stats
 from bubblelens.claims.kinds import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, VERDICTS
 from bubblelens.claims.operating import (OperatingCharacteristics, ScenarioResult, expit, logit, mirrored,
                                          operating_characteristics, shrunk_share)
-from bubblelens.claims.simulators import ALTERNATIVES
 from bubblelens.claims.statistics import KINDS
 
 from test_claims import evidence, fake_series, growing, runs, spec
@@ -36,8 +35,8 @@ def exact_share_verdicts(n: int, share: float, threshold: float, level: float = 
 def test_share_of_failing_runs_matches_the_binomial_closed_form(n, k, sims):
     claim = spec("share_of_runs_failing", checks=[CHECK], threshold=0.2)
     ev = evidence(runs(("mlp_gan", "ring8", "vanilla", "modes", [7.0] * k + [8.0] * (n - k))))
-    observed = KINDS[claim.statistic].fn(ev, claim.params).verdict
-    oc = operating_characteristics("t", claim.statistic, claim.params, ev, observed, ALTERNATIVES, sims=sims)
+    observed = KINDS[claim.statistic].statistic(ev, claim.params).verdict
+    oc = operating_characteristics("t", KINDS[claim.statistic], claim.params, ev, observed, sims=sims)
     estimate = logit(shrunk_share(k, n))
     shares = {"as measured": expit(estimate), "mirrored": expit(mirrored(estimate, logit(0.2)))}
     for s in oc.scenarios:
@@ -72,7 +71,7 @@ def test_a_decisive_rule_on_a_large_effect_is_not_settled():
     """A verdict the mirrored truth would reverse is evidence, however large the effect measured."""
     claim = spec("mean_below", metric="laplacian_ratio", model="vae", dataset="fashion_mnist", bound=1.0)
     ev = evidence(runs(("vae", "fashion_mnist", "reference", "laplacian_ratio", [0.15, 0.17, 0.16])))
-    oc = operating_characteristics("t", claim.statistic, claim.params, ev, SUPPORTED, ALTERNATIVES, sims=100)
+    oc = operating_characteristics("t", KINDS[claim.statistic], claim.params, ev, SUPPORTED, sims=100)
     assert oc.scenarios[0].probabilities[SUPPORTED] > 0.95
     assert oc.scenarios[1].probabilities[NOT_SUPPORTED] > 0.95 and not oc.settled
 
@@ -85,15 +84,15 @@ def test_seed_cv_at_its_threshold_rarely_decides():
     x = rng.standard_normal(20)
     x = 0.6 * (1 + 0.05 * (x - x.mean()) / x.std(ddof=1))              # sample CV exactly 0.05
     ev = evidence(runs(("mlp_gan", "ring8", "vanilla", "high_quality", x.tolist())))
-    oc = operating_characteristics("t", claim.statistic, claim.params, ev, INCONCLUSIVE, ALTERNATIVES, sims=200)
+    oc = operating_characteristics("t", KINDS[claim.statistic], claim.params, ev, INCONCLUSIVE, sims=200)
     assert all(s.probabilities[INCONCLUSIVE] > 0.8 for s in oc.scenarios)
 
 
 def test_growth_comparison_alternatives_reverse_the_verdict_when_mirrored():
     claim = spec("growth_comparison", category="market", pairs=[{"faster": "h", "slower": "c"}])
     ev = evidence(series=[growing("h", 3.0, n=30), growing("c", 1.5, n=20)])
-    observed = KINDS[claim.statistic].fn(ev, claim.params).verdict
-    oc = operating_characteristics("t", claim.statistic, claim.params, ev, observed, ALTERNATIVES, sims=30)
+    observed = KINDS[claim.statistic].statistic(ev, claim.params).verdict
+    oc = operating_characteristics("t", KINDS[claim.statistic], claim.params, ev, observed, sims=30)
     assert observed == SUPPORTED
     assert oc.scenarios[0].probabilities[SUPPORTED] > 0.9 and oc.scenarios[1].probabilities[NOT_SUPPORTED] > 0.9
 
@@ -104,7 +103,7 @@ def test_proportion_change_alternatives_swap_the_waves():
     claim = spec("proportion_change", category="market", signal="abandon", sizes="sizes", assumed_min_n=100,
                  waves=[{"when": "2024", "size_label": ""}, {"when": "2025", "size_label": "w2025"}])
     ev = evidence(series=[signal, sizes])
-    oc = operating_characteristics("t", claim.statistic, claim.params, ev, SUPPORTED, ALTERNATIVES, sims=40)
+    oc = operating_characteristics("t", KINDS[claim.statistic], claim.params, ev, SUPPORTED, sims=40)
     assert oc.scenarios[0].probabilities[SUPPORTED] == 1.0 and oc.scenarios[1].probabilities[NOT_SUPPORTED] == 1.0
 
 
@@ -113,20 +112,20 @@ def test_explosive_roots_have_a_null_and_an_acceleration():
     z = np.concatenate([np.linspace(0, 2, 20), np.linspace(2.1, 6, 20)])     # growth that steps up halfway
     claim = spec("explosive_roots", category="market", series=["a"], scale="log", reps=200)
     ev = evidence(series=[fake_series("a", quarters, np.exp(z + 0.02 * np.sin(np.arange(40))))])
-    observed = KINDS[claim.statistic].fn(ev, claim.params).verdict
-    oc = operating_characteristics("t", claim.statistic, claim.params, ev, observed, ALTERNATIVES, sims=60)
+    observed = KINDS[claim.statistic].statistic(ev, claim.params).verdict
+    oc = operating_characteristics("t", KINDS[claim.statistic], claim.params, ev, observed, sims=60)
     null, shift = oc.scenarios
     assert null.probabilities[SUPPORTED] < 0.2                   # about its size under the null
     assert shift.probabilities[SUPPORTED] > null.probabilities[SUPPORTED]
 
 
 def test_every_kind_has_alternatives():
-    assert set(ALTERNATIVES) == set(KINDS)
+    assert all(callable(kind.alternatives) for kind in KINDS.values())
 
 
 def test_unfittable_evidence_says_why_instead_of_guessing():
     claim = spec("share_of_runs_failing", checks=[CHECK], threshold=0.2)
-    oc = operating_characteristics("t", claim.statistic, claim.params, evidence(runs()), INCONCLUSIVE, ALTERNATIVES)
+    oc = operating_characteristics("t", KINDS[claim.statistic], claim.params, evidence(runs()), INCONCLUSIVE)
     assert oc.unavailable.startswith("the evidence cannot be fitted") and not oc.settled
 
 
@@ -146,9 +145,9 @@ def test_compute_to_target_without_ties_matches_the_binomial_closed_form():
     from test_cost_statistics import CLAIM, _runs
 
     ev = evidence(_runs([1000.0] * 10, [4000.0] * 8 + [500.0] * 2))          # 8 of 10 costlier
-    observed = KINDS[CLAIM.statistic].fn(ev, CLAIM.params).verdict
+    observed = KINDS[CLAIM.statistic].statistic(ev, CLAIM.params).verdict
     sims = 300
-    oc = operating_characteristics("t", CLAIM.statistic, CLAIM.params, ev, observed, ALTERNATIVES, sims=sims)
+    oc = operating_characteristics("t", KINDS[CLAIM.statistic], CLAIM.params, ev, observed, sims=sims)
     estimate = logit(shrunk_share(8, 10))
     shares = {"as measured": expit(estimate), "mirrored": expit(mirrored(estimate, 0.0))}
     for s in oc.scenarios:
@@ -167,8 +166,8 @@ def test_compute_returns_alternatives_move_the_ratio_both_ways():
     sweep = sweep_frame(lambda x, s: 20 + (60 + 5 * s) * math.exp(-1.2 * x) + wiggle[int(x)])
     claim = spec("compute_returns", "compute", model="dcgan")
     ev = evidence(sweep=sweep, profile="full")
-    observed = KINDS[claim.statistic].fn(ev, claim.params).verdict
-    oc = operating_characteristics("t", claim.statistic, claim.params, ev, observed, ALTERNATIVES, sims=20)
+    observed = KINDS[claim.statistic].statistic(ev, claim.params).verdict
+    oc = operating_characteristics("t", KINDS[claim.statistic], claim.params, ev, observed, sims=20)
     assert observed == SUPPORTED
     measured, mirror = oc.scenarios
     assert measured.probabilities[SUPPORTED] > 0.8
@@ -181,7 +180,7 @@ def test_mean_below_with_one_comparator_seed_draws_around_its_value():
                  compare_model="dcgan")
     ev = evidence(runs(("vae", "fashion_mnist", "reference", "laplacian_ratio", [0.15, 0.17, 0.16]),
                        ("dcgan", "fashion_mnist", "reference", "laplacian_ratio", [0.9])))
-    oc = operating_characteristics("t", claim.statistic, claim.params, ev, SUPPORTED, ALTERNATIVES, sims=10)
+    oc = operating_characteristics("t", KINDS[claim.statistic], claim.params, ev, SUPPORTED, sims=10)
     assert "dcgan as measured (0.9, sd 0)" in oc.scenarios[0].text
 
 
@@ -189,5 +188,5 @@ def test_growth_pairs_sharing_a_slower_series_have_no_mirror():
     claim = spec("growth_comparison", category="market", pairs=[{"faster": "h", "slower": "c"},
                                                                 {"faster": "g", "slower": "c"}])
     ev = evidence(series=[growing("h", 3.0, n=30), growing("g", 2.5, n=30), growing("c", 1.5, n=20)])
-    oc = operating_characteristics("t", claim.statistic, claim.params, ev, SUPPORTED, ALTERNATIVES, sims=5)
+    oc = operating_characteristics("t", KINDS[claim.statistic], claim.params, ev, SUPPORTED, sims=5)
     assert "share their slower series" in oc.unavailable

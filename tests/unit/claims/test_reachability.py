@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from bubblelens.claims.check import SMOKE_LABEL, ClaimCheck, check_claims, skeleton_evidence
-from bubblelens.claims.kinds import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, VERDICTS
-from bubblelens.claims.reachability import PROBES, Reachability, reachable, spread
+from bubblelens.claims.kinds import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, VERDICTS, Params
+from bubblelens.claims.reachability import Reachability, reachable, spread
 from bubblelens.claims.statistics import KINDS
 from bubblelens.core.config import profile_config
 
@@ -19,11 +19,14 @@ ALL = set(VERDICTS)
 
 
 def reach(claim, ev) -> set[str]:
-    return set(reachable(claim.statistic, claim.params, ev).verdicts)
+    return set(reachable(KINDS[claim.statistic], claim.params, ev).verdicts)
 
 
-def test_every_statistic_kind_has_a_probe():
-    assert set(PROBES) == set(KINDS)
+def test_every_claim_kind_is_registered_whole():
+    """One record per kind: parameters, statistic, probe and alternatives (claims/kinds.py)."""
+    for name, kind in KINDS.items():
+        assert kind.name == name and issubclass(kind.params, Params), name
+        assert callable(kind.statistic) and callable(kind.probe) and callable(kind.alternatives), name
 
 
 def test_spread_is_standardised_and_not_a_trend():
@@ -75,14 +78,13 @@ def test_compute_returns_needs_a_sweep_of_enough_series():
 
 def test_probes_keep_the_configured_flops_budgets():
     """FLOPs per step and budgets of fixed-length runs are set by the configuration: kept in every scenario."""
-    from bubblelens.claims.reachability import PROBES
 
     claim = spec("compute_to_target", model="mlp_gan", datasets=["ring8"], treatment="pacgan")
     real = runs(("mlp_gan", "ring8", "vanilla", "flops_total", [8e9] * 6),
                 ("mlp_gan", "ring8", "vanilla", "flops_per_step", [1e6] * 6),
                 ("mlp_gan", "ring8", "pacgan", "flops_total", [1.056e10] * 6),
                 ("mlp_gan", "ring8", "pacgan", "flops_per_step", [1.32e6] * 6))
-    for scenario in PROBES["compute_to_target"](evidence(real), claim.params):
+    for scenario in KINDS["compute_to_target"].probe(evidence(real), claim.params):
         r = scenario.runs
         fps = r[r["metric"] == "flops_per_step"].groupby("variant")["value"].unique()
         assert fps["vanilla"].tolist() == [1e6] and fps["pacgan"].tolist() == [1.32e6]
@@ -165,7 +167,7 @@ def test_only_runs_above_the_floor_count_and_set_the_sample_size():
     # 20 runs, of which 12 reached a high-quality share of 0.5: only 12 count, too few for "not supported"
     ev = evidence(runs(("mlp_gan", "grid25", "vanilla", "modes", [3.0] * 8 + [25.0] * 12),
                        ("mlp_gan", "grid25", "vanilla", "high_quality", [0.1] * 8 + [0.7] * 12)))
-    out = KINDS["share_of_runs_failing"].fn(ev, claim.params)
+    out = KINDS["share_of_runs_failing"].statistic(ev, claim.params)
     assert out.n == 12 and out.details["k"] == 0 and out.details["not_converged"] == 8
     assert "8 below the high-quality floor of 0.5 left out" in out.reason
     assert reach(claim, ev) == {SUPPORTED, INCONCLUSIVE}

@@ -36,7 +36,7 @@ def evidence(values: list[float], model: str = "dcgan") -> Evidence:
 
 def spec(**params) -> ClaimSpec:
     base = {"metric": "fid", "model": "dcgan", "dataset": "fashion_mnist", "threshold": 0.05}
-    full = {k: {**base, **params}.get(k, default) for k, (_, default) in KINDS["seed_cv"].params.items()}
+    full = {k: {**base, **params}.get(k, default) for k, default in KINDS["seed_cv"].defaults.items()}
     return ClaimSpec("gan-seed-sensitivity", "a statement", "models", "seed_cv", full, "rule",
                      {v: f"reading {v}" for v in (SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE)}, ("fid",), ())
 

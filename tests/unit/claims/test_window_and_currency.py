@@ -19,6 +19,7 @@ from bubblelens.claims.engine import evaluate_and_check, evaluate_claim, evidenc
 from bubblelens.claims.kinds import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED
 from bubblelens.claims.questions import Question, answer
 from bubblelens.claims.reachability import reachable
+from bubblelens.claims.statistics import KINDS
 from bubblelens.core.errors import ClaimError
 from bubblelens.report.content import _currency
 
@@ -111,7 +112,7 @@ def test_reachability_leaves_the_yardstick_out_and_reaches_every_verdict(monkeyp
     real = explosive_statistics.window_tested
     monkeypatch.setattr(explosive_statistics, "window_tested",
                         lambda f, start, end, p: seen.append(end) or real(f, start, end, p))
-    assert set(reachable(claim.statistic, claim.params, ev).verdicts) == {SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE}
+    assert set(reachable(KINDS[claim.statistic], claim.params, ev).verdicts) == {SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE}
     assert seen and all(end is None for end in seen)      # only the verdict's own window was ever tested
 
 
@@ -175,7 +176,6 @@ def test_the_memo_stores_clean_results_only_and_a_reworded_reading_shows(tmp_pat
     from bubblelens.claims.kinds import Evidence
     from bubblelens.claims.reachability import RUN_COLS
     from bubblelens.claims.registry import load_registry
-    from bubblelens.claims.statistics import KINDS
     from bubblelens.core.resources import DATA_DIR
     from bubblelens.market.load import load_market
     import pandas as pd
@@ -199,7 +199,7 @@ def test_the_memo_stores_clean_results_only_and_a_reworded_reading_shows(tmp_pat
     (again,) = engine.evaluate_claims(registry, ev, memo=memo)
     assert again.reading == "rose, reworded" and len(store) == 1      # served from the memo, with today's text
     kind = KINDS["proportion_change"]
-    monkeypatch.setitem(KINDS, "proportion_change", dataclasses.replace(kind, fn=lambda ev, p: 1 / 0))
+    monkeypatch.setitem(KINDS, "proportion_change", dataclasses.replace(kind, statistic=lambda ev, p: 1 / 0))
     store.clear()
     with pytest.raises(ClaimError, match="ZeroDivisionError"):         # a bug fails, and is never memoised
         engine.evaluate_claims(registry, ev, memo=memo)
