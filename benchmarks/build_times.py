@@ -1,6 +1,7 @@
 """Wall time of `bubblelens build` in the situations the issues budget, side by side in one run.
 
     python benchmarks/build_times.py [--profile smoke|quick] [--ref REV] [--keep DIR]
+    python benchmarks/build_times.py --smoke      # seconds: the same three builds, each `--only data` (CI)
 
 1. cold: empty cache, everything trained and rendered        (smoke < 60 s, quick < 10 min)
 2. warm: the same build again, nothing changed               (< 10 s)
@@ -8,6 +9,10 @@
 Each build runs in a fresh process with a private cache, as a user would run it. With --ref REV the same
 three situations also run for git revision REV (checked out in a temporary worktree and run from there),
 interleaved with the current tree's, so both see the same machine load.
+
+--smoke runs the same three situations through the same CLI, data copy, CSV edit and table, but each build
+stops after its first stage (`--only data`: no training, no render), so it checks that this script and the
+CLI still agree (options, the JSON summary, the data layout it edits) in seconds rather than timing builds.
 """
 from __future__ import annotations
 
@@ -24,18 +29,20 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 
-def build(profile: str, out: Path, cache: Path, data: Path, tree: Path) -> tuple[float, dict]:
+def build(profile: str, out: Path, cache: Path, data: Path, tree: Path, only: str | None) -> tuple[float, dict]:
     env = {**os.environ, "BUBBLELENS_CACHE": str(cache), "PYTHONPATH": str(tree)}
+    stages = ["--only", only] if only else []
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "bubblelens", "build", "--profile", profile, "--out", str(out),
-                           "--data", str(data), "--quiet"], capture_output=True, text=True, env=env, cwd=tree)
+                           "--data", str(data), "--quiet", *stages], capture_output=True, text=True, env=env,
+                          cwd=tree)
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"build failed ({proc.returncode}) in {tree}: {proc.stderr[-2000:]}")
     return wall, json.loads(proc.stdout)
 
 
-def situations(profile: str, root: Path, tree: Path):
+def situations(profile: str, root: Path, tree: Path, only: str | None = None):
     """Yield (situation, wall, summary) for cold, warm and edited builds of `tree`."""
     data = root / "data"
     shutil.rmtree(data, ignore_errors=True)
@@ -45,14 +52,14 @@ def situations(profile: str, root: Path, tree: Path):
     # "what changed" section to the cold report and make the warm build re-render.
     shutil.rmtree(cache, ignore_errors=True)
     shutil.rmtree(out, ignore_errors=True)
-    yield ("cold (empty cache)", *build(profile, out, cache, data, tree))
-    yield ("warm (nothing changed)", *build(profile, out, cache, data, tree))
+    yield ("cold (empty cache)", *build(profile, out, cache, data, tree, only))
+    yield ("warm (nothing changed)", *build(profile, out, cache, data, tree, only))
     csv = data / "market" / "chatgpt_weekly_active_users.csv"
     lines = csv.read_text(encoding="utf-8").splitlines(keepends=True)
     date, value, rest = lines[1].split(",", 2)
     lines[1] = f"{date},{float(value) + 1:g},{rest}"
     csv.write_text("".join(lines), encoding="utf-8")
-    yield ("edit one CSV value", *build(profile, out, cache, data, tree))
+    yield ("edit one CSV value", *build(profile, out, cache, data, tree, only))
 
 
 def main() -> None:
@@ -60,7 +67,11 @@ def main() -> None:
     parser.add_argument("--profile", default="smoke", choices=["smoke", "quick"])
     parser.add_argument("--ref", help="also time this git revision (e.g. HEAD~3), interleaved")
     parser.add_argument("--keep", type=Path, help="keep outputs here instead of a temporary directory")
+    parser.add_argument("--smoke", action="store_true",
+                        help="each build `--only data`: checks the script against the CLI, times nothing real "
+                             "(seconds; CI)")
     args = parser.parse_args()
+    only = "data" if args.smoke else None
     root = args.keep or Path(tempfile.mkdtemp(prefix="bubblelens-bench-"))
     trees = [("current", REPO)]
     if args.ref:
@@ -68,12 +79,13 @@ def main() -> None:
         subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", "-f", str(ref_tree), args.ref],
                        check=True, capture_output=True)
         trees.insert(0, (args.ref, ref_tree))
-    runs = {name: situations(args.profile, root / name.replace("/", "_"), tree) for name, tree in trees}
+    runs = {name: situations(args.profile, root / name.replace("/", "_"), tree, only) for name, tree in trees}
     rows = []
     for _ in range(3):                      # interleave: cold ref, cold current, warm ref, warm current, ...
         for name, gen in runs.items():
             rows.append((name, *next(gen)))
-    print(f"profile {args.profile}, {os.cpu_count()} CPUs, outputs in {root}")
+    print(f"profile {args.profile}{', --only data (smoke)' if args.smoke else ''}, {os.cpu_count()} CPUs, "
+          f"outputs in {root}")
     print(f"{'tree':12s} {'situation':24s} {'wall s':>8s} {'computed':>9s} {'cached':>7s} {'pages':>6s}")
     for tree, name, wall, s in rows:
         print(f"{tree:12s} {name:24s} {wall:8.1f} {s['computed']:9d} {s['cached']:7d} {s.get('pages', 0):6d}")

@@ -16,6 +16,7 @@
 
     python benchmarks/explosive_bootstrap.py                    # ~6 minutes on one core (400 x 199 at n = 600)
     python benchmarks/explosive_bootstrap.py --full-reps 32 --series 100 --boot 99   # ~1 minute
+    python benchmarks/explosive_bootstrap.py --smoke            # seconds: every part at toy sizes (CI)
 """
 from __future__ import annotations
 
@@ -52,13 +53,13 @@ def full_bsadf(y: np.ndarray, minw: int, lag: int) -> np.ndarray:
     return np.concatenate([adf_engine(y[i:i + ENGINE_BATCH], minw, lag)[1] for i in range(0, len(y), ENGINE_BATCH)])
 
 
-def speed(t_len: int, n_ends: int, full_reps: int) -> None:
+def speed(t_len: int, n_ends: int, full_reps: int, many: int = 499) -> None:
     minw = default_min_window(t_len)
     first = t_len - n_ends + 1
     print(f"1. BSADF at {n_ends} ends vs the full sequence, T = {t_len}, min_window = {minw}")
     print(f"{'lag':>4} {'R':>5} {'at ends s':>10} {'full s':>10} {'speed-up':>9} {'max |diff|':>11}")
     for lag in (0, 1):
-        for reps in (1, 499):
+        for reps in (1, many):
             y = simulate(reps, t_len, 0.56, 3.0, seed=lag)
             t_fast = math.inf
             for _ in range(3):                                # best of 3: the machine may be shared
@@ -74,12 +75,12 @@ def speed(t_len: int, n_ends: int, full_reps: int) -> None:
             print(f"{lag:>4} {reps:>5} {t_fast:>10.3f} {mark}{t_full:>9.2f} {t_full / t_fast:>8.0f}x {diff:>11.2e}")
 
 
-def size(n: int, m: int, boot: int, window: int, seed: int) -> None:
+def size(n: int, m: int, boot: int, window: int, seed: int, null_reps: int = 1999) -> None:
     first = n - window + 1
     print(f"\n2. Size at 5 %, full bootstrap: {m} series x {boot} replicates, n = {n}, "
           f"window = observations {first}..{n}")
     print(f"{'null':<28} {'test':<40} {'reject':>7} {'MC se':>7} {'s':>6}")
-    gauss = critical_values(n, None, 0, 1999, seed)
+    gauss = critical_values(n, None, 0, null_reps, seed)
     nulls = {"AR(1) 0.56, sd 1->3": (0.56, 3.0), "Gaussian random walk": (0.0, 1.0)}
     for name, (phi, sd_end) in nulls.items():
         ys = simulate(m, n, phi, sd_end, seed=seed + 1)
@@ -91,15 +92,15 @@ def size(n: int, m: int, boot: int, window: int, seed: int) -> None:
             rows.append((label, np.array(p), time.perf_counter() - t0))
         t0 = time.perf_counter()
         p0 = [gauss.window_p_value(radf(y, None, 0), first, n)[1] for y in ys]
-        rows.append(("Gaussian null, lag 0 (1,999 draws)", np.array(p0), time.perf_counter() - t0))
+        rows.append((f"Gaussian null, lag 0 ({null_reps:,d} draws)", np.array(p0), time.perf_counter() - t0))
         for label, p, secs in rows:
             r = float(np.mean(p <= 0.05))
             print(f"{name:<28} {label:<40} {r:>7.3f} {math.sqrt(r * (1 - r) / m):>7.3f} {secs:>6.0f}")
 
 
-def dotcom(boot: int) -> None:
+def dotcom(boot: int, start: str = "1871-01") -> None:
     sp = pd.read_csv(SP500)
-    sp = sp[sp.month <= "2001-12"].reset_index(drop=True)
+    sp = sp[(sp.month >= start) & (sp.month <= "2001-12")].reset_index(drop=True)
     y = sp.pd_ratio.to_numpy()
     first, n = int(sp.index[sp.month == "1995-01"][0]) + 1, len(sp)
     res = window_test(y, first, n, reps=boot, seed=123)
@@ -107,7 +108,7 @@ def dotcom(boot: int) -> None:
     null = simulate_statistics(n, minw, 0, boot, 123)["bsadf"][:, first - minw - 1:].max(axis=1)   # obs first..n
     stat0 = float(radf(y, minw, 0).bsadf[first - minw - 1:].max())
     p0 = (1 + int(np.sum(null >= stat0))) / (boot + 1)
-    print(f"\n3. Dot-com yardstick: S&P 500 price/dividend 1871-01..2001-12 (n = {n}), windows ending "
+    print(f"\n3. Dot-com yardstick: S&P 500 price/dividend {sp.month[0]}..2001-12 (n = {n}), windows ending "
           f"1995-01..2001-12 (obs {first}..{n})")
     print(f"   sieve wild bootstrap: lag {res.lag}, sup BSADF {res.statistic:.3f}, cv95 {res.cv95:.3f}, "
           f"p = {res.p_value:.4f} ({boot} replicates)")
@@ -126,13 +127,20 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=40)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--skip", choices=["speed", "size", "dotcom"], action="append", default=[])
+    parser.add_argument("--smoke", action="store_true",
+                        help="all three parts at toy sizes: T = 120, 5 ends, R = 1 and 3; 4 series x 9 replicates "
+                             "at n = 80 against 49 null draws; the dot-com test on data from 1980 with 19 "
+                             "replicates (seconds; CI)")
     args = parser.parse_args()
+    if args.smoke:
+        args.t_len, args.ends, args.full_reps = 120, 5, 2
+        args.n, args.series, args.boot, args.window = 80, 4, 9, 10
     if "speed" not in args.skip:
-        speed(args.t_len, args.ends, args.full_reps)
+        speed(args.t_len, args.ends, args.full_reps, many=3 if args.smoke else 499)
     if "size" not in args.skip:
-        size(args.n, args.series, args.boot, args.window, args.seed)
+        size(args.n, args.series, args.boot, args.window, args.seed, null_reps=49 if args.smoke else 1999)
     if "dotcom" not in args.skip:
-        dotcom(499)
+        dotcom(19, start="1980-01") if args.smoke else dotcom(499)
 
 
 if __name__ == "__main__":

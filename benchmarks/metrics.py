@@ -1,6 +1,7 @@
 """Side-by-side: bubblelens metrics vs the reference packages, same inputs, one run.
 
     python benchmarks/metrics.py [--n 10000] [--dim 64] [--device cpu|cuda] [--large 0] [--threads 0]
+    python benchmarks/metrics.py --smoke      # seconds: N = 300, D = 8, KID on 5 subsets of 100 (CI)
 
 Checks agreement (PRDC to 1e-6 absolute against `prdc`, FID to 1e-6 relative against the
 scipy.linalg.sqrtm route of pytorch-fid) and prints wall times and speed-ups. With --large N it also runs
@@ -21,7 +22,7 @@ import torch
 from prdc import compute_prdc
 from scipy import linalg
 
-from bubblelens.evaluation import names as metrics
+from bubblelens.evaluation import quality as metrics
 
 
 def structured_features(n: int, dim: int, rng: np.random.Generator, shift: float) -> np.ndarray:
@@ -54,7 +55,14 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--large", type=int, default=0, help="also run blocked PRDC alone at this N (e.g. 50000)")
     ap.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
+    ap.add_argument("--smoke", action="store_true",
+                    help="every comparison at N = 300, D = 8, KID on 5 subsets of 100, --large 400; exits 1 on a "
+                         "mismatch (seconds; CI)")
     args = ap.parse_args()
+    kid_subsets, kid_size = 100, 1000
+    if args.smoke:
+        args.n, args.dim, args.large = 300, 8, 400
+        kid_subsets, kid_size = 5, 100
     if args.threads:
         torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
@@ -78,9 +86,12 @@ def main() -> None:
     print(f"FID   bubblelens {t_fo:7.2f} s   sqrtm {t_fr:7.2f} s   speed-up {t_fr / t_fo:5.1f}x   "
           f"rel diff {rel:.1e}  {'OK' if rel <= 1e-6 else 'MISMATCH'}   fid={f_ours:.6f}")
 
-    (k_mean, k_std), t_k = timed(metrics.kid, real, fake, subsets=100, subset_size=1000, device=args.device)
-    print(f"KID   bubblelens {t_k:7.2f} s   (100 subsets of 1000)   kid={k_mean:.6f} +- {k_std:.6f}")
+    (k_mean, k_std), t_k = timed(metrics.kid, real, fake, subsets=kid_subsets, subset_size=kid_size,
+                                 device=args.device)
+    print(f"KID   bubblelens {t_k:7.2f} s   ({kid_subsets} subsets of {kid_size})   kid={k_mean:.6f} +- {k_std:.6f}")
 
+    if args.smoke and (worst > 1e-6 or rel > 1e-6):
+        raise SystemExit("smoke: bubblelens and the reference disagree (MISMATCH above)")
     if args.large:
         big_r = structured_features(args.large, args.dim, rng, 0.0)
         big_f = structured_features(args.large, args.dim, rng, 0.2)

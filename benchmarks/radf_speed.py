@@ -8,6 +8,7 @@ n = 1680 that is ~1.26 million lstsq calls (a minute or more), so it is opt-in:
     python benchmarks/radf_speed.py                 # n = 100, 200, 400
     python benchmarks/radf_speed.py --n 1680        # the full PSY sample, both engines
     python benchmarks/radf_speed.py --mc 1680       # also time critical-value simulation (100 reps)
+    python benchmarks/radf_speed.py --smoke         # seconds: n = 40 and the simulation at n = 40, 5 reps (CI)
 """
 from __future__ import annotations
 
@@ -47,7 +48,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, action="append", help="sample sizes (repeatable)")
     parser.add_argument("--mc", type=int, help="also time 100 Monte Carlo replications at this n")
+    parser.add_argument("--smoke", action="store_true",
+                        help="both engines at n = 40 and the simulation at n = 40 with 5 replications "
+                             "(seconds; CI)")
     args = parser.parse_args()
+    mc_reps = 100
+    if args.smoke:
+        args.n, args.mc, mc_reps = args.n or [40], 40, 5
     sp = pd.read_csv(SP500)
     y_all = sp.loc[sp.in_psy2015_sample == 1, "pd_ratio"].to_numpy()
     print(f"{'n':>6} {'minw':>5} {'windows':>9} {'engine s':>9} {'lstsq s':>9} {'speed-up':>9} {'max |diff|':>11}")
@@ -65,9 +72,10 @@ def main() -> None:
         print(f"{n:>6} {minw:>5} {k * (k + 1) // 2:>9} {t_fast:>9.3f} {t_slow:>9.2f} {t_slow / t_fast:>8.0f}x {diff:>11.2e}")
     if args.mc:
         t0 = time.perf_counter()
-        simulate_statistics(args.mc, default_min_window(args.mc), 0, 100, seed=0)
+        simulate_statistics(args.mc, default_min_window(args.mc), 0, mc_reps, seed=0)
         dt = time.perf_counter() - t0
-        print(f"Monte Carlo n={args.mc}: {dt:.1f} s per 100 replications (~{dt * 20 / 60:.1f} min for 2,000)")
+        print(f"Monte Carlo n={args.mc}: {dt:.1f} s per {mc_reps} replications "
+              f"(~{dt * 2000 / mc_reps / 60:.1f} min for 2,000)")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 Target (issue 6): under 10 s on 2 cores. Prints wall and CPU time, pages and PDF size. Chart drawing is
 timed separately: it belongs to the charts stage, not to the render.
 
-    /tmp/venv/bin/python benchmarks/render_speed.py [--charts 20]
+    python benchmarks/render_speed.py [--charts 20]
+    python benchmarks/render_speed.py --smoke       # seconds: the demo report plus one chart (CI)
 """
 from __future__ import annotations
 
@@ -50,7 +51,10 @@ def synthetic_content(chart_dir: Path, n_charts: int):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--charts", type=int, default=20)
+    parser.add_argument("--smoke", action="store_true", help="the demo report plus one chart (seconds; CI)")
     args = parser.parse_args()
+    if args.smoke:
+        args.charts = 4                # the demo's three charts and one benchmark section
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         start = time.perf_counter()

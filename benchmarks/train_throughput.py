@@ -5,15 +5,19 @@
    straightforward port of the article's loop (fp32, DataLoader over a TensorDataset, batch 256, eager,
    loss read back every step as the tutorial's progress printing does). Prints samples/s, the ratio and,
    on CUDA, MFU against the sourced dense bf16 peak of the GPU used (data/costs/hardware.csv).
-2. 2-D mixture GANs: S seeds as one batched ensemble vs one seed at a time (same code, E=1).
+2. 2-D mixture GANs: S seeds as one batched ensemble vs one seed at a time (same code, E=1): the build's
+   trainer (`train_mixture_seeds`, ensemble=True / False), its steps timed from its progress reports
+   (every few steps, after a host sync; the steps before the first report are not timed).
 
     python benchmarks/train_throughput.py --quick          # CPU, < 2 min
     python benchmarks/train_throughput.py --device cuda --width 1.0 --steps 200 [--compile]
+    python benchmarks/train_throughput.py --smoke          # seconds: toy sizes, CPU unless --device (CI)
 """
 from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 
 import torch
 import torch.nn.functional as F
@@ -27,8 +31,7 @@ from bubblelens.core.config import MixtureParams
 from bubblelens.datasets.images import SHIPPED_IMAGES, load_split, to_unit_range
 from bubblelens.models.dcgan import DCGANConfig, build
 from bubblelens.training.dcgan import KERAS_ADAM, gan_step
-from bubblelens.training.mixture import _Ensemble
-from bubblelens.models.mlp_gan import MLPGANConfig
+from bubblelens.training.mixture import train_mixture_seeds
 
 
 def _sync(device: str) -> None:
@@ -112,22 +115,23 @@ def ours_dcgan(images: torch.Tensor, width: float, steps: int, device: str, batc
 
 def mixture_compare(params: MixtureParams, n_seeds: int, steps: int, device: str) -> tuple[float, float]:
     """Seconds per training step for all seeds: (ensemble, loop over seeds)."""
-    cfg = MLPGANConfig(g_hidden=params.g_hidden, d_hidden=params.d_hidden, pack=params.pack)
+    p = replace(params, steps=steps, eval_every=0, n_samples=100)
 
-    def run(groups: list[tuple[int, ...]]) -> float:
-        ens = [_Ensemble(cfg, params, "grid25", grp, device) for grp in groups]
-        for e in ens:
-            e.step(0)
-        _sync(device)
-        t0 = time.perf_counter()
-        for s in range(1, steps + 1):
-            for e in ens:
-                e.step(s)
-        _sync(device)
-        return (time.perf_counter() - t0) / steps
+    def run(ensemble: bool) -> float:
+        groups: list[list[tuple[int, float]]] = []       # per group of seeds: (step, time) of each report
 
-    seeds = tuple(range(n_seeds))
-    return run([seeds]), run([(s,) for s in seeds])
+        def progress(step: int, total: int, values: dict) -> None:
+            if not groups or step <= groups[-1][-1][0]:   # the next group started
+                groups.append([])
+            groups[-1].append((step, time.perf_counter()))
+
+        train_mixture_seeds(p, "grid25", "pacgan", tuple(range(n_seeds)), device, progress=progress,
+                            ensemble=ensemble)
+        if not groups or any(g[-1][0] <= g[0][0] for g in groups):
+            raise SystemExit(f"{steps} mixture steps give too few progress reports to time; use more")
+        return sum((g[-1][1] - g[0][1]) / (g[-1][0] - g[0][0]) for g in groups)   # each group's s/step
+
+    return run(True), run(False)
 
 
 def main() -> None:
@@ -138,12 +142,22 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=None, help="timed DCGAN steps (default 50; 8 with --quick)")
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--compile", action="store_true", help="torch.compile our models (CUDA)")
-    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--seeds", type=int, default=None, help="mixture seeds (default 5; 2 with --smoke)")
+    ap.add_argument("--smoke", action="store_true",
+                    help="toy sizes: DCGAN width 0.125, batch 32, 2 timed steps on 256 images; 2 mixture seeds "
+                         "of G 16 / D 16, 50 steps; CPU unless --device says otherwise (seconds; CI)")
     args = ap.parse_args()
+    if args.smoke:
+        args.quick = True                 # the quick path's sizes, made smaller still below
+        args.device = "cpu" if args.device == "auto" else args.device
+        args.width = 0.125 if args.width is None else args.width
+        args.steps = 2 if args.steps is None else args.steps
+        args.batch = 32
+    args.seeds = args.seeds if args.seeds is not None else (2 if args.smoke else 5)
     device = resolve_device(args.device)
     width = args.width if args.width is not None else (0.25 if args.quick else 1.0)
     steps = args.steps if args.steps is not None else (8 if args.quick else 50)
-    n_img = 4096 if args.quick else 15000
+    n_img = 256 if args.smoke else 4096 if args.quick else 15000
     images = torch.from_numpy(to_unit_range(load_split(SHIPPED_IMAGES, "train", n_img).images))
 
     print(f"device: {device} ({device_name(device)}), torch threads {torch.get_num_threads()}")
@@ -161,7 +175,9 @@ def main() -> None:
               f"{achieved / peak['flops']:.2%} ({achieved / 1e12:.2f} TFLOP/s)")
 
     mix = MixtureParams(g_hidden=64, d_hidden=64, batch_size=100) if args.quick or device == "cpu" else MixtureParams()
-    msteps = 60 if args.quick else 300
+    if args.smoke:
+        mix = MixtureParams(g_hidden=16, d_hidden=16, batch_size=20)
+    msteps = 50 if args.smoke else 60 if args.quick else 300
     ens_s, loop_s = mixture_compare(mix, args.seeds, msteps, device)
     print(f"2-D mixture GAN (grid25, pacgan, G {mix.g_hidden} / D {mix.d_hidden}, batch {mix.batch_size}), "
           f"{args.seeds} seeds, {msteps} steps")
