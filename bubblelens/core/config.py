@@ -27,6 +27,8 @@ class ImageDataParams:
 
 @dataclass(frozen=True)
 class DCGANParams:
+    """The DCGAN's training parameters (length, optimiser, sampling); its architecture: models.dcgan.DCGANConfig."""
+
     width: float = 1.0            # channel multiplier on the reference architecture (1.0 = the article's)
     noise_dim: int = 100
     epochs: int = 50

@@ -28,7 +28,7 @@ EXPECTED_PARAMS_D = 212_865
 
 @dataclass(frozen=True)
 class DCGANConfig:
-    """Architecture only (training settings live in config.DCGANParams)."""
+    """The DCGAN's architecture only (layer widths, BatchNorm); its training parameters are core.config.DCGANParams."""
 
     noise_dim: int = 100
     width: float = 1.0        # multiplies every channel count (256/128/64); 1.0 is the article's model

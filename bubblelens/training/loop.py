@@ -9,11 +9,12 @@ never raise for a diverged run, they stop (non-finite loss) or carry on, and ret
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 import numpy as np
 import torch
@@ -42,8 +43,10 @@ GAN_DIVERGENCE_LOSS = 50.0      # a window-mean BCE loss this large means satura
 VAE_DIVERGENCE_FACTOR = 2.0     # window-mean negative ELBO above 2x its first window: training went backwards
 
 
-@dataclass
+@dataclass(eq=False)
 class RunResult:
+    """One training run. Its cache form is `to_json()` and `arrays()`; `from_parts` rebuilds an equal one."""
+
     model: str
     dataset: str
     variant: str
@@ -67,6 +70,19 @@ class RunResult:
         kw = {f.name: data[f.name] for f in fields(cls) if f.name not in ("samples", "extras")}
         extras = {k: v for k, v in arrays.items() if k != "samples"}
         return cls(samples=arrays["samples"], extras=extras, **kw)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"samples": self.samples, **self.extras}
+
+    def __eq__(self, other: object) -> bool:
+        """Equal records (as JSON: NaN equals NaN) and equal arrays by value: what a cache round trip keeps."""
+        if not isinstance(other, RunResult):
+            return NotImplemented
+        mine, theirs = self.arrays(), other.arrays()
+        same = [json.dumps(canonical(r.to_json()), default=str) for r in (self, other)]
+        return same[0] == same[1] and mine.keys() == theirs.keys() and all(
+            mine[k].dtype == theirs[k].dtype and np.array_equal(mine[k], theirs[k], equal_nan=mine[k].dtype.kind in "fc")
+            for k in mine)
 
 
 def downsample_history(history: dict[str, list[float]], max_points: int = HISTORY_POINTS) -> dict[str, list[float]]:
@@ -152,35 +168,77 @@ class FailureMonitor:
                           f"the first window's {first:.4g}")
 
 
-def run_steps(*, start: int, total: int, keys: list[str], history: dict[str, list], monitor: FailureMonitor,
-              step_fn: Callable[[int], torch.Tensor], shape_of: Callable[[int], int], ledger: FlopLedger,
-              progress: Progress | None, save_fn: Callable[[int], None] | None, save_every: int,
-              after_step: Callable[[int], None] | None = None) -> int:
-    """The shared step loop: run step_fn(step) -> losses (len(keys),) from `start` to `total`, reading losses
-    back every CHECK_EVERY steps (one host sync, not one per step), checking failures, reporting progress
-    and checkpointing every `save_every` steps and at the end. The ledger counts the FLOPs of each distinct
-    step shape (`shape_of(step)`, the batch size) the first time it runs; `after_step(n)` runs after the
-    n-th step, outside the FLOP counter (e.g. taking a snapshot). Returns the last completed step."""
+class LossRecord(Protocol):
+    """Where `run_steps` puts the losses it reads back, and whether the run must stop. HistoryRecord is the
+    image models' (one run); the mixture ensemble keeps one record and one monitor per member."""
+
+    @property
+    def stop(self) -> bool:
+        """True once no further step may run (a fatal failure)."""
+
+    def add(self, first: int, losses: np.ndarray) -> None:
+        """Take the losses of steps first, first + 1, ...: (steps, *the shape step_fn returns)."""
+
+    def latest(self) -> dict[str, float]:
+        """The losses that progress reports for the last step added."""
+
+
+class HistoryRecord:
+    """One run's LossRecord: losses (steps, len(keys)) appended to `history`'s lists, checked by `monitor`."""
+
+    def __init__(self, keys: list[str], history: dict[str, list], monitor: FailureMonitor) -> None:
+        self.keys, self.history, self.monitor = keys, history, monitor
+
+    @property
+    def stop(self) -> bool:
+        return self.monitor.stop
+
+    def add(self, first: int, losses: np.ndarray) -> None:
+        self.history[KEY_STEP].extend(range(first, first + len(losses)))
+        for j, k in enumerate(self.keys):
+            self.history[k].extend(float(v) for v in losses[:, j])
+        self.monitor.update(self.history)
+
+    def latest(self) -> dict[str, float]:
+        return {k: self.history[k][-1] for k in self.keys}
+
+
+def run_steps(*, start: int, total: int, keys: list[str] | None = None, history: dict[str, list] | None = None,
+              monitor: FailureMonitor | None = None, step_fn: Callable[[int], torch.Tensor],
+              shape_of: Callable[[int], int], ledger: FlopLedger, progress: Progress | None,
+              save_fn: Callable[[int], None] | None, save_every: int,
+              after_step: Callable[[int], None] | None = None, record: LossRecord | None = None,
+              save_at_end: bool = True) -> int:
+    """The one step loop of every trainer: run step_fn(step) -> losses from `start` to `total`, reading
+    losses back every CHECK_EVERY steps (one host sync, not one per step), checking failures, reporting
+    progress and checkpointing every `save_every` steps and at the end. The ledger counts the FLOPs of each
+    distinct step shape (`shape_of(step)`, the batch size) the first time it runs; `after_step(n)` runs after
+    the n-th step, outside the FLOP counter (e.g. taking a snapshot). Returns the last completed step.
+
+    Losses (len(keys),) per step go to `history`, checked by `monitor`; a trainer with another layout
+    passes `record` instead (the mixture ensemble: losses (members, len(keys)), one record per member).
+    `save_at_end=False` checkpoints only every `save_every` steps before `total`, never at the end or on
+    a fatal failure (the ensemble: its state is a valid resume point at a data-chunk boundary only)."""
+    if record is None:
+        record = HistoryRecord(keys, history, monitor)
     pending: list[torch.Tensor] = []
     step = start
-    while step < total and not monitor.stop:
+    while step < total and not record.stop:
         losses = ledger.run(shape_of(step), lambda: step_fn(step))
         pending.append(losses)
         step += 1
         if after_step is not None:
             after_step(step)
-        at_save = save_fn is not None and (step % save_every == 0 or step == total)
+        at_save = (save_fn is not None and (step % save_every == 0 or step == total)
+                   and (save_at_end or step < total))
         if step % CHECK_EVERY == 0 or step == total or at_save:
-            arr = torch.stack(pending).float().cpu().numpy()              # (n, len(keys))
+            arr = torch.stack(pending).float().cpu().numpy()              # (n, *losses' shape)
             first = step - len(pending) + 1
             pending.clear()
-            history[KEY_STEP].extend(range(first, step + 1))
-            for j, k in enumerate(keys):
-                history[k].extend(float(v) for v in arr[:, j])
-            monitor.update(history)
+            record.add(first, arr)
             if progress is not None:
-                progress(step, total, {k: history[k][-1] for k in keys})
-            if at_save or (monitor.stop and save_fn is not None):
+                progress(step, total, record.latest())
+            if at_save or (save_at_end and record.stop and save_fn is not None):
                 save_fn(step)
     return step
 
@@ -253,8 +311,18 @@ def epoch_permutation(n: int, seed: int, epoch: int, device: str) -> torch.Tenso
     return torch.randperm(n, generator=gen).to(device)
 
 
-# Changing these does not change the trained numbers, so a checkpoint stays valid across them.
+# Params that may differ between a checkpoint and the run resuming it: changing them does not change the
+# trained numbers up to the checkpoint's step. One set for every trainer, matched by field name (a params
+# class without a field simply has nothing to drop): the image models' `epochs` and `max_steps` only move the
+# run's end. The mixtures' `steps` is deliberately not here: it also sizes their last data chunk, so it
+# changes the trajectory (training/mixture.py), and their `eval_every`/`eval_samples` fix which checkpoint
+# samples a checkpoint already holds.
 RESUME_FREE = ("epochs", "max_steps", "n_samples", "snapshot_fractions")
+
+
+def resume_params(params: Any) -> dict:
+    """The params a checkpoint must match to be resumed: canonical(params) less RESUME_FREE."""
+    return {k: v for k, v in canonical(params).items() if k not in RESUME_FREE}
 
 
 def data_digest(images: np.ndarray) -> str:
@@ -276,9 +344,7 @@ def plan_steps(model: str, images: np.ndarray, params: Any, seed: int) -> StepPl
     total = params.epochs * steps_per_epoch
     if params.max_steps > 0:
         total = min(total, params.max_steps)
-    pcanon = canonical(params)
-    key = {"model": model, "seed": seed, "data": data_digest(images),
-           "params": {k: v for k, v in pcanon.items() if k not in RESUME_FREE}}
+    key = {"model": model, "seed": seed, "data": data_digest(images), "params": resume_params(params)}
     return StepPlan(steps_per_epoch, total, key)
 
 

@@ -39,8 +39,6 @@ DATA_CHUNK = 250                 # steps of real data and noise drawn at once, p
 # ensembles take hours, and a crash should cost at most this many steps. A multiple of DATA_CHUNK (a resumed
 # run redraws the chunk it starts in from the saved generator states) and of the loop's CHECK_EVERY.
 SAVE_EVERY = 5_000
-# Changing these does not change the trajectory, so a checkpoint stays valid across them.
-RESUME_FREE = ("n_samples",)
 SAMPLE_SEED_OFFSET = 7_919
 NOISE_SEED_OFFSET = 104_729
 
@@ -139,17 +137,63 @@ class _Ensemble:
         return (out * np.float32(self.scale)).astype(np.float32)                # in the data's own units
 
 
-def _member_history(steps: np.ndarray, losses: np.ndarray, n: int, keys: list[str]) -> dict[str, np.ndarray]:
-    """One member's record as the history mapping the monitor and `downsample_history` read (views)."""
-    return {T.KEY_STEP: steps[:n], **{k: losses[:n, j] for j, k in enumerate(keys)}}
+class _MemberRecords:
+    """The ensemble's LossRecord for the shared step loop (training/loop.py: run_steps): each member's
+    full-resolution losses, checked by its own FailureMonitor. A member whose losses turn non-finite stops
+    recording there while the others train on; the run stops once every member has."""
+
+    def __init__(self, n_members: int, total: int, keys: list[str]) -> None:
+        self.total, self.keys = total, keys
+        # Full-resolution losses in one preallocated array (float32, as computed), not Python lists: at the
+        # full profile's 400,000 steps, 10 members x 2 losses are 32 MB here, against about 0.4 GB of list
+        # entries (a float object and a pointer, 32 bytes each).
+        self.steps = np.arange(1, total + 1, dtype=np.int64)
+        self.losses = np.full((n_members, total, len(keys)), np.nan, dtype=np.float32)   # (E, steps, K)
+        self.recorded = [0] * n_members                                  # steps in each member's record
+        self.monitors = [T.FailureMonitor("gan", total) for _ in range(n_members)]
+        self._last: np.ndarray | None = None                             # (E, K): the last step's losses
+
+    @property
+    def stop(self) -> bool:
+        return all(m.stop for m in self.monitors)
+
+    def add(self, first: int, losses: np.ndarray) -> None:
+        """losses (n, E, K) of steps first .. first + n - 1."""
+        last = first + len(losses) - 1
+        for e, mon in enumerate(self.monitors):
+            if mon.stop:                                                 # a failed member's record ends there
+                continue
+            self.losses[e, first - 1:last] = losses[:, e]
+            self.recorded[e] = last
+            mon.update(self.history(e))
+        self._last = losses[-1]
+
+    def latest(self) -> dict[str, float]:
+        """The members' mean losses at the last step (NaN-skipping: a failed member's may be NaN)."""
+        return {k: float(np.nanmean(self._last[:, j])) for j, k in enumerate(self.keys)}
+
+    def history(self, e: int) -> dict[str, np.ndarray]:
+        """Member e's record as the history mapping the monitor and `downsample_history` read (views)."""
+        n = self.recorded[e]
+        return {T.KEY_STEP: self.steps[:n], **{k: self.losses[e, :n, j] for j, k in enumerate(self.keys)}}
+
+    def state(self, step: int) -> dict:
+        return {"losses": torch.from_numpy(self.losses[:, :step].copy()), "recorded": list(self.recorded),
+                "failure_events": [list(m.events) for m in self.monitors]}
+
+    def load_state(self, saved: dict) -> None:
+        self.losses[:, :saved["step"]] = saved["losses"].numpy()
+        self.recorded = list(saved["recorded"])
+        self.monitors = [T.FailureMonitor("gan", self.total, ev) for ev in saved["failure_events"]]
+        for mon, n in zip(self.monitors, self.recorded):
+            mon.checked = n
 
 
 def _resume_key(params: MixtureParams, dataset: str, variant: str, seeds: tuple[int, ...], device: str) -> dict:
     # Device and thread count too: results differ between them after a few steps, and a direct caller
     # (not the pipeline, whose scratch directory is fingerprinted by both) may change either.
     return {"model": "mlp_gan", "dataset": dataset, "variant": variant, "seeds": list(seeds), "device": device,
-            "threads": torch.get_num_threads(),
-            "params": {k: v for k, v in canonical(params).items() if k not in RESUME_FREE}}
+            "threads": torch.get_num_threads(), "params": T.resume_params(params)}
 
 
 def _train_group(params: MixtureParams, cfg: MLPGANConfig, dataset: str, variant: str, seeds: tuple[int, ...],
@@ -159,61 +203,39 @@ def _train_group(params: MixtureParams, cfg: MLPGANConfig, dataset: str, variant
     keys = [T.KEY_D_LOSS, T.KEY_G_LOSS]
     ens = _Ensemble(cfg, params, dataset, seeds, device)
     resume_key = _resume_key(params, dataset, variant, seeds, device)
-    # Full-resolution losses in one preallocated array (float32, as computed), not Python lists: at the
-    # full profile's 400,000 steps, 10 members x 2 losses are 32 MB here, against about 0.4 GB of list
-    # entries (a float object and a pointer, 32 bytes each).
-    all_steps = np.arange(1, total + 1, dtype=np.int64)
-    losses_all = np.full((e_size, total, len(keys)), np.nan, dtype=np.float32)      # (E, steps, 2)
-    recorded = [0] * e_size                                              # steps in each member's record
-    monitors = [T.FailureMonitor("gan", total) for _ in seeds]
-    ledger, pending, step, prev_wall = FlopLedger(), [], 0, 0.0
+    records = _MemberRecords(e_size, total, keys)
+    ledger, start, prev_wall = FlopLedger(), 0, 0.0
     ckpt_steps, ckpts = [], []
     saved = T.load_checkpoint(ckpt_dir, resume_key)
     if saved is not None and saved["step"] < total:
-        step, prev_wall, ledger = saved["step"], saved["wall_s"], FlopLedger(saved["flops"])
+        start, prev_wall, ledger = saved["step"], saved["wall_s"], FlopLedger(saved["flops"])
         ens.load_state(saved["ensemble"])
-        losses_all[:, :step] = saved["losses"].numpy()
-        recorded = list(saved["recorded"])
-        monitors = [T.FailureMonitor("gan", total, ev) for ev in saved["failure_events"]]
-        for mon, n in zip(monitors, recorded):
-            mon.checked = n
+        records.load_state(saved)
         ckpt_steps = list(saved["checkpoint_steps"])
         ckpts = list(saved["checkpoint_samples"].numpy()) if ckpt_steps else []
-        log.info("mlp_gan %s %s seeds %s: resuming at step %d of %d", dataset, variant, list(seeds), step, total)
+        log.info("mlp_gan %s %s seeds %s: resuming at step %d of %d", dataset, variant, list(seeds), start, total)
 
-    def save(step: int) -> None:
+    def after_step(n: int) -> None:
+        if params.eval_every and n % params.eval_every == 0:
+            # Outside the FLOP ledger (measurement, not training); fresh sampling noise and eval-mode
+            # BatchNorm, so the training trajectory is the same with or without checkpoints.
+            ckpt_steps.append(n)
+            ckpts.append(ens.samples(params.eval_samples))                  # (E, n, 2)
+
+    def save_fn(step: int) -> None:
         Path(ckpt_dir).mkdir(parents=True, exist_ok=True)
         T.save_checkpoint(ckpt_dir, {
-            "resume_key": resume_key, "step": step, "ensemble": ens.state(),
-            "losses": torch.from_numpy(losses_all[:, :step].copy()), "recorded": list(recorded),
-            "failure_events": [list(m.events) for m in monitors], "flops": ledger.state(),
-            "wall_s": prev_wall + meter.elapsed(), "checkpoint_steps": list(ckpt_steps),
+            "resume_key": resume_key, "step": step, "ensemble": ens.state(), **records.state(step),
+            "flops": ledger.state(), "wall_s": prev_wall + meter.elapsed(), "checkpoint_steps": list(ckpt_steps),
             "checkpoint_samples": torch.from_numpy(np.stack(ckpts)) if ckpts else torch.zeros(0)})
 
     with ResourceMeter(device) as meter:
-        while step < total and not all(m.stop for m in monitors):
-            losses = ledger.run(ens.n_draw * e_size, lambda: ens.step(step))    # one shape: the whole ensemble
-            pending.append(losses)
-            step += 1
-            if params.eval_every and step % params.eval_every == 0:
-                # Outside the FLOP ledger (measurement, not training); fresh sampling noise and eval-mode
-                # BatchNorm, so the training trajectory is the same with or without checkpoints.
-                ckpt_steps.append(step)
-                ckpts.append(ens.samples(params.eval_samples))                 # (E, n, 2)
-            if step % T.CHECK_EVERY == 0 or step == total:
-                arr = torch.stack(pending).float().cpu().numpy()          # (n, E, 2)
-                first = step - len(pending) + 1
-                pending.clear()
-                for e, mon in enumerate(monitors):
-                    if mon.stop:                                         # a failed member's record ends there
-                        continue
-                    losses_all[e, first - 1:step] = arr[:, e]
-                    recorded[e] = step
-                    mon.update(_member_history(all_steps, losses_all[e], recorded[e], keys))
-                if progress is not None:
-                    progress(step, total, {k: float(np.nanmean(arr[-1, :, j])) for j, k in enumerate(keys)})
-            if ckpt_dir is not None and step % save_every == 0 and step < total:
-                save(step)                                               # just after a sync: nothing pending
+        # Checkpoints only every save_every steps (a multiple of DATA_CHUNK) before the end: ens.state() is a
+        # resume point only at a chunk boundary, and a finished group is never resumed.
+        T.run_steps(start=start, total=total, record=records, step_fn=ens.step,
+                    shape_of=lambda _: ens.n_draw * e_size,                  # one shape: the whole ensemble
+                    ledger=ledger, progress=progress, save_fn=save_fn if ckpt_dir is not None else None,
+                    save_every=save_every, after_step=after_step, save_at_end=False)
         samples = ens.samples(params.n_samples)
     res = meter.summary()
     res["wall_s"] += prev_wall                                           # peak memory: this process's only
@@ -224,7 +246,7 @@ def _train_group(params: MixtureParams, cfg: MLPGANConfig, dataset: str, variant
               "sampling": "eval mode (BatchNorm running statistics)", "checkpoint_steps": ckpt_steps}
     out = []
     for e, seed in enumerate(seeds):
-        steps_done = recorded[e]
+        steps_done = records.recorded[e]
         # A member's share of the ensemble: its steps at 1/E of the ensemble's counted FLOPs and wall time.
         member = FlopLedger({"per_shape": {ens.n_draw: ledger.per_shape.get(ens.n_draw * e_size, 0) // e_size},
                              "steps": {ens.n_draw: steps_done}})
@@ -236,9 +258,9 @@ def _train_group(params: MixtureParams, cfg: MLPGANConfig, dataset: str, variant
             ensemble_size=e_size, ensemble_note="wall time, FLOPs and energy are 1/E shares of the ensemble's; "
                                                 "peak memory is the whole ensemble's")
         extras = {CHECKPOINT_SAMPLES: np.stack([c[e] for c in ckpts])} if ckpts else {}
-        history = T.downsample_history(_member_history(all_steps, losses_all[e], recorded[e], keys))
+        history = T.downsample_history(records.history(e))
         out.append(T.RunResult("mlp_gan", dataset, variant, seed, config, history, compute,
-                               list(monitors[e].events), samples[e], extras))
+                               list(records.monitors[e].events), samples[e], extras))
     return out
 
 

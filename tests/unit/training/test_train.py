@@ -228,6 +228,17 @@ def test_mixture_resume_after_a_crash_equals_uninterrupted(monkeypatch, tmp_path
         train_mixture_seeds(params, "ring8", "vanilla", (0,), save_every=100)
 
 
+def test_mixture_checkpoints_only_at_chunk_boundaries_before_the_end(tmp_path):
+    """The ensemble runs through the shared step loop with save_at_end=False: a finished group leaves its last
+    periodic checkpoint (step 250 of 260), not one at the end; its resume key drops only RESUME_FREE params."""
+    params = replace(TINY_MIX, steps=260, eval_every=0)
+    done = train_mixture_seeds(params, "ring8", "vanilla", (0, 1), ckpt_dir=tmp_path, save_every=250)
+    ckpt = torch.load(tmp_path / "ensemble" / T.CKPT_NAME, weights_only=True)
+    assert ckpt["step"] == 250 and ckpt["recorded"] == [250, 250] and ckpt["losses"].shape == (2, 250, 2)
+    assert [r.compute["steps"] for r in done] == [260, 260]
+    assert ckpt["resume_key"]["params"] == T.resume_params(params) and "n_samples" not in T.resume_params(params)
+
+
 def test_mixture_bad_names():
     with pytest.raises(UsageError):
         train_mixture_seeds(TINY_MIX, "ring9", "vanilla", (0,))
