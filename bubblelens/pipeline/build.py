@@ -22,7 +22,7 @@ from bubblelens.pipeline import model_stages
 from bubblelens.pipeline.cache import Cache
 from bubblelens.pipeline.executor import make_executor
 from bubblelens.pipeline.context import MODEL_STAGES, BuildContext, BuildOptions, needed_stages
-from bubblelens.pipeline.manifest import hardware_description, write_manifest
+from bubblelens.pipeline.manifest import build_id, hardware_description, write_manifest
 from bubblelens.pipeline.progress import Reporter
 from bubblelens.pipeline.results import load_bundle, write_results
 from bubblelens.pipeline.state import BuildState
@@ -33,6 +33,7 @@ REPORT_SIDE = ("market", "claims", "charts", "render")
 def _run_model_stages(ctx: BuildContext, wanted: list[str], state: BuildState) -> None:
     if "data" in wanted:
         state.images = model_stages.load_images(ctx)
+        ctx.input_hashes["images"] = state.images.digest
     if "features" in wanted or "train" in wanted:
         state.features, state.runs = model_stages.train_models(ctx, state.images, features="features" in wanted,
                                                                train="train" in wanted)
@@ -47,23 +48,29 @@ def _run_report_stages(ctx: BuildContext, wanted: list[str], state: BuildState, 
 
     opts = ctx.opts
     if "market" in wanted:
-        state.market = report_stages.load_market_stage(ctx)
+        state.market = md = report_stages.load_market_stage(ctx)
+        ctx.input_hashes["market"] = md.fingerprint
+        if md.external is not None:
+            ctx.input_hashes["external"] = md.external
     if "claims" in wanted:
-        state.claims = report_stages.claims_stage(ctx, state.evaluated, state.market)
-        state.answers = report_stages.answers_stage(ctx, state.claims)
+        state.verdicts = report_stages.claims_stage(ctx, state.evaluated, state.market)
+        ctx.input_hashes["claims"] = state.verdicts.registry
         state.changes = changes.compare(changes.snapshot(opts.out_dir),
-                                        changes.current(state.evaluated, state.claims, state.market))
+                                        changes.current(state.evaluated, state.verdicts.claims, state.market.market))
     opts.out_dir.mkdir(parents=True, exist_ok=True)
-    if "render" in wanted:
-        report = report_stages.report_unit(ctx, state, manifest_extra)
-        manifest_extra["build_id"] = report["build_id"]
-        summary.update(pages=report["pages"], pdf=str(opts.out_dir / report_stages.REPORT_FILES[0]),
-                       html=str(opts.out_dir / report_stages.REPORT_FILES[1]))
-    elif "charts" in wanted:
-        state.charts = report_stages.charts_stage(ctx, state)
-        manifest_extra["build_id"] = state.charts.meta.build_id
+    if "render" in wanted or "charts" in wanted:
+        # Of every stage record and input hash so far: what the report and its charts cite.
+        build = build_id(ctx)
+        manifest_extra["build_id"] = build
+        stage_results = (ctx, state.evaluated, state.market, state.verdicts, state.changes, build)
+        if "render" in wanted:
+            report = report_stages.report_unit(*stage_results, manifest_extra)
+            summary.update(pages=report["pages"], pdf=str(opts.out_dir / report_stages.REPORT_FILES[0]),
+                           html=str(opts.out_dir / report_stages.REPORT_FILES[1]))
+        else:
+            report_stages.charts_only(*stage_results)
     if state.market is not None:
-        changes.write_market_rows(opts.out_dir, state.market)
+        changes.write_market_rows(opts.out_dir, state.market.market)
 
 
 def run_build(opts: BuildOptions) -> dict:
@@ -104,7 +111,9 @@ def _build(ctx: BuildContext, wanted: list[str]) -> dict:
         _run_report_stages(ctx, wanted, state, manifest_extra, summary)
     opts.out_dir.mkdir(parents=True, exist_ok=True)
     if state.evaluated is not None:
-        write_results(opts.out_dir, state.evaluated, state.claims, state.answers)
+        verdicts = state.verdicts
+        write_results(opts.out_dir, state.evaluated, verdicts.claims if verdicts else None,
+                      verdicts.answers if verdicts else None)
     if state.evaluated is not None or "render" in wanted:
         write_manifest(ctx, manifest_extra | {"build_seconds": round(time.perf_counter() - t0, 2)})
     summary["seconds"] = round(time.perf_counter() - t0, 2)

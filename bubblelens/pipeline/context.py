@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from bubblelens.core.config import BuildConfig, canonical
 from bubblelens.core.errors import FrozenMissingError, UsageError
 from bubblelens.core.resources import DATA_DIR
 from bubblelens.pipeline.cache import Cache, code_version, fingerprint
 from bubblelens.pipeline.progress import Reporter
+
+if TYPE_CHECKING:
+    import numpy as np
 
 STAGES = ("data", "features", "train", "evaluate", "market", "claims", "charts", "render")
 DEPENDS: dict[str, tuple[str, ...]] = {
@@ -80,7 +83,8 @@ class CachedUnit:
     """A stage instance to look up or compute: its cache identity and the unit function that computes it.
 
     `fn(**kwargs)` returns (result, arrays); with `scratch`, kwargs gain `ckpt_dir`, the entry's scratch
-    directory for resumable work. The thread count enters the fingerprint: results depend on it."""
+    directory for resumable work. The thread count enters the fingerprint: results depend on it; the role
+    does not (`run_units` hands each result back with its unit, and the role says what the result is)."""
 
     stage: str
     key: str
@@ -92,6 +96,16 @@ class CachedUnit:
     trained: bool = False
     scratch: bool = False
     progress: bool = False
+    role: Any = None     # what the result is to the stage that asked (state.py: FeatureExtractor, SweepPoint, ...)
+
+
+@dataclass(frozen=True)
+class UnitResult:
+    """What a unit returned (its JSON-ready result and its arrays) and the fingerprint it is cached under."""
+
+    result: dict
+    arrays: dict[str, "np.ndarray"]
+    fingerprint: str
 
 
 @dataclass
@@ -113,7 +127,6 @@ class BuildContext:
     records: list[StageRecord] = field(default_factory=list)
     input_hashes: dict[str, str] = field(default_factory=dict)
     hardware: dict = field(default_factory=dict)
-    date_text: str = "1970-01-01"     # the date the report states (manifest.build_date)
     executor: Any = None              # pipeline/executor.py: runs the units `run_units` has to compute
     threads: int = 1                  # torch threads of every unit (config.BuildConfig.threads)
 
@@ -121,66 +134,92 @@ class BuildContext:
     def cfg(self) -> BuildConfig:
         return self.opts.config
 
-    def run_units(self, units: list[CachedUnit], executor: Any = None) -> list[tuple[dict, dict, str]]:
-        """Look every unit up; compute the missing ones on the executor (in parallel where it allows) and
-        store each as it finishes. Returns (result, arrays, fingerprint) per unit, in order. A unit marked
-        `trained` that is missing is an error under --frozen; --force recomputes the --only stage."""
-        from bubblelens.pipeline.work import Unit
+    def unit_fingerprint(self, u: CachedUnit) -> str:
+        """The cache key of one unit: its name and key, params, input fingerprints, the thread count and its
+        code version. A unit's role is not in it: the same work under two roles is one cache entry."""
+        inputs = {**u.inputs, "threads": str(self.threads)}
+        return fingerprint(f"{u.stage}:{u.key}", canonical(u.params), inputs, u.code.version())
 
-        out: list[tuple[dict, dict, str] | None] = [None] * len(units)
+    def run_units(self, units: list[CachedUnit], executor: Any = None) -> list[tuple[CachedUnit, UnitResult]]:
+        """Look every unit up; compute the missing ones on the executor (in parallel where it allows) and
+        store each as it finishes. Returns each unit with its result, in the order given, so a caller reads
+        what a result is from its unit (`role`), never from a position. The same work named twice (a sweep
+        point equal to a reference run) is looked up or computed once. A unit marked `trained` that is
+        missing is an error under --frozen; --force recomputes the --only stage."""
+        fps = [self.unit_fingerprint(u) for u in units]
+        found: dict[str, UnitResult] = {}
+        todo: dict[str, CachedUnit] = {}
+        for u, fp in zip(units, fps):
+            if fp not in found and fp not in todo:
+                hit = self._lookup(u, fp)
+                if hit is None:
+                    todo[fp] = u
+                else:
+                    found[fp] = hit
+        computed = self._compute(todo, executor or self.executor) if todo else {}
+        found |= {fp: res for fp, (res, _, _) in computed.items()}
         # One record per unit, appended in unit order once all are done, so the manifest, the build id and
         # the render fingerprint never depend on which worker finished first or on what was cached.
-        status: list[tuple[str, float, str]] = [("cached", 0.0, "")] * len(units)
-        fps: list[str] = []
-        todo: dict[str, tuple[CachedUnit, str, list[int]]] = {}     # fingerprint -> unit, name, positions
-        for i, u in enumerate(units):
-            inputs = {**u.inputs, "threads": str(self.threads)}
-            fp = fingerprint(f"{u.stage}:{u.key}", canonical(u.params), inputs, u.code.version())
-            fps.append(fp)
-            if fp in todo:                       # the same work named twice (a sweep point = a reference run)
-                todo[fp][2].append(i)
-                continue
-            force = self.opts.force and (self.opts.only in (None, u.stage))
-            entry = None if force else self.cache.lookup(u.stage, fp)
-            if entry is not None:
-                out[i] = (entry.result, entry.arrays, fp)
-                continue
-            if u.trained and self.opts.frozen:
-                raise FrozenMissingError(f"--frozen: no trained result for {u.stage} '{u.key}' in the cache; "
-                                         "build once without --frozen or pass --results BUNDLE")
-            if force:
-                self.cache.drop_scratch(u.stage, fp)
-            name = f"{u.stage} {u.key}"
-            todo[fp] = (u, name if all(n != name for _, n, _ in todo.values()) else f"{name} [{fp[:8]}]", [i])
-        by_name = {name: fp for fp, (_, name, _) in todo.items()}
+        for u, fp in zip(units, fps):
+            _, seconds, node = computed.get(fp, (None, 0.0, ""))
+            self.records.append(StageRecord(u.stage, u.key, fp, "computed" if fp in computed else "cached",
+                                            seconds, node))
+        return [(u, found[fp]) for u, fp in zip(units, fps)]
+
+    def _lookup(self, u: CachedUnit, fp: str) -> UnitResult | None:
+        """The cached result of a unit, or None when it must be computed (dropping its scratch on --force)."""
+        force = self.opts.force and (self.opts.only in (None, u.stage))
+        entry = None if force else self.cache.lookup(u.stage, fp)
+        if entry is not None:
+            return UnitResult(entry.result, entry.arrays, fp)
+        if u.trained and self.opts.frozen:
+            raise FrozenMissingError(f"--frozen: no trained result for {u.stage} '{u.key}' in the cache; "
+                                     "build once without --frozen or pass --results BUNDLE")
+        if force:
+            self.cache.drop_scratch(u.stage, fp)
+        return None
+
+    def _compute(self, todo: dict[str, CachedUnit], executor: Any) -> dict[str, tuple[UnitResult, float, str]]:
+        """Run the units to compute (by fingerprint) on `executor`, storing each in the cache as it finishes;
+        returns fingerprint -> (result, seconds, where it ran)."""
+        from bubblelens.pipeline.work import Unit
+
+        names = _unit_names(todo)
+        by_name = {name: fp for fp, name in names.items()}
+        out: dict[str, tuple[UnitResult, float, str]] = {}
 
         def store(outcome) -> None:
             fp = by_name[outcome.key]
-            u, _, positions = todo[fp]
+            u = todo[fp]
             result, arrays = outcome.value
             self.cache.store(u.stage, fp, result, arrays)
             self.cache.drop_scratch(u.stage, fp)
-            for i in positions:
-                out[i] = (result, arrays, fp)
-                status[i] = ("computed", outcome.seconds, outcome.node)
+            out[fp] = (UnitResult(result, arrays, fp), outcome.seconds, outcome.node)
 
         work = []
-        for fp, (u, name, _) in todo.items():
+        for fp, u in todo.items():
             kwargs = dict(u.kwargs) | ({"ckpt_dir": self.cache.scratch_dir(u.stage, fp)} if u.scratch else {})
             # A worker that may run other code (Ray) checks the stage's code version before the unit.
             code = None if u.code.extra else (u.code.entries, u.code.version())
-            work.append(Unit(name, u.fn, kwargs, self.threads, u.progress, code))
-        if work:
-            (executor or self.executor).run(work, store)
-        for u, fp, (state, seconds, node) in zip(units, fps, status):
-            self.records.append(StageRecord(u.stage, u.key, fp, state, seconds, node))
-        return out   # type: ignore[return-value]
+            work.append(Unit(names[fp], u.fn, kwargs, self.threads, u.progress, code))
+        executor.run(work, store)
+        return out
 
     def cached(self, stage: str, key: str, params: Any, inputs: dict[str, str], code: StageCode,
-               compute: Callable[[], tuple[dict, dict]], *, trained: bool = False) -> tuple[dict, dict, str]:
+               compute: Callable[[], tuple[dict, dict]], *, trained: bool = False) -> UnitResult:
         """Lookup-or-compute one stage instance in this process (its `compute` may close over the build,
-        as the render does); returns (result, arrays, fingerprint). Same rules as `run_units`."""
+        as the render does). Same rules as `run_units`."""
         from bubblelens.pipeline.executor import SerialExecutor
 
         unit = CachedUnit(stage, key, params, inputs, code, compute, {}, trained=trained)
-        return self.run_units([unit], executor=SerialExecutor())[0]
+        return self.run_units([unit], executor=SerialExecutor())[0][1]
+
+
+def _unit_names(todo: dict[str, CachedUnit]) -> dict[str, str]:
+    """A distinct progress name per fingerprint: 'stage key', with the fingerprint's head where two differ
+    in params under one key."""
+    names: dict[str, str] = {}
+    for fp, u in todo.items():
+        name = f"{u.stage} {u.key}"
+        names[fp] = name if name not in names.values() else f"{name} [{fp[:8]}]"
+    return names

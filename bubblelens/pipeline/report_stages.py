@@ -3,12 +3,19 @@
 Market data and claims are cheap and rerun on every build; charts and the rendered report form one
 cached unit whose fingerprint covers everything they print. An unchanged rebuild therefore restores the
 report from the cache, and an edited CSV re-renders it without touching the model stages upstream.
+
+The analysis the report prints (metric summary, growth fits, the S&P 500 yardstick, long series) is its
+own step (`analyse`); the charts only draw it. Charts and report are drawn and rendered into a staging
+directory and put in place together once the render has succeeded (`install_outputs`), so a failed render
+leaves the previous charts and report as they were.
 """
 from __future__ import annotations
 
 import functools
 import hashlib
 import json
+import shutil
+import tempfile
 from datetime import datetime
 from pathlib import Path
 
@@ -28,13 +35,15 @@ from bubblelens.core.resources import TEMPLATES_DIR, curated
 from bubblelens.external.views import load_evidence_market
 from bubblelens.market import load as market
 from bubblelens.market.reference import published_results
+from bubblelens.pipeline.cache import fingerprint
 from bubblelens.pipeline.context import BuildContext, StageCode
-from bubblelens.pipeline.manifest import build_date, build_id, other_versions, stable_manifest
-from bubblelens.pipeline.state import BuildState, Charts, Evaluated
+from bubblelens.pipeline.manifest import build_date, other_versions, stable_manifest
+from bubblelens.pipeline.state import Charts, Evaluated, MarketData, Verdicts
 from bubblelens.report.charts import long_series as charts_long, market as charts_market, models as charts_models
 from bubblelens.report.charts import spending as charts_spending
 from bubblelens.report.capability_evidence import CAPABILITY_CLAIM
 from bubblelens.report.content import assemble, report_meta
+from bubblelens.report.inputs import Analysis, ReportInputs
 from bubblelens.report.render import HTML_NAME, PDF_NAME, render_report
 from bubblelens.report.tables import metric_summary
 from bubblelens.training.costs import load_costs
@@ -48,29 +57,29 @@ CLAIMS_CODE = StageCode(("bubblelens.claims.engine",), (CRITICAL_VALUE_TABLES,))
 RENDER_CODE = StageCode(("bubblelens.pipeline.report_stages",), (TEMPLATES_DIR, CRITICAL_VALUE_TABLES))
 
 
-def load_market_stage(ctx: BuildContext) -> market.Market:
+def load_market_stage(ctx: BuildContext) -> MarketData:
     # Staleness is judged against the build date (see build_date), never the render's clock.
-    ctx.date_text = build_date(Path(ctx.opts.data_dir))
-    m = load_evidence_market(ctx.opts.data_dir, today=datetime.fromisoformat(ctx.date_text).date())
-    ctx.input_hashes["market"] = m.fingerprint()
+    date_text = build_date(Path(ctx.opts.data_dir))
+    m = load_evidence_market(ctx.opts.data_dir, today=datetime.fromisoformat(date_text).date())
     external = curated(Path(ctx.opts.data_dir), "external")
-    if external.is_dir():
-        ctx.input_hashes["external"] = tree_digest(external)
     if m.issues:
         ctx.reporter.info(f"data: {len(m.issues)} warnings (stale series, uncited sources); "
                           "`bubblelens data check` lists them")
     ctx.reporter.info(f"market: {len(m.series)} series, {len(m.sources)} sources from {ctx.opts.data_dir}")
-    return m
+    return MarketData(m, date_text, m.fingerprint(), tree_digest(external) if external.is_dir() else None)
 
 
-def claims_stage(ctx: BuildContext, ev: Evaluated, mkt: market.Market) -> list[engine.ClaimResult]:
+def claims_stage(ctx: BuildContext, ev: Evaluated, md: MarketData) -> Verdicts:
+    """Every claim of the registry (each from the cache when its rule and evidence are unchanged), then the
+    article's questions answered from the verdicts."""
     registry = curated(ctx.opts.data_dir, "claims.toml")
-    ctx.input_hashes["claims"] = hashlib.sha256(registry.read_bytes()).hexdigest()[:16] if registry.is_file() else ""
-    evidence = Evidence(runs=ev.runs_long(), sweep=ev.sweep_frame(), market=mkt,
+    registry_digest = hashlib.sha256(registry.read_bytes()).hexdigest()[:16] if registry.is_file() else ""
+    evidence = Evidence(runs=ev.runs_long(), sweep=ev.sweep_frame(), market=md.market,
                         profile=ev.origin.get("profile") or ctx.cfg.profile,
                         published=published_results(ctx.opts.data_dir))
+    claim_fps: dict[str, str] = {}
     results = engine.evaluate_claims(registry, evidence, lock=curated(ctx.opts.data_dir, "claims.lock"),
-                                     memo=functools.partial(_cached_claim, ctx))
+                                     memo=functools.partial(_cached_claim, ctx, fingerprints=claim_fps))
     for c in results:
         ctx.reporter.info(f"claim {c.claim_id}: {c.verdict}" + (f" ({c.reason})" if c.reason else ""))
     # Before anything is rendered: a verdict the rule's design settles is not evidence, so a quick or full
@@ -80,19 +89,24 @@ def claims_stage(ctx: BuildContext, ev: Evaluated, mkt: market.Market) -> list[e
                         + " — such a verdict would be settled by the rule at these sizes, not by the data, so no "
                         "report was written (the trained and evaluated units stay cached; change the rule and "
                         "record it with `bubblelens claims revise`, or add seeds)")
-    return results
+    answers = answers_stage(ctx, results)
+    fp = hashlib.sha256(json.dumps([registry_digest, sorted(claim_fps.items())]).encode()).hexdigest()[:24]
+    return Verdicts(results, answers, registry_digest, fp)
 
 
-def _cached_claim(ctx: BuildContext, spec, evidence: Evidence, compute) -> engine.ClaimResult:
-    """One claim's result from the stage cache, keyed by its rule, its evidence and the claims code.
+def _cached_claim(ctx: BuildContext, spec, evidence: Evidence, compute,
+                  fingerprints: dict[str, str] | None = None) -> engine.ClaimResult:
+    """One claim's result from the stage cache, keyed by its rule, its evidence and the claims code (the
+    key goes into `fingerprints` by claim id).
 
     A claim that fails (a ClaimError: its statistic, probe or simulation raised) raises out of `compute`
     inside `ctx.cached`, before the cache stores anything, so a failure is never cached: the build stops
     with the error, and the next build computes the claim again."""
-    result, _, _ = ctx.cached("claims", spec.id, {"rule": rule_fingerprint(spec)},
-                              engine.evidence_digest(spec, evidence), CLAIMS_CODE,
-                              lambda: (compute().to_json(), {}))
-    return engine.result_from_json(result, spec, evidence.profile)
+    res = ctx.cached("claims", spec.id, {"rule": rule_fingerprint(spec)}, engine.evidence_digest(spec, evidence),
+                     CLAIMS_CODE, lambda: (compute().to_json(), {}))
+    if fingerprints is not None:
+        fingerprints[spec.id] = res.fingerprint
+    return engine.result_from_json(res.result, spec, evidence.profile)
 
 
 def answers_stage(ctx: BuildContext, claims: list[engine.ClaimResult]) -> list[dict]:
@@ -107,84 +121,146 @@ def _measured_by(meta) -> str:
     return f"bubblelens {meta.version} build {meta.build_id} (profile {meta.profile}; {meta.hardware})"
 
 
-def charts_stage(ctx: BuildContext, state: BuildState) -> Charts:
-    """Draw every chart into a fresh directory swapped in whole, so a failed build leaves the old ones."""
-    ev, mkt = state.evaluated, state.market
-    chart_dir = ctx.opts.out_dir / "charts"
-    meta = report_meta(ctx.cfg, ctx.hardware, ev, build_id(ctx), ctx.date_text, state.answers)
-    summary = metric_summary(ev.runs_long())
-    growth = growth_table(mkt)
-    sp500 = sp500_reference(mkt)
-    capability = engine.claim_by_id(state.claims, CAPABILITY_CLAIM)
+def analyse(ev: Evaluated, md: MarketData, verdicts: Verdicts) -> Analysis:
+    """What the report prints beside the charts (and the charts draw): computed here, never while drawing."""
+    mkt = md.market
+    capability = engine.claim_by_id(verdicts.claims, CAPABILITY_CLAIM)
     long = {"panels": long_series.explosive_panels(mkt), "regimes": long_series.nvidia_regimes(mkt),
             "epoch": long_series.epoch_trends(mkt), "spending": spending.revenue_chain(mkt),
             "required": spending.published_requirements(mkt),
             "scales": scale_sensitivity(mkt, capability.details.get("pairs", []) if capability else [])}
-    with atomic_directory(chart_dir) as tmp:
-        env = charts_models.ChartEnv(tmp, _measured_by(meta), published_results(ctx.opts.data_dir), meta)
-        with ctx.reporter.task("charts", 2) as cb:
-            model_charts = charts_models.all_model_charts(ev, env, summary)
-            cb(1, 2, {})
-            market_charts = charts_market.all_market_charts(mkt, env, growth) + [c for c in (
-                charts_long.bsadf_panels(mkt, env, long["panels"]),
-                charts_long.nvidia_regimes(mkt, env, long["regimes"]),
-                charts_long.epoch_compute(mkt, env, long["epoch"]),
-                charts_long.valuation_ratios(mkt, env, state.claims),
-                charts_long.valuation_bsadf(mkt, env, state.claims),
-                charts_spending.spending_chain(mkt, env, long["spending"], long["required"]),
-                charts_spending.capability_vs_spending(mkt, env, state.claims)) if c is not None]
-            cb(2, 2, {})
-    by_id = {c.chart_id: c for c in model_charts + market_charts}
-    return Charts(by_id, summary, growth, sp500, meta, chart_dir, long)
+    return Analysis(metric_summary(ev.runs_long()), growth_table(mkt), sp500_reference(mkt), long)
 
 
-def report_unit(ctx: BuildContext, state: BuildState, manifest_extra: dict) -> dict:
+def draw_charts(ctx: BuildContext, ev: Evaluated, md: MarketData, verdicts: Verdicts, analysis: Analysis,
+                meta, chart_dir: Path, fp: str) -> Charts:
+    """Draw every chart into `chart_dir` (a staging directory: `install_outputs` puts them in place)."""
+    mkt, claims, long = md.market, verdicts.claims, analysis.long
+    chart_dir.mkdir(parents=True, exist_ok=True)
+    env = charts_models.ChartEnv(chart_dir, _measured_by(meta), published_results(ctx.opts.data_dir), meta)
+    with ctx.reporter.task("charts", 2) as cb:
+        model_charts = charts_models.all_model_charts(ev, env, analysis.summary)
+        cb(1, 2, {})
+        market_charts = charts_market.all_market_charts(mkt, env, analysis.growth) + [c for c in (
+            charts_long.bsadf_panels(mkt, env, long["panels"]),
+            charts_long.nvidia_regimes(mkt, env, long["regimes"]),
+            charts_long.epoch_compute(mkt, env, long["epoch"]),
+            charts_long.valuation_ratios(mkt, env, claims),
+            charts_long.valuation_bsadf(mkt, env, claims),
+            charts_spending.spending_chain(mkt, env, long["spending"], long["required"]),
+            charts_spending.capability_vs_spending(mkt, env, claims)) if c is not None]
+        cb(2, 2, {})
+    return Charts({c.chart_id: c for c in model_charts + market_charts}, meta, chart_dir, fp)
+
+
+def report_inputs(ev: Evaluated, md: MarketData, verdicts: Verdicts, changes: dict | None, charts: Charts,
+                  analysis: Analysis) -> ReportInputs:
+    """The report's inputs, filled in from the stage results."""
+    return ReportInputs(runs=ev.runs, features_info=ev.features_info, real=ev.real, origin=ev.origin,
+                        market=md.market, claims=verdicts.claims, answers=verdicts.answers, changes=changes,
+                        charts=charts.charts, analysis=analysis)
+
+
+def _report_key(ctx: BuildContext, ev: Evaluated, md: MarketData, verdicts: Verdicts, changes: dict | None,
+                build_id: str) -> tuple[dict, dict[str, str]]:
+    """Params and inputs of the charts + report unit, from the values passed in: the build id (every stage
+    fingerprint and input hash of the build, which the report prints), the fingerprints of the evaluated
+    results, the market data and the verdicts, the curated inputs read while drawing and rendering, and
+    what the report states about the build."""
+    inputs = {"build_id": build_id, "evaluated": ev.fingerprint, "market": md.fingerprint,
+              "external": md.external or "", "claims": verdicts.fingerprint,
+              "origin": json.dumps(ev.origin, sort_keys=True, default=str),
+              "changes": json.dumps(changes, sort_keys=True, default=str),
+              "hardware": json.dumps(ctx.hardware, sort_keys=True),
+              "libraries": json.dumps(other_versions(), sort_keys=True)}
+    for sub in ("costs", "reference"):   # the other curated inputs are in the market and claims fingerprints
+        inputs[sub] = tree_digest(curated(ctx.opts.data_dir, sub))
+    return {"date": md.date_text, "profile": ctx.cfg.profile, "config": canonical(ctx.cfg)}, inputs
+
+
+def charts_only(ctx: BuildContext, ev: Evaluated, md: MarketData, verdicts: Verdicts, changes: dict | None,
+                build_id: str) -> Charts:
+    """`--only charts`: draw the charts and put them in place, without a report."""
+    params, inputs = _report_key(ctx, ev, md, verdicts, changes, build_id)
+    meta = report_meta(ctx.cfg, ctx.hardware, ev.origin, ev.runs, build_id, md.date_text, verdicts.answers)
+    with _staging(ctx.opts.out_dir) as staging:
+        charts = draw_charts(ctx, ev, md, verdicts, analyse(ev, md, verdicts), meta, staging / "charts",
+                             fingerprint("charts", params, inputs, RENDER_CODE.version()))
+        install_outputs(ctx.opts.out_dir, _files(staging, with_report=False))
+    return charts
+
+
+def report_unit(ctx: BuildContext, ev: Evaluated, md: MarketData, verdicts: Verdicts, changes: dict | None,
+                build_id: str, manifest_extra: dict) -> dict:
     """Charts + render as one cached unit: an unchanged rebuild restores the files instead of redrawing.
 
     The fingerprint covers every upstream fingerprint and input hash, the report code with its templates
     and tables, the curated inputs read here and the build date, so any change that could alter a byte of
-    the report re-renders it.
+    the report re-renders it. Either way the files are put in place only once all of them exist.
     """
-    # Indexed, not keyed by stage:key alone: sweep runs share the key of the seed-0 reference run.
-    inputs = {f"{r.stage}:{r.key}#{i}": r.fingerprint for i, r in enumerate(ctx.records)}
-    inputs |= {f"input:{k}": v for k, v in ctx.input_hashes.items()}
-    for sub in ("costs", "reference"):   # everything else under --data is in input_hashes (market, claims)
-        inputs[sub] = tree_digest(curated(ctx.opts.data_dir, sub))
-    inputs["origin"] = json.dumps(state.evaluated.origin, sort_keys=True, default=str)
-    inputs["changes"] = json.dumps(state.changes, sort_keys=True, default=str)
-    inputs["hardware"] = json.dumps(ctx.hardware, sort_keys=True)
-    inputs["libraries"] = json.dumps(other_versions(), sort_keys=True)
-    params = {"date": ctx.date_text, "profile": ctx.cfg.profile, "config": canonical(ctx.cfg)}
+    params, inputs = _report_key(ctx, ev, md, verdicts, changes, build_id)
+    drawn: list[Charts] = []
 
     def compute():
-        state.charts = charts_stage(ctx, state)
-        info = render_stage(ctx, state, manifest_extra | {"build_id": state.charts.meta.build_id})
-        files = {f"charts/{p.name}": p for p in sorted(state.charts.chart_dir.iterdir()) if p.is_file()}
-        files |= {name: ctx.opts.out_dir / name for name in REPORT_FILES}
-        arrays = {k: np.frombuffer(p.read_bytes(), dtype=np.uint8) for k, p in files.items()}
-        return info | {"build_id": state.charts.meta.build_id}, arrays
+        meta = report_meta(ctx.cfg, ctx.hardware, ev.origin, ev.runs, build_id, md.date_text, verdicts.answers)
+        analysis = analyse(ev, md, verdicts)
+        with _staging(ctx.opts.out_dir) as staging:
+            charts = draw_charts(ctx, ev, md, verdicts, analysis, meta, staging / "charts",
+                                 fingerprint("charts", params, inputs, RENDER_CODE.version()))
+            info = render_stage(ctx, report_inputs(ev, md, verdicts, changes, charts, analysis), meta,
+                                manifest_extra | {"build_id": build_id}, staging)
+            files = _files(staging, with_report=True)
+        drawn.append(charts)
+        return info | {"build_id": build_id}, files
 
-    result, arrays, _ = ctx.cached("render", "pdf+html+charts", params, inputs, RENDER_CODE, compute)
-    if state.charts is None:   # restored from the cache: put the files back, atomically
-        _restore(ctx.opts.out_dir, arrays)
+    res = ctx.cached("render", "pdf+html+charts", params, inputs, RENDER_CODE, compute)
+    install_outputs(ctx.opts.out_dir, res.arrays)
+    if not drawn:
         ctx.reporter.info(f"report: unchanged, restored {ctx.opts.out_dir / REPORT_FILES[0]} from the cache")
-    return result
+    return res.result
 
 
-def _restore(out_dir: Path, arrays: dict) -> None:
+class _staging:
+    """A hidden directory in `out_dir` to draw and render into; removed on exit, whatever happened."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = Path(out_dir)
+
+    def __enter__(self) -> Path:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.path = Path(tempfile.mkdtemp(prefix=".render.", dir=self.out_dir))
+        return self.path
+
+    def __exit__(self, *exc) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def _files(staging: Path, *, with_report: bool) -> dict[str, np.ndarray]:
+    """The bytes of what was drawn (charts/NAME) and rendered (the report files), as the cache stores them."""
+    chart_dir = staging / "charts"
+    files = {f"charts/{p.name}": p for p in sorted(chart_dir.iterdir()) if p.is_file()}
+    files |= {name: staging / name for name in REPORT_FILES} if with_report else {}
+    return {k: np.frombuffer(p.read_bytes(), dtype=np.uint8) for k, p in files.items()}
+
+
+def install_outputs(out_dir: Path, files: dict[str, np.ndarray]) -> None:
+    """Put the charts (a fresh charts/, swapped in whole) and the report files in place, each atomically.
+    Called only with every file in hand, after the render succeeded (or from the cache)."""
     with atomic_directory(out_dir / "charts") as tmp:
-        for name, data in arrays.items():
+        for name, data in files.items():
             if name.startswith("charts/"):
                 (tmp / name.split("/", 1)[1]).write_bytes(data.tobytes())
     for name in REPORT_FILES:
-        atomic_write_bytes(out_dir / name, arrays[name].tobytes())
+        if name in files:
+            atomic_write_bytes(out_dir / name, files[name].tobytes())
 
 
-def render_stage(ctx: BuildContext, state: BuildState, manifest_extra: dict) -> dict:
-    content = assemble(ctx.cfg, state, state.charts.meta, stable_manifest(ctx, manifest_extra),
+def render_stage(ctx: BuildContext, inputs: ReportInputs, meta, manifest_extra: dict, out_dir: Path) -> dict:
+    """The report from its inputs, written into `out_dir` with the charts drawn into `out_dir`/charts."""
+    content = assemble(ctx.cfg, inputs, meta, stable_manifest(ctx, manifest_extra),
                        published_results(ctx.opts.data_dir), load_costs(curated(ctx.opts.data_dir, "costs")))
     with ctx.reporter.task("render", 1) as cb:
-        info = render_report(content, ctx.opts.out_dir, chart_dir=state.charts.chart_dir)
+        info = render_report(content, out_dir, chart_dir=out_dir / "charts")
         cb(1, 1, {})
     ctx.reporter.info(f"report: {ctx.opts.out_dir / REPORT_FILES[0]} ({info['pages']} pages, "
                       f"HTML + PDF rendered in {info['render_s']:.1f} s)")

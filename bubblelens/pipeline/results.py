@@ -9,6 +9,7 @@ import hashlib
 import io
 import json
 import zipfile
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ import pandas as pd
 
 from bubblelens.core.errors import DataError
 from bubblelens.core.io import atomic_write_bytes, atomic_write_text, dumps_json
-from bubblelens.pipeline.state import Evaluated
+from bubblelens.pipeline.state import Evaluated, RunRecord, SweepRow
 
 RESULTS_FORMAT = 1      # bump when the results/bundle layout changes
 BUNDLE_FILES = ("runs.json", "evaluation.json", "arrays.npz")
@@ -25,14 +26,14 @@ BUNDLE_FILES = ("runs.json", "evaluation.json", "arrays.npz")
 def write_results(out_dir: Path, ev: Evaluated, claims: list | None, answers: list | None = None) -> None:
     """results/ of a build: runs, metrics, compute, sweep, evaluation meta, arrays and (when run) claims."""
     out = out_dir / "results"
-    atomic_write_text(out / "runs.json", dumps_json(ev.runs))
+    atomic_write_text(out / "runs.json", dumps_json([r.to_json() for r in ev.runs]))
     atomic_write_text(out / "metrics.csv", ev.runs_long().to_csv(index=False))   # full precision: diffed by changes.py
-    compute_rows = [{"model": r["model"], "dataset": r["dataset"], "variant": r["variant"], "seed": r["seed"],
-                     **{k: v for k, v in r["compute"].items() if not isinstance(v, (dict, list))}} for r in ev.runs]
+    compute_rows = [{"model": r.model, "dataset": r.dataset, "variant": r.variant, "seed": r.seed,
+                     **{k: v for k, v in r.compute.items() if not isinstance(v, (dict, list))}} for r in ev.runs]
     atomic_write_text(out / "compute.csv", pd.DataFrame(compute_rows).to_csv(index=False, float_format="%.6g"))
     atomic_write_text(out / "sweep.csv", ev.sweep_frame().to_csv(index=False, float_format="%.6g"))
     meta = {"format": RESULTS_FORMAT, "features": ev.features_info, "real": ev.real, "origin": ev.origin,
-            "sweep": ev.sweep}
+            "sweep": [asdict(s) for s in ev.sweep]}
     atomic_write_text(out / "evaluation.json", dumps_json(meta))
     buf = io.BytesIO()
     np.savez_compressed(buf, **ev.arrays)
@@ -86,4 +87,9 @@ def load_bundle(bundle: Path) -> tuple[Evaluated, str]:
               "bubblelens_version": measured.get("bubblelens_version") or manifest.get("bubblelens_version"),
               "seeds": measured.get("seeds") or manifest.get("seeds"), "libraries": manifest.get("libraries")}
     digest = hashlib.sha256(Path(bundle).read_bytes()).hexdigest()[:16]
-    return Evaluated(runs, arrays, meta["features"], meta["real"], origin, meta.get("sweep", [])), digest
+    try:
+        records = tuple(RunRecord.from_json(r) for r in runs)
+        sweep = tuple(SweepRow(**s) for s in meta.get("sweep", []))
+    except (KeyError, TypeError) as exc:
+        raise DataError(f"--results: '{bundle}' has a run or sweep record this version cannot read ({exc})") from None
+    return Evaluated(records, arrays, meta["features"], meta["real"], origin, sweep, digest), digest

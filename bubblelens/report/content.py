@@ -6,6 +6,8 @@ Prose that does not depend on the numbers (methods, errata) lives in `report/tex
 from __future__ import annotations
 
 
+from typing import Mapping, Sequence
+
 import pandas as pd
 
 from bubblelens import __version__
@@ -13,28 +15,29 @@ from bubblelens.claims.kinds import VERDICTS
 from bubblelens.core.config import PACGAN_RECIPE, BuildConfig, profile_config
 from bubblelens.datasets.mixtures import MIXTURE_TITLES, MIXTURES
 from bubblelens.evaluation.names import CONVERGENCE_FLOOR, KEY_MIN_CLASS_SHARE_LABELS, KEY_MIN_CLASS_SHARE_REAL
+from bubblelens.evaluation.names import KEY_HIGH_QUALITY, KEY_MODES
 from bubblelens.report import capability_evidence, market_evidence, tables as T
 from bubblelens.report import text as report_text
+from bubblelens.report.inputs import ReportInputs, RunFacts
 from bubblelens.report.model import Callout, Paragraph, ReportContent, ReportMeta, Section, Table, figure_if_drawn
 
 
 
-def _hardware_text(origin: dict, fallback: dict, runs: list[dict]) -> str:
+def _hardware_text(origin: Mapping, fallback: dict, runs: Sequence[RunFacts]) -> str:
     """The hardware that measured the models: from the runs' own records, which stay true for cached runs
     and bundles, with the machine description for its core count."""
     hw = origin.get("hardware") or fallback
-    devices = sorted({(r["compute"].get("device"), r["compute"].get("device_name")) for r in runs})
+    devices = sorted({(r.compute.get("device"), r.compute.get("device_name")) for r in runs})
     gpus = [name for dev, name in devices if dev == "cuda"]
     if gpus:
         return ", ".join(gpus) + " (CUDA)"
     return f"CPU ({hw.get('cpu_count', '?')} cores, {hw.get('cpu') or 'unknown model'})"
 
 
-def report_meta(cfg: BuildConfig, hardware: dict, ev, build_id: str, date_text: str,
-                answers: list | None = None) -> ReportMeta:
+def report_meta(cfg: BuildConfig, hardware: dict, origin: Mapping, runs: Sequence[RunFacts], build_id: str,
+                date_text: str, answers: Sequence[Mapping] | None = None) -> ReportMeta:
     """Cover and PDF metadata. `hardware` describes this machine; the runs' own records name the devices.
     The evidence date is the newest market evidence any answer rests on (claims/questions.py)."""
-    origin = ev.origin
     profile = origin.get("profile") or cfg.profile
     if origin.get("kind") == "bundle":
         seeds = origin.get("seeds") or {}
@@ -49,7 +52,7 @@ def report_meta(cfg: BuildConfig, hardware: dict, ev, build_id: str, date_text: 
         title="AI is not a panacea — tested",
         subtitle="Measured generative-model capability, its compute cost, and market expectations",
         build_id=build_id, date_text=date_text, profile=profile,
-        hardware=_hardware_text(origin, hardware, ev.runs), seeds=seeds_text,
+        hardware=_hardware_text(origin, hardware, runs), seeds=seeds_text,
         results_origin=origin_text, version=__version__,
         evidence_through=max((a.get("evidence_through") or "" for a in answers or []), default=""),
         keywords=["generative AI", "GAN", "VAE", "mode collapse", "FID", "AI bubble", "GSADF"])
@@ -229,7 +232,7 @@ def _class_share_calibration(real: dict) -> str:
             "confusion between classes, which a generator of test-like images would inherit.")
 
 
-def failures_section(ev, charts: dict, summary: pd.DataFrame, published: pd.DataFrame, n_fid: int,
+def failures_section(ev: ReportInputs, charts: Mapping, summary: pd.DataFrame, published: pd.DataFrame, n_fid: int,
                      pack: int) -> Section:
     floor = ev.real.get("fid_train_vs_test")
     blocks = [Paragraph(report_text.FAILURES_INTRO),
@@ -245,10 +248,10 @@ def failures_section(ev, charts: dict, summary: pd.DataFrame, published: pd.Data
     true_cov = ev.real.get("mixtures", {})
     if true_cov:
         mixtures.append(Paragraph("Sanity check of the metric: samples drawn from the true mixtures score " +
-                                  "; ".join(f"{k}: {v['modes']} modes, {100 * v['high_quality']:.1f} % high quality"
+                                  "; ".join(f"{k}: {v[KEY_MODES]} modes, {100 * v[KEY_HIGH_QUALITY]:.1f} % high quality"
                                             for k, v in true_cov.items()) +
                                   " (expected: all modes, 1 − e^−4.5 ≈ 98.9 %)."))
-    events = [(r["model"], r["dataset"], r["variant"], r["seed"], e) for r in ev.runs for e in r["failure_events"]]
+    events = [(r.model, r.dataset, r.variant, r.seed, e) for r in ev.runs for e in r.failure_events]
     ev_rows = [[f"{m}/{d}/{v}", s, e["kind"], e["step"], e["detail"]] for m, d, v, s, e in events[:40]]
     failures = Table("Failure events recorded during training", ["Run", "Seed", "Kind", "Step", "Detail"], ev_rows,
                      table_id="tab-failure-events",
@@ -261,7 +264,7 @@ def failures_section(ev, charts: dict, summary: pd.DataFrame, published: pd.Data
         Section("training-failures", "Training failures", [failures])])
 
 
-def compute_section(ev, charts: dict, costs) -> Section:
+def compute_section(ev: ReportInputs, charts: Mapping, costs) -> Section:
     return Section("compute", "Compute and cost", [Paragraph(report_text.COMPUTE_INTRO), T.compute_table(ev.runs, costs),
                                                    *figure_if_drawn(charts, "fig-compute-per-run")])
 
@@ -277,7 +280,7 @@ def market_section(mkt, charts: dict) -> Section:
         *figure_if_drawn(charts, "fig-capability-series"), *figure_if_drawn(charts, "fig-disillusionment-series")])
 
 
-def hype_section(charts: dict, growth: pd.DataFrame, summary: pd.DataFrame, runs: list[dict]) -> Section:
+def hype_section(charts: Mapping, growth: pd.DataFrame, summary: pd.DataFrame, runs: Sequence[RunFacts]) -> Section:
     return Section("hype-vs-capability", "Hype versus capability", [
         Paragraph(report_text.HYPE_INTRO), *figure_if_drawn(charts, "fig-hype-vs-capability"), T.growth_rows(growth),
         *figure_if_drawn(charts, "fig-growth-rates"),
@@ -322,12 +325,12 @@ def cite_section(meta: ReportMeta) -> Section:
                                                          Paragraph(meta.licence_text)])
 
 
-def assemble(cfg: BuildConfig, state, meta: ReportMeta, manifest: dict, published: pd.DataFrame,
+def assemble(cfg: BuildConfig, inputs: ReportInputs, meta: ReportMeta, manifest: dict, published: pd.DataFrame,
              costs) -> ReportContent:
-    """The whole report from the build state (evaluated runs, market, claims, charts, changes), the
-    manifest to print, the published reference results and the cost table; nothing is read here."""
-    ev, mkt, claims, ch = state.evaluated, state.market, state.claims, state.charts
-    charts = ch.charts
+    """The whole report from its inputs (evaluated runs, market, claims, charts and the analysis beside
+    them, changes), the manifest to print, the published reference results and the cost table; nothing is
+    read here."""
+    ev, mkt, claims, charts, an = inputs, inputs.market, inputs.claims, inputs.charts, inputs.analysis
     d, v, m = cfg.dcgan, cfg.vae, cfg.mixture
     cfg_text = {"dcgan": f"width × {d.width}, {d.epochs} epochs, batch {d.batch_size}, Adam lr {d.lr:g} β1 {d.adam_beta1:g}, "
                          f"BatchNorm momentum {d.bn_momentum:g}"
@@ -339,21 +342,21 @@ def assemble(cfg: BuildConfig, state, meta: ReportMeta, manifest: dict, publishe
         cfg_text = {"bundle": "see the reproducibility appendix (configuration of the imported study)"}
     sources = sorted(mkt.sources.values(), key=lambda s: s.source_id)
     sections = [
-        summary_section(meta, claims, getattr(state, "answers", None) or []),
+        summary_section(meta, claims, list(inputs.answers)),
         Section("thesis", "The thesis and how it is tested", [Paragraph(p) for p in report_text.THESIS]),
         models_section(charts, ev.features_info, cfg_text),
-        failures_section(ev, charts, ch.summary, published, ev.real.get("n_fid", 0), cfg.mixture.pack),
+        failures_section(ev, charts, an.summary, published, ev.real.get("n_fid", 0), cfg.mixture.pack),
         compute_section(ev, charts, costs),
         market_section(mkt, charts),
-        hype_section(charts, ch.growth, ch.summary, ev.runs),
-        capability_evidence.capability_section(mkt, charts, claims, ch.long.get("scales")),
-        capability_evidence.spending_section(mkt, charts, ch.long),
-        market_evidence.long_series_section(charts, ch.long, claims),
-        market_evidence.bubble_section(mkt, charts, claims, ch.sp500),
+        hype_section(charts, an.growth, an.summary, ev.runs),
+        capability_evidence.capability_section(mkt, charts, claims, an.long.get("scales")),
+        capability_evidence.spending_section(mkt, charts, an.long),
+        market_evidence.long_series_section(charts, an.long, claims),
+        market_evidence.bubble_section(mkt, charts, claims, an.sp500),
         limitations_section(meta, mkt),
         methods_section(),
     ]
-    changed = changes_section(state.changes)
+    changed = changes_section(inputs.changes)
     if changed:
         sections.insert(1, changed)
     sections.append(cite_section(meta))
