@@ -136,9 +136,7 @@ class TrainedRun:
 @dataclass(frozen=True)
 class RunRecord:
     """One evaluated run as the report and the build's runs.json see it: the training record and its metrics.
-
-    `record[name]` reads a field by name for the report modules not yet converted to attributes
-    (report/tables.py, report/charts/models.py); new code reads the attributes."""
+    The report reads it by its fields, as report/inputs.py's `RunFacts`."""
 
     model: str
     dataset: str
@@ -162,17 +160,11 @@ class RunRecord:
     def to_json(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
-    def __getitem__(self, name: str) -> Any:
-        if name not in RUN_RECORD_FIELDS:
-            raise KeyError(name)
-        return getattr(self, name)
-
     @property
     def diverged(self) -> bool:
         return any(e["kind"] in (EVENT_NON_FINITE, EVENT_DIVERGENCE) for e in self.failure_events)
 
 
-RUN_RECORD_FIELDS = frozenset(f.name for f in fields(RunRecord))
 SWEEP_COLUMNS = ["model", "width", "epochs", "seed", "flops_total", "fid"]
 
 

@@ -5,6 +5,7 @@ Numbers are formatted here once, so the PDF, the HTML and the tests agree on wha
 from __future__ import annotations
 
 import math
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,7 @@ import pandas as pd
 from bubblelens.analysis import stats
 from bubblelens.datasets.mixtures import mixture_spec
 from bubblelens.evaluation import names
+from bubblelens.report.inputs import RunFacts
 from bubblelens.report.model import Table
 from bubblelens.report.numbers import fmt, fmt_p
 
@@ -132,12 +134,12 @@ def _published_text(pub: pd.DataFrame, dataset: str, variant: str, pack: int) ->
     return f"{r.modes_captured}{err} / {r.high_quality_pct}"
 
 
-def compute_table(runs: list[dict], costs) -> Table:
+def compute_table(runs: Sequence[RunFacts], costs) -> Table:
     from bubblelens.training.costs import cost_usd, price_item
 
-    groups: dict[tuple, list[dict]] = {}
+    groups: dict[tuple, list[dict[str, Any]]] = {}
     for r in runs:
-        groups.setdefault((r["model"], r["dataset"], r["variant"]), []).append(r["compute"])
+        groups.setdefault((r.model, r.dataset, r.variant), []).append(r.compute)
     rows = []
     for (model, dataset, variant), cs in groups.items():
         mean = lambda k: sum((c.get(k) or 0.0) for c in cs) / len(cs)  # noqa: E731
@@ -166,12 +168,12 @@ QUALITY_PER_COMPUTE = (("fashion_mnist", names.KEY_COVERAGE, "coverage (fraction
                        ("grid25", names.KEY_MODES, "modes captured (of 25)"))
 
 
-def quality_per_compute(summary: pd.DataFrame, runs: list[dict]) -> Table:
+def quality_per_compute(summary: pd.DataFrame, runs: Sequence[RunFacts]) -> Table:
     """Mean quality and mean training FLOPs per configuration, and their ratio (quality per TFLOP)."""
     flops: dict[tuple, list[float]] = {}
     for r in runs:
-        if r["compute"].get(names.KEY_FLOPS_TOTAL):
-            flops.setdefault((r["model"], r["dataset"], r["variant"]), []).append(r["compute"][names.KEY_FLOPS_TOTAL])
+        if r.compute.get(names.KEY_FLOPS_TOTAL):
+            flops.setdefault((r.model, r.dataset, r.variant), []).append(r.compute[names.KEY_FLOPS_TOTAL])
     rows = []
     for dataset, metric, label in QUALITY_PER_COMPUTE:
         hit = summary[(summary.dataset == dataset) & (summary.metric == metric)]

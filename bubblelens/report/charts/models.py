@@ -6,6 +6,7 @@ references) and returns the saved ChartSpec, or None when the build has nothing 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -14,6 +15,7 @@ from bubblelens.report.charts.io import draw_chart
 from bubblelens.datasets.mixtures import MIXTURE_TITLES, mixture_spec
 from bubblelens.evaluation.names import KEY_COVERAGE, KEY_DENSITY, KEY_FLOPS_TOTAL, KEY_HIGH_QUALITY, KEY_MODES
 from bubblelens.evaluation.names import KEY_PRECISION, KEY_RECALL, KEY_WALL_S
+from bubblelens.report.inputs import RunFacts
 from bubblelens.report.model import ChartSpec, Source
 from bubblelens.report.tables import published_row
 
@@ -33,8 +35,10 @@ class ChartEnv:
     meta: object = None       # ReportMeta: build id and date for each chart's citation
 
 
-def _runs(ev, model: str, dataset: str | None = None) -> list[dict]:
-    return [r for r in ev.runs if r["model"] == model and (dataset is None or r["dataset"] == dataset)]
+def _runs(ev: Any, model: str | None = None, dataset: str | None = None) -> list[RunFacts]:
+    """`ev`'s runs (all of them, or those of `model` and `dataset`), read through `RunFacts`."""
+    runs: list[RunFacts] = list(ev.runs)
+    return [r for r in runs if (model is None or r.model == model) and (dataset is None or r.dataset == dataset)]
 
 
 def _grid(images: np.ndarray, cols: int = 8) -> np.ndarray:
@@ -53,7 +57,7 @@ def sample_grids(ev, env: ChartEnv) -> ChartSpec | None:
         runs = _runs(ev, model, "fashion_mnist")
         if runs:
             r = runs[0]
-            panels.append((f"{label} (seed {r['seed']})", f"{model}-fashion_mnist-reference-s{r['seed']}__grid"))
+            panels.append((f"{label} (seed {r.seed})", f"{model}-fashion_mnist-reference-s{r.seed}__grid"))
     panels = [(t, k) for t, k in panels if k in ev.arrays]
     if len(panels) < 2:
         return None
@@ -77,14 +81,14 @@ def sample_grids(ev, env: ChartEnv) -> ChartSpec | None:
 
 def training_losses(ev, env: ChartEnv) -> ChartSpec | None:
     rows = []
-    for r in ev.runs:
-        if r["model"] not in ("dcgan", "vae"):
+    for r in _runs(ev):
+        if r.model not in ("dcgan", "vae"):
             continue
-        h = r["history"]
-        keys = ("d_loss", "g_loss") if r["model"] == "dcgan" else ("loss",)
+        h = r.history
+        keys = ("d_loss", "g_loss") if r.model == "dcgan" else ("loss",)
         for k in keys:
             for step, v in zip(h["step"], h.get(k, [])):
-                rows.append((r["model"], r["seed"], k, step, v))
+                rows.append((r.model, r.seed, k, step, v))
     if not rows:
         return None
     data = pd.DataFrame(rows, columns=["model", "seed", "series", "step", "value"])
@@ -112,10 +116,10 @@ def training_losses(ev, env: ChartEnv) -> ChartSpec | None:
 
 def mixture_samples(ev, env: ChartEnv, dataset: str) -> ChartSpec | None:
     runs = [r for r in _runs(ev, "mlp_gan", dataset)]
-    variants = sorted({r["variant"] for r in runs}, key=lambda v: v != "vanilla")
+    variants = sorted({r.variant for r in runs}, key=lambda v: v != "vanilla")
     if not variants:
         return None
-    seed = min(r["seed"] for r in runs)
+    seed = min(r.seed for r in runs)
     means, _ = mixture_spec(dataset)
     rows = []
     for v in variants:
@@ -141,7 +145,7 @@ def mixture_samples(ev, env: ChartEnv, dataset: str) -> ChartSpec | None:
 
 
 def mode_coverage(ev, env: ChartEnv) -> ChartSpec | None:
-    rows = [(r["dataset"], r["variant"], r["seed"], r["metrics"][KEY_MODES], r["metrics"][KEY_HIGH_QUALITY])
+    rows = [(r.dataset, r.variant, r.seed, r.metrics[KEY_MODES], r.metrics[KEY_HIGH_QUALITY])
             for r in _runs(ev, "mlp_gan")]
     if not rows:
         return None
@@ -216,7 +220,7 @@ def blur_spectra(ev, env: ChartEnv) -> ChartSpec | None:
     for model in ("dcgan", "vae"):
         runs = _runs(ev, model, "fashion_mnist")
         if runs:
-            curves[model] = np.mean([ev.arrays[f"{model}-fashion_mnist-reference-s{r['seed']}__spectrum"]
+            curves[model] = np.mean([ev.arrays[f"{model}-fashion_mnist-reference-s{r.seed}__spectrum"]
                                      for r in runs], axis=0)
     curves = {k: v for k, v in curves.items() if v is not None}
     if len(curves) < 2:
@@ -240,8 +244,8 @@ def blur_spectra(ev, env: ChartEnv) -> ChartSpec | None:
 
 
 def compute_per_run(ev, env: ChartEnv) -> ChartSpec | None:
-    rows = [(f"{r['model']}/{r['dataset']}/{r['variant']}", r["seed"], r["compute"].get(KEY_FLOPS_TOTAL) or 0.0,
-             r["compute"].get(KEY_WALL_S) or 0.0) for r in ev.runs]
+    rows = [(f"{r.model}/{r.dataset}/{r.variant}", r.seed, r.compute.get(KEY_FLOPS_TOTAL) or 0.0,
+             r.compute.get(KEY_WALL_S) or 0.0) for r in _runs(ev)]
     if not rows:
         return None
     data = pd.DataFrame(rows, columns=["configuration", "seed", KEY_FLOPS_TOTAL, KEY_WALL_S])

@@ -17,6 +17,7 @@ from bubblelens.pipeline.model_stages import TRAIN_CODE, trained_runs
 from bubblelens.pipeline.progress import Reporter
 from bubblelens.pipeline.state import (EnsembleChunk, EnsembleMember, Evaluated, MarketData, RunRecord, SweepPoint,
                                        ReferenceRun, Verdicts)
+from bubblelens.report.inputs import RunFacts
 from bubblelens.training import units as train_units
 from bubblelens.training.loop import RunResult
 
@@ -100,9 +101,14 @@ def test_run_record_reads_by_field_and_round_trips_through_json():
     rec = RunRecord("dcgan", "fashion_mnist", "reference", 0, {"params": {}}, {"flops_total": 1.0},
                     [{"kind": "divergence", "step": 5, "detail": ""}], {"step": [1]}, {"fid": 2.0})
     assert RunRecord.from_json(rec.to_json()) == rec
-    assert rec.diverged and rec["model"] == rec.model == "dcgan"
-    with pytest.raises(KeyError):
-        rec["to_json"]
+    assert rec.diverged and rec.model == "dcgan"
+    with pytest.raises(TypeError):      # fields only: no string keys
+        rec["model"]
+
+
+def test_run_record_has_every_field_the_report_reads_with_its_type():
+    record = {f.name: f.type for f in dataclasses.fields(RunRecord)}
+    assert {name: record.get(name) for name in RunFacts.__annotations__} == RunFacts.__annotations__
 
 
 # -- charts and report are installed together, after the render -------------------------------------------
