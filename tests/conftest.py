@@ -6,6 +6,16 @@ import pytest
 pytest.register_assert_rewrite("run_records")   # tests/run_records.py: run-record checks shared by CPU and GPU tests
 
 
+def pytest_configure(config):
+    """Under pytest-xdist (README's test command: one worker per core) each worker trains on one torch
+    thread: two workers with two threads each oversubscribe two cores, and torch's threads then collapse
+    (a DCGAN step measured 11x slower). Tests that need a thread count set it themselves."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        import torch
+
+        torch.set_num_threads(1)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _session_cache(tmp_path_factory):
     """Module- and session-scoped fixtures run before any per-test fixture: they get a private cache too."""
