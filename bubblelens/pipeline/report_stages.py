@@ -33,7 +33,6 @@ from bubblelens.core.errors import DataError
 from bubblelens.core.io import atomic_directory, atomic_write_bytes, tree_digest
 from bubblelens.core.resources import TEMPLATES_DIR, curated
 from bubblelens.external.views import load_evidence_market
-from bubblelens.market import load as market
 from bubblelens.market.reference import published_results
 from bubblelens.pipeline.cache import fingerprint
 from bubblelens.pipeline.context import BuildContext, StageCode
