@@ -14,8 +14,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -219,19 +220,12 @@ def report_unit(ctx: BuildContext, ev: Evaluated, md: MarketData, verdicts: Verd
     return res.result
 
 
-class _staging:
+@contextmanager
+def _staging(out_dir: Path) -> Iterator[Path]:
     """A hidden directory in `out_dir` to draw and render into; removed on exit, whatever happened."""
-
-    def __init__(self, out_dir: Path) -> None:
-        self.out_dir = Path(out_dir)
-
-    def __enter__(self) -> Path:
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        self.path = Path(tempfile.mkdtemp(prefix=".render.", dir=self.out_dir))
-        return self.path
-
-    def __exit__(self, *exc) -> None:
-        shutil.rmtree(self.path, ignore_errors=True)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".render.", dir=out_dir, ignore_cleanup_errors=True) as path:
+        yield Path(path)
 
 
 def _files(staging: Path, *, with_report: bool) -> dict[str, np.ndarray]:
