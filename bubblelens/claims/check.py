@@ -22,6 +22,7 @@ from bubblelens.claims.registry import ClaimSpec
 from bubblelens.claims.statistics import KINDS
 from bubblelens.core.config import BuildConfig
 from bubblelens.evaluation.names import KEY_FID, KEY_FLOPS_TOTAL
+from bubblelens.training.names import FLOW_VARIANT
 
 SMOKE = "smoke"
 CHECKED_PROFILES = ("quick", "full")     # where an unreachable verdict fails the check
@@ -57,8 +58,10 @@ def skeleton_evidence(cfg: BuildConfig, market, published: pd.DataFrame | None =
     """Evidence with the profile's groups and seeds and no measured values (sizes only)."""
     rows = [(m, "fashion_mnist", "reference", s, "seed", float("nan"))
             for s in cfg.seeds_image for m in ("dcgan", "vae")]
+    rows += [("flow", "fashion_mnist", "reference", s, "seed", float("nan")) for s in cfg.seeds_image]
     rows += [("mlp_gan", d, v, s, "seed", float("nan"))
              for d in cfg.mixture.datasets for v in cfg.mixture.variants for s in cfg.seeds_mixture]
+    rows += [("flow", d, FLOW_VARIANT, s, "seed", float("nan")) for d in cfg.flow_mixture.datasets for s in cfg.seeds_mixture]
     # Sweep compute levels only need their spread: conv FLOPs grow with width squared and with epochs;
     # snapshots of the reference runs (model_stages.snapshot_sweep) add one series per image seed.
     d = cfg.dcgan

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from scipy import stats as sps
@@ -78,27 +78,46 @@ class ComputeToTarget(Params):
     datasets: list
     baseline: str = "vanilla"
     treatment: str
+    # Another family as the treatment (e.g. flow matching against the GAN): its model; "" = `model`.
+    treatment_model: str = ""
+    # "steps" or "flops": what the pairs are compared in. Steps when both arms share a step (one family, one
+    # batch); FLOPs across families, whose steps differ in size and network.
+    unit: Literal["steps", "flops"] = "steps"
     level: float = 0.95
     min_n: int = 6
 
 
+def arm_model(p: Mapping[str, Any], arm: str) -> str:
+    """The model of an arm (a variant name): the treatment's own model when the claim names one."""
+    return p["treatment_model"] if arm == p["treatment"] and p["treatment_model"] else p["model"]
+
+
+def _unit_word(p: Mapping[str, Any]) -> str:
+    return "training FLOPs" if p["unit"] == "flops" else "training steps"
+
+
 def compute_to_target(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
-    """Sign test on paired steps-to-target: does the treatment need more training steps in more than half
-    the pairs? The FLOPs-per-step ratio (treatment / baseline) is reported, not tested."""
+    """Sign test on paired compute to target: does the treatment need more training steps (or FLOPs, with
+    `unit = "flops"`) in more than half the pairs? In steps, the FLOPs-per-step ratio (treatment / baseline)
+    is reported, not tested. In FLOPs, each run's interval of steps is scaled by its own FLOPs per step and
+    the pair's common budget is the smaller of the two runs' training FLOPs."""
     pairs, per, all_ratios = [], {}, []
     metrics = (KEY_TARGET_STEP, KEY_REACHED_TARGET, KEY_CHECKPOINT_EVERY, KEY_FLOPS_PER_STEP, KEY_FLOPS_TOTAL)
     base_arm, treat_arm = p["baseline"], p["treatment"]
     for ds in p["datasets"]:
-        v = {arm: {m: run_values(ev, m, p["model"], ds, arm) for m in metrics} for arm in (base_arm, treat_arm)}
+        v = {arm: {m: run_values(ev, m, arm_model(p, arm), ds, arm) for m in metrics} for arm in (base_arm, treat_arm)}
         arm_seeds = {arm: set.intersection(*(set(s.index) for s in v[arm].values())) for arm in v}
         paired = sorted(arm_seeds[base_arm] & arm_seeds[treat_arm])
         counts = dict.fromkeys((COSTLIER, CHEAPER, UNDETERMINED), 0)
         ratios = []
         for s in paired:
-            steps_done = {arm: v[arm][KEY_FLOPS_TOTAL][s] / v[arm][KEY_FLOPS_PER_STEP][s] for arm in v}
-            common = min(steps_done.values())                # the pair's common step budget
-            iv = {arm: needed(x[KEY_TARGET_STEP][s], x[KEY_REACHED_TARGET][s] >= 1, x[KEY_CHECKPOINT_EVERY][s], common)
-                  for arm, x in v.items()}
+            # One unit of compute per arm: a step, or the arm's FLOPs per step.
+            scale = {arm: v[arm][KEY_FLOPS_PER_STEP][s] if p["unit"] == "flops" else 1.0 for arm in v}
+            done = {arm: v[arm][KEY_FLOPS_TOTAL][s] / v[arm][KEY_FLOPS_PER_STEP][s] * scale[arm] for arm in v}
+            common = min(done.values())                      # the pair's common budget, in the unit
+            iv = {arm: tuple(b * scale[arm] for b in needed(
+                      x[KEY_TARGET_STEP][s], x[KEY_REACHED_TARGET][s] >= 1, x[KEY_CHECKPOINT_EVERY][s],
+                      common / scale[arm])) for arm, x in v.items()}
             d = pair_direction(iv[base_arm], iv[treat_arm])
             counts[d] += 1
             pairs.append(d)
@@ -112,22 +131,24 @@ def compute_to_target(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
             per[ds]["flops_per_step_ratio_range"] = [min(ratios), max(ratios)]
     k, m = pairs.count(COSTLIER), pairs.count(COSTLIER) + pairs.count(CHEAPER)
     details: dict[str, Any] = {"per_dataset": per, "pairs": len(pairs), "determined": m, "costlier": k,
-                               "undetermined": pairs.count(UNDETERMINED), "unit": "training steps",
+                               "undetermined": pairs.count(UNDETERMINED), "unit": _unit_word(p),
                                "flops_per_step_ratio": float(np.median(all_ratios)) if all_ratios else None}
-    design = (f"each {treat_arm} step costs {_ratio_text(all_ratios)} the FLOPs of a {base_arm} step "
-              "(a design fact, not part of the test)") if all_ratios else ""
+    how = "(a design fact, not part of the test)" if p["unit"] == "steps" else \
+        "(counted; in FLOPs each run's steps are weighted by its own cost per step)"
+    design = (f"each {treat_arm} step costs {_ratio_text(all_ratios)} the FLOPs of a {base_arm} step {how}"
+              if all_ratios else "")
     if m < max(p["min_n"], 1):
-        raise Insufficient(f"too few pairs whose order in training steps is known (n={m} < {p['min_n']}; "
+        raise Insufficient(f"too few pairs whose order in {_unit_word(p)} is known (n={m} < {p['min_n']}; "
                            f"{details['undetermined']} of {len(pairs)} undetermined: the two runs' steps to "
                            "target overlap (as when both are first at target at the same checkpoint), or neither "
-                           "reached it within the pair's common step budget)" + (f"; {design}" if design else ""),
+                           "reached it within the pair's common budget)" + (f"; {design}" if design else ""),
                            details)
     cp = stats.clopper_pearson(k, m, p["level"])
     verdict = SUPPORTED if cp["lo"] > 0.5 else NOT_SUPPORTED if cp["hi"] < 0.5 else INCONCLUSIVE
     pval = float(sps.binomtest(k, m, 0.5, alternative="two-sided").pvalue)
-    return Outcome(verdict, f"{treat_arm} needed more training steps to reach the target in {k} of {m} pairs "
+    return Outcome(verdict, f"{treat_arm} needed more {_unit_word(p)} to reach the target in {k} of {m} pairs "
                    f"whose order is known; CI [{cp['lo']:.2f}, {cp['hi']:.2f}] vs one half; {design}",
-                   k / m, f"share of pairs in which {treat_arm} needed more training steps to reach the target",
+                   k / m, f"share of pairs in which {treat_arm} needed more {_unit_word(p)} to reach the target",
                    (cp["lo"], cp["hi"]), p["level"], pval, m, details)
 
 
@@ -137,16 +158,17 @@ def _compute_to_target_probe(ev: Evidence, p: Mapping[str, Any]) -> Iterator[Evi
     for scenario in ("costlier", "cheaper", "mixed", "never"):
         b = RunsBuilder(ev)
         for ds in p["datasets"]:
-            ss = sorted(set(seeds(ev, p["model"], ds, p["baseline"])) & set(seeds(ev, p["model"], ds, p["treatment"])))
+            ss = sorted(set(seeds(ev, arm_model(p, p["baseline"]), ds, p["baseline"]))
+                        & set(seeds(ev, arm_model(p, p["treatment"]), ds, p["treatment"])))
             steps = {}
             for arm in (p["baseline"], p["treatment"]):
-                fps = design_values(ev, KEY_FLOPS_PER_STEP, p["model"], ds, arm) or dict.fromkeys(ss, 1e6)
-                every = design_values(ev, KEY_CHECKPOINT_EVERY, p["model"], ds, arm) or dict.fromkeys(ss, 100.0)
-                budget = design_values(ev, KEY_FLOPS_TOTAL, p["model"], ds, arm) or \
-                    {s: 40 * every[s] * fps[s] for s in ss}
-                b.set(p["model"], ds, arm, KEY_FLOPS_PER_STEP, fps)
-                b.set(p["model"], ds, arm, KEY_CHECKPOINT_EVERY, every)
-                b.set(p["model"], ds, arm, KEY_FLOPS_TOTAL, budget)
+                m = arm_model(p, arm)
+                fps = design_values(ev, KEY_FLOPS_PER_STEP, m, ds, arm) or dict.fromkeys(ss, 1e6)
+                every = design_values(ev, KEY_CHECKPOINT_EVERY, m, ds, arm) or dict.fromkeys(ss, 100.0)
+                budget = design_values(ev, KEY_FLOPS_TOTAL, m, ds, arm) or {s: 40 * every[s] * fps[s] for s in ss}
+                b.set(m, ds, arm, KEY_FLOPS_PER_STEP, fps)
+                b.set(m, ds, arm, KEY_CHECKPOINT_EVERY, every)
+                b.set(m, ds, arm, KEY_FLOPS_TOTAL, budget)
                 steps[arm] = {s: (every[s], budget[s] / fps[s]) for s in ss}
             early = {arm: {s: e for s, (e, _) in steps[arm].items()} for arm in steps}
             late = {arm: {s: math.floor(0.9 * n / e) * e for s, (e, n) in steps[arm].items()} for arm in steps}
@@ -156,8 +178,9 @@ def _compute_to_target_probe(ev: Evidence, p: Mapping[str, Any]) -> Iterator[Evi
                 at_arm = dict(at[arm])
                 if scenario == "mixed" and arm == p["treatment"]:
                     at_arm = {s: (late if i % 2 else early)[arm][s] for i, s in enumerate(ss)}
-                b.set(p["model"], ds, arm, KEY_TARGET_STEP, at_arm)
-                b.set(p["model"], ds, arm, KEY_REACHED_TARGET, dict.fromkeys(ss, 0.0 if scenario == "never" else 1.0))
+                b.set(arm_model(p, arm), ds, arm, KEY_TARGET_STEP, at_arm)
+                b.set(arm_model(p, arm), ds, arm, KEY_REACHED_TARGET,
+                      dict.fromkeys(ss, 0.0 if scenario == "never" else 1.0))
         yield b.evidence()
 
 
@@ -173,11 +196,11 @@ def _compute_to_target_alternatives(ev: Evidence, p: Mapping[str, Any]) -> Alter
     design = {}
     datasets = [ds for ds in p["datasets"] if det["per_dataset"].get(ds, {}).get("pairs")]   # those in this build
     for ds in datasets:
-        ss = sorted(set(seeds(ev, p["model"], ds, arms[0])) & set(seeds(ev, p["model"], ds, arms[1])))
+        ss = sorted(set(seeds(ev, arm_model(p, arms[0]), ds, arms[0])) & set(seeds(ev, arm_model(p, arms[1]), ds, arms[1])))
         for arm in arms:
-            fps = design_values(ev, KEY_FLOPS_PER_STEP, p["model"], ds, arm)
-            every = design_values(ev, KEY_CHECKPOINT_EVERY, p["model"], ds, arm)
-            budget = design_values(ev, KEY_FLOPS_TOTAL, p["model"], ds, arm)
+            fps = design_values(ev, KEY_FLOPS_PER_STEP, arm_model(p, arm), ds, arm)
+            every = design_values(ev, KEY_CHECKPOINT_EVERY, arm_model(p, arm), ds, arm)
+            budget = design_values(ev, KEY_FLOPS_TOTAL, arm_model(p, arm), ds, arm)
             if not (fps and every and budget):
                 raise Insufficient(f"the {arm} runs on {ds} carry no FLOPs per step, checkpoints or budget")
             design[ds, arm] = (ss, fps, every, budget)
@@ -189,9 +212,9 @@ def _compute_to_target_alternatives(ev: Evidence, p: Mapping[str, Any]) -> Alter
         for arm in arms:
             ss, fps, every, budget = design[ds, arm]
             for m, v in ((KEY_FLOPS_PER_STEP, fps), (KEY_CHECKPOINT_EVERY, every), (KEY_FLOPS_TOTAL, budget)):
-                b.set(p["model"], ds, arm, m, v)
-            b.set(p["model"], ds, arm, KEY_TARGET_STEP, dict.fromkeys(ss, 0.0))
-            b.set(p["model"], ds, arm, KEY_REACHED_TARGET, dict.fromkeys(ss, 1.0))
+                b.set(arm_model(p, arm), ds, arm, m, v)
+            b.set(arm_model(p, arm), ds, arm, KEY_TARGET_STEP, dict.fromkeys(ss, 0.0))
+            b.set(arm_model(p, arm), ds, arm, KEY_REACHED_TARGET, dict.fromkeys(ss, 1.0))
     frame = b.evidence().runs
     at_target = (frame["metric"] == KEY_TARGET_STEP).to_numpy()
     keys = list(zip(frame["dataset"], frame["variant"], frame["seed"].astype(int)))
@@ -224,7 +247,7 @@ def _compute_to_target_alternatives(ev: Evidence, p: Mapping[str, Any]) -> Alter
 
     est = logit(shrunk_share(int(det["costlier"]), int(det["determined"])))
     text = lambda x: (f"{det['pairs']} pairs, {undetermined:.0%} of undetermined order; the {p['treatment']} run "   # noqa: E731
-                      f"needs more steps in a known pair with probability {expit(x):.2f}")
+                      f"needs more {_unit_word(p)} in a known pair with probability {expit(x):.2f}")
     return Alternatives(measured_and_mirrored(est, mirrored(est, 0.0), text, sampler),
                         "pairs independent: undetermined at the observed rate, else one true share costlier", sims=100)
 

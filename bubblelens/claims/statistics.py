@@ -9,8 +9,9 @@ needs that module listed here.
 from __future__ import annotations
 
 from bubblelens.claims import cost_statistics, explosive_statistics, market_statistics, model_statistics
-from bubblelens.claims import sweep_statistics
+from bubblelens.claims import family_statistics, sweep_statistics
 from bubblelens.claims.kinds import KINDS, Kind
 
-MODULES = (model_statistics, cost_statistics, sweep_statistics, market_statistics, explosive_statistics)
+MODULES = (model_statistics, family_statistics, cost_statistics, sweep_statistics, market_statistics,
+           explosive_statistics)
 __all__ = ["KINDS", "Kind", "MODULES"]

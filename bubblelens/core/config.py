@@ -87,6 +87,44 @@ class MixtureParams:
     ensemble_size: int = 0
 
 
+# Flow matching's sampling sweep: Euler steps (network evaluations) per sample. The largest is the scored one.
+NFE_SWEEP = (1, 2, 4, 8, 16, 32, 64)
+
+
+@dataclass(frozen=True)
+class FlowMixtureParams:
+    """Flow matching on the 2-D mixtures (training/flow.py): an MLP velocity field, seeds as one ensemble."""
+
+    datasets: tuple[str, ...] = ("ring8", "grid25")
+    hidden: int = 256
+    layers: int = 3
+    x_freqs: int = 3              # Fourier features of the (standardised) coordinates fed to the MLP
+    steps: int = 20_000
+    batch_size: int = 256
+    lr: float = 1e-3
+    lr_decay: bool = True         # linearly to 0 over the run (training/flow.py: decay_lr)
+    nfe: tuple[int, ...] = NFE_SWEEP
+    n_samples: int = 2500         # as the mixture GANs
+    eval_every: int = 1000        # checkpoint samples (at the largest NFE) for the training compute to target
+    eval_samples: int = 1000
+    ensemble_size: int = 0        # seeds per training unit (0: all seeds of a mixture in one unit)
+
+
+@dataclass(frozen=True)
+class FlowImageParams:
+    """Flow matching on Fashion-MNIST (training/flow.py): a U-Net velocity field, one run per seed."""
+
+    channels: int = 32            # at 28 x 28 (models/flow.py: UNetConfig)
+    epochs: int = 50
+    max_steps: int = 0
+    batch_size: int = 128
+    lr: float = 2e-4
+    nfe: tuple[int, ...] = NFE_SWEEP
+    n_samples: int = 10000
+    snapshot_fractions: tuple[float, ...] = ()
+    snapshot_nfe: int = 16        # Euler steps of the snapshots' samples (training-compute axis)
+
+
 @dataclass(frozen=True)
 class FeatureParams:
     epochs: int = 10
@@ -123,6 +161,8 @@ class BuildConfig:
     dcgan: DCGANParams = field(default_factory=DCGANParams)
     vae: VAEParams = field(default_factory=VAEParams)
     mixture: MixtureParams = field(default_factory=MixtureParams)
+    flow: FlowImageParams = field(default_factory=FlowImageParams)
+    flow_mixture: FlowMixtureParams = field(default_factory=FlowMixtureParams)
     features: FeatureParams = field(default_factory=FeatureParams)
     eval: EvalParams = field(default_factory=EvalParams)
     sweep: SweepParams = field(default_factory=SweepParams)
@@ -138,6 +178,10 @@ def _smoke() -> BuildConfig:
         vae=VAEParams(width=0.25, epochs=1, max_steps=30, batch_size=64, n_samples=1000),
         mixture=MixtureParams(steps=200, batch_size=100, lr=1e-3, g_hidden=32, d_hidden=32, n_samples=1000,
                               eval_every=50, eval_samples=500),
+        flow=FlowImageParams(channels=4, epochs=1, max_steps=20, batch_size=64, lr=1e-3, nfe=(1, 2),
+                             n_samples=1000, snapshot_nfe=1),
+        flow_mixture=FlowMixtureParams(hidden=32, x_freqs=3, steps=200, batch_size=256, lr=2e-3, nfe=(1, 4, 16),
+                                       n_samples=1000, eval_every=50, eval_samples=500),
         features=FeatureParams(epochs=1, batch_size=128, width=8),
         eval=EvalParams(n_fid=1000, kid_subsets=10, kid_subset_size=500, bootstrap=200),
     )
@@ -172,6 +216,20 @@ def _quick() -> BuildConfig:
         # D 32 costs half of D 64 per step and converged as fast.
         mixture=MixtureParams(datasets=("ring8",), steps=10000, batch_size=100, g_hidden=64, d_hidden=32,
                               n_samples=2500, eval_every=500, ensemble_size=10),
+        # Flow matching, sized by benchmarks/flow_spike.py (2026-12-06, 10 seeds, both cores busy). Mixtures: with
+        # Fourier features of x (3 frequencies) and the learning rate decayed linearly to 0, a 64-unit MLP reached
+        # every mode on ring-8 and grid-25 in every seed after 3,000 steps of 512 (high-quality share at NFE 64:
+        # min 0.80 / 0.80); without the x features grid-25 stayed at 0.03 even at 128 units, and at a constant lr
+        # ring-8's median was 0.13 (training/flow.py: decay_lr). About 45 s per ensemble of 10 on one core.
+        # Images: benchmarks/steps_to_target.py flow (seed 0, FID at NFE 8 in the quick domain features, both cores
+        # busy): 16 base channels reached FID 113 / 103 / 95 after 250 / 500 / 750 of 1,000 steps and 90 at the end
+        # (0.33 s a step of 128 idle); 8 channels needed 2,000 steps for 112. A U-Net of 16 channels costs 29 MFLOPs
+        # a forward and 1.65 ms a sample here, so sampling 5,000 images at NFE 1-8 costs about 2 minutes a seed and
+        # the sweep stops at 8; 4 epochs (472 steps) keep a seed's training and sampling near a DCGAN seed's time.
+        flow=FlowImageParams(channels=16, epochs=4, batch_size=128, lr=1e-3, nfe=(1, 2, 4, 8), n_samples=5000,
+                             snapshot_nfe=8),
+        flow_mixture=FlowMixtureParams(hidden=64, x_freqs=3, steps=3000, batch_size=512, lr=2e-3, n_samples=2500,
+                                       eval_every=250, eval_samples=1000, ensemble_size=10),
         features=FeatureParams(epochs=4, batch_size=128, width=16),
         eval=EvalParams(n_fid=5000, kid_subsets=50, kid_subset_size=1000, bootstrap=1000),
     )
@@ -182,6 +240,12 @@ def _full() -> BuildConfig:
         profile="full",
         images=ImageDataParams(source="full", n_train=60000, n_eval=10000),
         sweep=SweepParams(widths=(0.25, 0.5, 1.0), epochs=(5, 10, 25, 50)),
+        # Not yet run (it needs the GPU): a U-Net of 64 base channels and the mixtures' MLP at 256 units, the full
+        # NFE sweep 1-64. For scale, not comparison (another model, sampler and feature space): smalldiffusion's
+        # Fashion-MNIST DiT example reports an FID "of around 5-6" after "around 2 hours" on one GPU
+        # (github.com/yuanchenyang/smalldiffusion, README).
+        flow=FlowImageParams(channels=64, epochs=50, batch_size=256, lr=2e-4, snapshot_fractions=(1 / 16, 1 / 8, 1 / 4, 1 / 2)),
+        flow_mixture=FlowMixtureParams(hidden=256, x_freqs=3, steps=20_000, batch_size=512, lr=1e-3),
     )
 
 

@@ -13,7 +13,8 @@ from bubblelens.core.config import EvalParams, FeatureParams
 from bubblelens.datasets.mixtures import mixture_spec, sample_mixture
 from bubblelens.evaluation import failures, quality
 from bubblelens.evaluation.features import FeatureExtractor, train_classifier
-from bubblelens.training.names import BATCH_STATS_SAMPLES, LATENT_MU, SAMPLES, SNAPSHOT_PREFIX
+from bubblelens.training.names import BATCH_STATS_SAMPLES, LATENT_MU, NFE_PREFIX, SAMPLES, SNAPSHOT_PREFIX
+from bubblelens.evaluation.names import KEY_COVERAGE, KEY_DENSITY, KEY_PRECISION, KEY_RECALL
 from bubblelens.evaluation.names import (CONVERGENCE_FLOOR, KEY_ACTIVE_UNITS, KEY_CONVERGED, KEY_FID, KEY_FID_BATCH_STATS,
                                          KEY_CHECKPOINT_EVERY, KEY_FLOPS_PER_STEP, KEY_FLOPS_TO_TARGET,
                                          KEY_HIGH_QUALITY, KEY_REACHED_TARGET, KEY_TARGET_STEP, KEY_KID_MEAN, KEY_KID_STD, KEY_MIN_CLASS_SHARE,
@@ -94,6 +95,36 @@ def snapshot_fids(run_arrays: dict, ext: FeatureExtractor, real_arrays: dict, n:
     return out
 
 
+NFE_IMAGE_METRICS = (KEY_FID, KEY_KID_MEAN, KEY_PRECISION, KEY_RECALL, KEY_DENSITY, KEY_COVERAGE, KEY_MIN_CLASS_SHARE)
+
+
+def nfe_arrays(run_arrays: dict) -> dict[int, np.ndarray]:
+    """A flow run's samples by number of Euler steps ('nfe_<k>'), in increasing k; empty for other runs."""
+    found = {int(k[len(NFE_PREFIX):]): v for k, v in run_arrays.items() if k.startswith(NFE_PREFIX)}
+    return dict(sorted(found.items()))
+
+
+def nfe_image_metrics(ev: EvalParams, run_arrays: dict, scored: dict, ext: FeatureExtractor, real_arrays: dict,
+                      n: int, device: str) -> list[dict]:
+    """Sample quality at each NFE of a flow run: the scored metrics at the largest NFE (its samples are the
+    scored ones), the same metrics measured at every smaller one."""
+    by_nfe = nfe_arrays(run_arrays)
+    out = []
+    for nfe, samples in by_nfe.items():
+        if nfe == max(by_nfe):
+            m = scored
+        else:
+            fake, real = ext.features(samples[:n]), real_arrays["test_features"]
+            m = {KEY_KID_MEAN: quality.kid(real, fake, subsets=ev.kid_subsets, subset_size=ev.kid_subset_size,
+                                          seed=0, device=device)[0]}
+            if len(fake) == len(real):
+                m[KEY_FID] = quality.fid(real, fake)
+            m.update(quality.prdc(real, fake, k=ev.prdc_k, device=device))
+            m.update(failures.class_coverage(ext.predict(samples[:n])))
+        out.append({"nfe": nfe, **{k: float(m[k]) for k in NFE_IMAGE_METRICS if k in m}})
+    return out
+
+
 def image_eval_unit(ev: EvalParams, feature_params: FeatureParams, feature_state: dict, run_arrays: dict,
                     test_images: np.ndarray, real_arrays: dict, n: int, device: str) -> tuple[dict, dict]:
     """Metrics of one image run, or the reason they could not be computed (a diverged run's samples are
@@ -105,11 +136,12 @@ def image_eval_unit(ev: EvalParams, feature_params: FeatureParams, feature_state
         if BATCH_STATS_SAMPLES in run_arrays:
             m.update(batch_stats_fid(run_arrays[BATCH_STATS_SAMPLES][:n], ext, real_arrays))
         snapshots = snapshot_fids(run_arrays, ext, real_arrays, n)
+        by_nfe = nfe_image_metrics(ev, run_arrays, m, ext, real_arrays, n, device)
         error = ""
     except ValueError as exc:
-        m, snapshots, error = {}, [], str(exc)
+        m, snapshots, by_nfe, error = {}, [], [], str(exc)
     flat = {k: float(v) for k, v in m.items() if isinstance(v, (int, float, np.floating, np.integer))}
-    return ({"metrics": flat, "n": int(n), "error": error, "snapshots": snapshots},
+    return ({"metrics": flat, "n": int(n), "error": error, "snapshots": snapshots, "nfe": by_nfe},
             {"grid": samples[:GRID_SIZE], "spectrum": failures.spectrum(samples)})
 
 

@@ -5,9 +5,10 @@ import torch
 from torch import nn
 
 from bubblelens.models import dcgan as model_dcgan
+from bubblelens.models import flow as model_flow
 from bubblelens.models import mlp_gan as model_mlp_gan
 from bubblelens.models import vae as model_vae
-from bubblelens.models.size import count_params, forward_flops_per_sample
+from bubblelens.models.size import count_flops, count_params, forward_flops_per_sample
 
 
 def describe_models(width: float = 1.0) -> list[dict]:
@@ -35,6 +36,14 @@ def describe_models(width: float = 1.0) -> list[dict]:
          "flops_forward_per_sample": forward_flops_per_sample(mg, torch.zeros(1, mcfg.noise_dim)),
          "source": model_mlp_gan.ARCHITECTURE_SOURCE},
     ]
+    unet = model_flow.UNet(model_flow.UNetConfig(channels=max(1, round(32 * width))))
+    mlp = model_flow.build_mlp(model_flow.VelocityMLPConfig(hidden=256, x_freqs=3), seed=0)
+    for name, net, example in ((f"flow U-Net ({unet.cfg.channels} channels)", unet, torch.zeros(1, 1, 28, 28)),
+                               ("flow velocity MLP (3 x 256)", mlp, torch.zeros(1, 2))):
+        flops, _ = count_flops(lambda: net(example, torch.zeros(1)))
+        rows.append({"name": name, "width": width if net is unet else 1.0, "params_g": None, "params_d": None,
+                     "params": count_params(net), "flops_forward_per_sample": flops,
+                     "source": model_flow.ARCHITECTURE_SOURCE + " (FLOPs: one network evaluation; a sample costs NFE of them)"})
     return rows
 
 

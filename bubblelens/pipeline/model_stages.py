@@ -11,6 +11,8 @@ import hashlib
 import json
 from dataclasses import replace
 
+import numpy as np
+
 from bubblelens import __version__
 from bubblelens.core.config import canonical
 from bubblelens.core.errors import UsageError
@@ -20,11 +22,11 @@ from bubblelens.evaluation.names import KEY_MIN_CLASS_SHARE_LABELS, KEY_MIN_CLAS
 from bubblelens.pipeline.cache import fingerprint
 from bubblelens.pipeline.context import BuildContext, CachedUnit, StageCode, UnitResult
 from bubblelens.pipeline.state import (EnsembleChunk, EnsembleMember, Evaluated, FeatureExtractor, Features, Images,
-                                       RealReference, ReferenceRun, RunEvaluation, RunRecord, SweepPoint, SweepRow,
+                                       NfeRow, RealReference, ReferenceRun, RunEvaluation, RunRecord, SweepPoint, SweepRow,
                                        TrainedRun, run_id)
 from bubblelens.training import units as train_units
 from bubblelens.training.loop import RunResult
-from bubblelens.training.names import CHECKPOINT_SAMPLES, SAMPLES
+from bubblelens.training.names import CHECKPOINT_SAMPLES, FLOW_VARIANT, SAMPLES
 
 # Each stage's code is what its unit functions import (pipeline/code_graph.py), never a hand-kept list.
 TRAIN_CODE = StageCode(("bubblelens.training.units",))
@@ -82,6 +84,23 @@ def _mixture_units(ctx: BuildContext, dataset: str, variant: str) -> list[Cached
             for c in chunks]
 
 
+def _flow_mixture_units(ctx: BuildContext, dataset: str) -> list[CachedUnit]:
+    """Flow matching's seeds on one mixture, in ensembles of `ensemble_size` (all at once when 0)."""
+    cfg = ctx.cfg
+    params = replace(cfg.flow_mixture, datasets=(dataset,))
+    if params.ensemble_size < 0:
+        raise UsageError(f"[flow_mixture] ensemble_size must be 0 (all seeds in one unit) or positive, "
+                         f"got {params.ensemble_size}")
+    seeds, size = tuple(cfg.seeds_mixture), params.ensemble_size or len(cfg.seeds_mixture)
+    chunks = [seeds[i:i + size] for i in range(0, len(seeds), size)]
+    return [CachedUnit("train", f"flow-{dataset}" + (f"-s{c[0]}-{c[-1]}" if len(chunks) > 1 else ""),
+                       params, {"seeds": json.dumps(list(c)), "device": ctx.device}, TRAIN_CODE,
+                       train_units.train_flow_mixture_unit,
+                       {"params": params, "dataset": dataset, "seeds": c, "device": ctx.device},
+                       trained=True, progress=True, role=EnsembleChunk(dataset, FLOW_VARIANT, c, "flow"))
+            for c in chunks]
+
+
 def train_models(ctx: BuildContext, images: Images, features: bool = True,
                  train: bool = True) -> tuple[Features | None, list[TrainedRun] | None]:
     """The domain classifier and every training run of the profile, as one batch of independent units
@@ -92,10 +111,12 @@ def train_models(ctx: BuildContext, images: Images, features: bool = True,
     if train:
         for seed in cfg.seeds_image:
             units += [_image_unit(ctx, m, p, images, seed, ReferenceRun(m, seed))
-                      for m, p in (("dcgan", cfg.dcgan), ("vae", cfg.vae))]
+                      for m, p in (("dcgan", cfg.dcgan), ("vae", cfg.vae), ("flow", cfg.flow))]
         for dataset in cfg.mixture.datasets:
             for variant in cfg.mixture.variants:
                 units += _mixture_units(ctx, dataset, variant)
+        for dataset in cfg.flow_mixture.datasets:
+            units += _flow_mixture_units(ctx, dataset)
         for width in cfg.sweep.widths:
             for epochs in cfg.sweep.epochs:
                 # A sweep point equal to the reference configuration is the seed-0 reference run (same fingerprint).
@@ -121,8 +142,8 @@ def trained_runs(role: ReferenceRun | SweepPoint | EnsembleChunk, res: UnitResul
         arrays = {SAMPLES: res.arrays[train_units.mixture_array(seed)],
                   **{name: res.arrays[train_units.mixture_array(seed, name)]
                      for name in data["array_names"] if name != SAMPLES}}
-        out.append(TrainedRun(RunResult.from_parts(data, arrays), EnsembleMember(role.dataset, role.variant, seed),
-                              res.fingerprint))
+        out.append(TrainedRun(RunResult.from_parts(data, arrays),
+                              EnsembleMember(role.dataset, role.variant, seed, role.model), res.fingerprint))
     return out
 
 
@@ -160,9 +181,17 @@ def snapshot_sweep(run: RunResult, snapshots: list[dict], final_fid: float | Non
             for step, fid in points]
 
 
+def nfe_rows(run: RunResult, by_nfe: list[dict]) -> list[NfeRow]:
+    """A flow run's metrics at each NFE as rows, with the counted FLOPs of one sample at that NFE."""
+    flops = run.compute.get("flops_per_sample_by_nfe", {})
+    return [NfeRow(run.model, run.dataset, run.variant, run.seed, int(row["nfe"]), float(flops[str(row["nfe"])]),
+                   metric, None if value is None or not np.isfinite(value) else float(value))
+            for row in by_nfe for metric, value in row.items() if metric != "nfe"]
+
+
 def evaluate_all(ctx: BuildContext, images: Images, feats: Features, runs: list[TrainedRun]) -> Evaluated:
     real = _real_reference(ctx, images, feats)
-    records, sweep = [], []
+    records, sweep, nfe = [], [], []
     arrays = {"real__spectrum": real.arrays["spectrum"], "real__grid": images.test.images[:eval_units.GRID_SIZE]}
     real_summary = {"fid_train_vs_test": real.result["fid_train_vs_test"], "n_fid": real.result["n"], "mixtures": {},
                     **{k: real.result.get(k) for k in (KEY_MIN_CLASS_SHARE_REAL, KEY_MIN_CLASS_SHARE_LABELS)}}
@@ -184,6 +213,7 @@ def evaluate_all(ctx: BuildContext, images: Images, feats: Features, runs: list[
                                       rr.compute["flops_total"], metric_values.get("fid")))
                 continue
             sweep += snapshot_sweep(rr, evaluation.result.get("snapshots", []), metric_values.get("fid"))
+            nfe += nfe_rows(rr, evaluation.result.get("nfe", []))
             arrays[f"{rid}__grid"], arrays[f"{rid}__spectrum"] = (evaluation.arrays["grid"],
                                                                   evaluation.arrays["spectrum"])
         else:
@@ -192,6 +222,8 @@ def evaluate_all(ctx: BuildContext, images: Images, feats: Features, runs: list[
                                                        rr.config.get("checkpoint_steps", []),
                                                        rr.compute["steps"], rr.compute["flops_per_step"], rr.dataset)
             arrays[f"{rid}__samples"] = rr.samples
+            nfe += nfe_rows(rr, [{"nfe": k, **eval_units.mixture_metrics(a, rr.dataset)}
+                                 for k, a in eval_units.nfe_arrays(rr.extras).items()])
         records.append(RunRecord.of(rr, metric_values))
     origin = {"kind": "build", "profile": ctx.cfg.profile, "device": ctx.device,
               "seeds": {"image": list(ctx.cfg.seeds_image), "mixture": list(ctx.cfg.seeds_mixture)},
@@ -202,4 +234,4 @@ def evaluate_all(ctx: BuildContext, images: Images, feats: Features, runs: list[
                                       "real": real.fingerprint},
                      {f"{i}:{r.role}": r.fingerprint + ":" + (evaluations[r.role].fingerprint if r.is_image else "")
                       for i, r in enumerate(runs)}, EVAL_CODE.version())
-    return Evaluated(tuple(records), arrays, feats.info, real_summary, origin, tuple(sweep), fp)
+    return Evaluated(tuple(records), arrays, feats.info, real_summary, origin, tuple(sweep), fp, tuple(nfe))

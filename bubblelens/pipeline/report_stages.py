@@ -39,6 +39,7 @@ from bubblelens.pipeline.cache import fingerprint
 from bubblelens.pipeline.context import BuildContext, StageCode
 from bubblelens.pipeline.manifest import build_date, other_versions, stable_manifest
 from bubblelens.pipeline.state import Charts, Evaluated, MarketData, Verdicts
+from bubblelens.report.charts import flow as charts_flow
 from bubblelens.report.charts import long_series as charts_long, market as charts_market, models as charts_models
 from bubblelens.report.charts import spending as charts_spending
 from bubblelens.report.capability_evidence import CAPABILITY_CLAIM
@@ -139,7 +140,7 @@ def draw_charts(ctx: BuildContext, ev: Evaluated, md: MarketData, verdicts: Verd
     chart_dir.mkdir(parents=True, exist_ok=True)
     env = charts_models.ChartEnv(chart_dir, _measured_by(meta), published_results(ctx.opts.data_dir), meta)
     with ctx.reporter.task("charts", 2) as cb:
-        model_charts = charts_models.all_model_charts(ev, env, analysis.summary)
+        model_charts = charts_models.all_model_charts(ev, env, analysis.summary) + charts_flow.all_flow_charts(ev, env)
         cb(1, 2, {})
         market_charts = charts_market.all_market_charts(mkt, env, analysis.growth) + [c for c in (
             charts_long.bsadf_panels(mkt, env, long["panels"]),
@@ -156,7 +157,7 @@ def draw_charts(ctx: BuildContext, ev: Evaluated, md: MarketData, verdicts: Verd
 def report_inputs(ev: Evaluated, md: MarketData, verdicts: Verdicts, changes: dict | None, charts: Charts,
                   analysis: Analysis) -> ReportInputs:
     """The report's inputs, filled in from the stage results."""
-    return ReportInputs(runs=ev.runs, features_info=ev.features_info, real=ev.real, origin=ev.origin,
+    return ReportInputs(runs=ev.runs, features_info=ev.features_info, real=ev.real, origin=ev.origin, nfe=ev.nfe,
                         market=md.market, claims=verdicts.claims, answers=verdicts.answers, changes=changes,
                         charts=charts.charts, analysis=analysis)
 

@@ -17,7 +17,7 @@ import pandas as pd
 
 from bubblelens.core.errors import DataError
 from bubblelens.core.io import atomic_write_bytes, atomic_write_text, dumps_json
-from bubblelens.pipeline.state import Evaluated, RunRecord, SweepRow
+from bubblelens.pipeline.state import Evaluated, NfeRow, RunRecord, SweepRow
 
 RESULTS_FORMAT = 1      # bump when the results/bundle layout changes
 BUNDLE_FILES = ("runs.json", "evaluation.json", "arrays.npz")
@@ -32,8 +32,9 @@ def write_results(out_dir: Path, ev: Evaluated, claims: list | None, answers: li
                      **{k: v for k, v in r.compute.items() if not isinstance(v, (dict, list))}} for r in ev.runs]
     atomic_write_text(out / "compute.csv", pd.DataFrame(compute_rows).to_csv(index=False, float_format="%.6g"))
     atomic_write_text(out / "sweep.csv", ev.sweep_frame().to_csv(index=False, float_format="%.6g"))
+    atomic_write_text(out / "nfe.csv", ev.nfe_frame().to_csv(index=False, float_format="%.6g"))
     meta = {"format": RESULTS_FORMAT, "features": ev.features_info, "real": ev.real, "origin": ev.origin,
-            "sweep": [asdict(s) for s in ev.sweep]}
+            "sweep": [asdict(s) for s in ev.sweep], "nfe": [asdict(s) for s in ev.nfe]}
     atomic_write_text(out / "evaluation.json", dumps_json(meta))
     buf = io.BytesIO()
     np.savez_compressed(buf, **ev.arrays)
@@ -90,6 +91,7 @@ def load_bundle(bundle: Path) -> tuple[Evaluated, str]:
     try:
         records = tuple(RunRecord.from_json(r) for r in runs)
         sweep = tuple(SweepRow(**s) for s in meta.get("sweep", []))
+        nfe = tuple(NfeRow(**s) for s in meta.get("nfe", []))
     except (KeyError, TypeError) as exc:
         raise DataError(f"--results: '{bundle}' has a run or sweep record this version cannot read ({exc})") from None
-    return Evaluated(records, arrays, meta["features"], meta["real"], origin, sweep, digest), digest
+    return Evaluated(records, arrays, meta["features"], meta["real"], origin, sweep, digest, nfe), digest

@@ -67,6 +67,7 @@ class EnsembleChunk:
     dataset: str
     variant: str
     seeds: tuple[int, ...]
+    model: str = "mlp_gan"
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ class EnsembleMember:
     dataset: str
     variant: str
     seed: int
+    model: str = "mlp_gan"
 
 
 @dataclass(frozen=True)
@@ -180,6 +182,23 @@ class SweepRow:
     fid: float | None
 
 
+NFE_COLUMNS = ["model", "dataset", "variant", "seed", "nfe", "flops_per_sample", "metric", "value"]
+
+
+@dataclass(frozen=True)
+class NfeRow:
+    """One metric of a flow run's samples drawn with `nfe` Euler steps (counted FLOPs per sample)."""
+
+    model: str
+    dataset: str
+    variant: str
+    seed: int
+    nfe: int
+    flops_per_sample: float
+    metric: str
+    value: float | None
+
+
 @dataclass(frozen=True)
 class Evaluated:
     """Everything the report needs from the models: per-run records, small arrays and where they came from."""
@@ -191,6 +210,7 @@ class Evaluated:
     origin: dict                          # {"kind": "build"|"bundle", ...}
     sweep: tuple[SweepRow, ...] = ()
     fingerprint: str = ""                 # of the units evaluated (a build) or of the bundle's bytes
+    nfe: tuple[NfeRow, ...] = ()          # flow runs: quality against sampling compute
 
     def runs_long(self) -> pd.DataFrame:
         """One row per (run, metric): the evidence table claims read."""
@@ -210,6 +230,9 @@ class Evaluated:
 
     def sweep_frame(self) -> pd.DataFrame:
         return pd.DataFrame([asdict(s) for s in self.sweep], columns=SWEEP_COLUMNS)
+
+    def nfe_frame(self) -> pd.DataFrame:
+        return pd.DataFrame([asdict(s) for s in self.nfe], columns=NFE_COLUMNS)
 
 
 @dataclass(frozen=True)

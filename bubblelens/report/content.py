@@ -16,7 +16,7 @@ from bubblelens.core.config import PACGAN_RECIPE, BuildConfig, profile_config
 from bubblelens.datasets.mixtures import MIXTURE_TITLES, MIXTURES
 from bubblelens.evaluation.names import CONVERGENCE_FLOOR, KEY_MIN_CLASS_SHARE_LABELS, KEY_MIN_CLASS_SHARE_REAL
 from bubblelens.evaluation.names import KEY_HIGH_QUALITY, KEY_MODES
-from bubblelens.report import capability_evidence, market_evidence, tables as T
+from bubblelens.report import capability_evidence, flow_evidence, market_evidence, tables as T
 from bubblelens.report import text as report_text
 from bubblelens.report.inputs import ReportInputs, RunFacts
 from bubblelens.report.model import Callout, Paragraph, ReportContent, ReportMeta, Section, Table, figure_if_drawn
@@ -346,6 +346,7 @@ def assemble(cfg: BuildConfig, inputs: ReportInputs, meta: ReportMeta, manifest:
         Section("thesis", "The thesis and how it is tested", [Paragraph(p) for p in report_text.THESIS]),
         models_section(charts, ev.features_info, cfg_text),
         failures_section(ev, charts, an.summary, published, ev.real.get("n_fid", 0), cfg.mixture.pack),
+        flow_evidence.flow_section(inputs, charts, cfg),
         compute_section(ev, charts, costs),
         market_section(mkt, charts),
         hype_section(charts, an.growth, an.summary, ev.runs),
@@ -356,6 +357,7 @@ def assemble(cfg: BuildConfig, inputs: ReportInputs, meta: ReportMeta, manifest:
         limitations_section(meta, mkt),
         methods_section(),
     ]
+    sections = [s for s in sections if s is not None]
     changed = changes_section(inputs.changes)
     if changed:
         sections.insert(1, changed)

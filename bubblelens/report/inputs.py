@@ -17,6 +17,19 @@ if TYPE_CHECKING:
     from bubblelens.report.model import ChartSpec
 
 
+class NfeFacts(Protocol):
+    """One metric of a flow run at one number of sampling steps (pipeline/state.py: NfeRow)."""
+
+    model: str
+    dataset: str
+    variant: str
+    seed: int
+    nfe: int
+    flops_per_sample: float
+    metric: str
+    value: float | None
+
+
 class RunFacts(Protocol):
     """One evaluated training run, as the report reads it (pipeline/state.py: RunRecord)."""
 
@@ -56,3 +69,4 @@ class ReportInputs:
     changes: Mapping[str, Any] | None
     charts: Mapping[str, "ChartSpec"]
     analysis: Analysis
+    nfe: Sequence[NfeFacts] = ()          # flow matching's quality at each number of sampling steps

@@ -16,6 +16,7 @@ from bubblelens.evaluation import names
 from bubblelens.report.inputs import RunFacts
 from bubblelens.report.model import Table
 from bubblelens.report.numbers import fmt, fmt_p
+from bubblelens.training.names import FLOW_VARIANT
 
 # Image metrics in the quality table, in this order, with the label a reader sees.
 IMAGE_CLASSES = 10              # Fashion-MNIST's (evaluation.features.N_CLASSES; not imported: it brings torch)
@@ -90,7 +91,7 @@ def quality_table(summary: pd.DataFrame, n_fid: int) -> Table:
 
 
 def mixture_table(summary: pd.DataFrame, published: pd.DataFrame, pack: int, convergence_floor: float) -> Table:
-    mix = summary[summary.model == "mlp_gan"]
+    mix = summary[summary.model.isin(["mlp_gan", "flow"]) & (summary.dataset != "fashion_mnist")]
     rows = []
     for (dataset, variant), g in mix.groupby(["dataset", "variant"], sort=False):
         get = lambda m: g[g.metric == m].iloc[0] if (g.metric == m).any() else None  # noqa: E731
@@ -98,12 +99,12 @@ def mixture_table(summary: pd.DataFrame, published: pd.DataFrame, pack: int, con
         pub = _published_text(published, dataset, variant, pack)
         seeds = int(modes["n"]) if modes is not None else 0
         converged = round(conv["mean"] * conv["n"]) if conv is not None else 0
-        rows.append([dataset, variant, seeds, f"{converged} of {seeds}",
+        rows.append([dataset, "flow matching" if variant == FLOW_VARIANT else variant, seeds, f"{converged} of {seeds}",
                      _ci_text(modes) if modes is not None else "–",
                      _ci_text({k: 100 * hq[k] for k in ("mean", "lo", "hi")}) if hq is not None else "–",
                      pub])
-    return Table("2-D mixtures: convergence, modes captured and high-quality samples, this build beside PacGAN's "
-                 "Table 1", ["Dataset", "Variant", "Seeds", f"Converged (HQ ≥ {100 * convergence_floor:.0f} %)",
+    return Table("2-D mixtures: convergence, modes captured and high-quality samples of the GANs and of flow matching "
+                 "(at its largest NFE), this build beside PacGAN's Table 1", ["Dataset", "Variant", "Seeds", f"Converged (HQ ≥ {100 * convergence_floor:.0f} %)",
                              "Modes captured", "High quality (%)", "PacGAN Table 1 (modes / HQ %)"],
                  rows, table_id="tab-mixtures",
                  note="Mean [95 % t interval] across seeds, the interval clipped to the quantity's range (at most "

@@ -137,20 +137,20 @@ class _Ensemble:
         return (out * np.float32(self.scale)).astype(np.float32)                # in the data's own units
 
 
-class _MemberRecords:
-    """The ensemble's LossRecord for the shared step loop (training/loop.py: run_steps): each member's
-    full-resolution losses, checked by its own FailureMonitor. A member whose losses turn non-finite stops
+class MemberRecords:
+    """An ensemble's LossRecord for the shared step loop (training/loop.py: run_steps): each member's
+    full-resolution losses, checked by its own FailureMonitor of `kind` (the GANs', or flow matching's). A member whose losses turn non-finite stops
     recording there while the others train on; the run stops once every member has."""
 
-    def __init__(self, n_members: int, total: int, keys: list[str]) -> None:
-        self.total, self.keys = total, keys
+    def __init__(self, n_members: int, total: int, keys: list[str], kind: str = "gan") -> None:
+        self.total, self.keys, self.kind = total, keys, kind
         # Full-resolution losses in one preallocated array (float32, as computed), not Python lists: at the
         # full profile's 400,000 steps, 10 members x 2 losses are 32 MB here, against about 0.4 GB of list
         # entries (a float object and a pointer, 32 bytes each).
         self.steps = np.arange(1, total + 1, dtype=np.int64)
         self.losses = np.full((n_members, total, len(keys)), np.nan, dtype=np.float32)   # (E, steps, K)
         self.recorded = [0] * n_members                                  # steps in each member's record
-        self.monitors = [T.FailureMonitor("gan", total) for _ in range(n_members)]
+        self.monitors = [T.FailureMonitor(kind, total) for _ in range(n_members)]
         self._last: np.ndarray | None = None                             # (E, K): the last step's losses
 
     @property
@@ -184,7 +184,7 @@ class _MemberRecords:
     def load_state(self, saved: dict) -> None:
         self.losses[:, :saved["step"]] = saved["losses"].numpy()
         self.recorded = list(saved["recorded"])
-        self.monitors = [T.FailureMonitor("gan", self.total, ev) for ev in saved["failure_events"]]
+        self.monitors = [T.FailureMonitor(self.kind, self.total, ev) for ev in saved["failure_events"]]
         for mon, n in zip(self.monitors, self.recorded):
             mon.checked = n
 
@@ -203,7 +203,7 @@ def _train_group(params: MixtureParams, cfg: MLPGANConfig, dataset: str, variant
     keys = [T.KEY_D_LOSS, T.KEY_G_LOSS]
     ens = _Ensemble(cfg, params, dataset, seeds, device)
     resume_key = _resume_key(params, dataset, variant, seeds, device)
-    records = _MemberRecords(e_size, total, keys)
+    records = MemberRecords(e_size, total, keys)
     ledger, start, prev_wall = FlopLedger(), 0, 0.0
     ckpt_steps, ckpts = [], []
     saved = T.load_checkpoint(ckpt_dir, resume_key)

@@ -10,3 +10,10 @@ SNAPSHOT_PREFIX = "snap_"                    # "snap_<step>": DCGAN samples at a
 LATENT_MU = "latent_mu"                      # VAE posterior means of held-out images (active units)
 RECON = "recon"                              # VAE reconstructions of held-out images (report grid)
 CHECKPOINT_SAMPLES = "checkpoint_samples"    # mixture runs: (checkpoints, n, 2) samples every eval_every steps
+FLOW_VARIANT = "rectified"                   # flow matching's variant name: the straight (rectified) path
+NFE_PREFIX = "nfe_"                          # flow runs: "nfe_<k>" samples drawn with k Euler steps
+
+
+def nfe_array(nfe: int) -> str:
+    """Name of a flow run's samples drawn with `nfe` network evaluations."""
+    return f"{NFE_PREFIX}{nfe}"

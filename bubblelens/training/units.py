@@ -12,17 +12,18 @@ from pathlib import Path
 
 import numpy as np
 
-from bubblelens.core.config import DCGANParams, MixtureParams, VAEParams
+from bubblelens.core.config import DCGANParams, FlowImageParams, FlowMixtureParams, MixtureParams, VAEParams
 from bubblelens.training.dcgan import train_dcgan
+from bubblelens.training.flow import train_flow_images, train_flow_mixture_seeds
 from bubblelens.training.loop import Progress
 from bubblelens.training.mixture import train_mixture_seeds
 from bubblelens.training.names import SAMPLES
 from bubblelens.training.vae import train_vae
 
-IMAGE_MODELS = ("dcgan", "vae")
+IMAGE_MODELS = ("dcgan", "vae", "flow")
 
 
-def train_image_unit(model: str, params: DCGANParams | VAEParams, train_images: np.ndarray,
+def train_image_unit(model: str, params: DCGANParams | VAEParams | FlowImageParams, train_images: np.ndarray,
                      test_images: np.ndarray, seed: int, device: str, ckpt_dir: Path | None = None,
                      progress: Progress | None = None) -> tuple[dict, dict[str, np.ndarray]]:
     """One image-model run: (RunResult JSON, {'samples', *extras}). test_images feed the VAE's
@@ -31,6 +32,8 @@ def train_image_unit(model: str, params: DCGANParams | VAEParams, train_images: 
         run = train_dcgan(params, train_images, seed, device, ckpt_dir=ckpt_dir, progress=progress)
     elif model == "vae":
         run = train_vae(params, train_images, test_images, seed, device, ckpt_dir=ckpt_dir, progress=progress)
+    elif model == "flow":
+        run = train_flow_images(params, train_images, seed, device, ckpt_dir=ckpt_dir, progress=progress)
     else:
         raise ValueError(f"unknown image model {model!r}; choose one of {IMAGE_MODELS}")
     return run.to_json(), {SAMPLES: run.samples, **run.extras}
@@ -45,6 +48,18 @@ def train_mixture_unit(params: MixtureParams, dataset: str, variant: str, seeds:
     checkpoints itself and a rerun resumes where the last one stopped."""
     results = train_mixture_seeds(params, dataset, variant, tuple(seeds), device, progress=progress,
                                   ckpt_dir=ckpt_dir)
+    return ensemble_output(results)
+
+
+def train_flow_mixture_unit(params: FlowMixtureParams, dataset: str, seeds: tuple[int, ...], device: str,
+                            progress: Progress | None = None) -> tuple[dict, dict[str, np.ndarray]]:
+    """The given seeds of flow matching on one mixture as one ensemble, in the mixture GANs' unit form.
+    Short enough (minutes) to need no resumable checkpoints."""
+    return ensemble_output(train_flow_mixture_seeds(params, dataset, tuple(seeds), device, progress=progress))
+
+
+def ensemble_output(results: list) -> tuple[dict, dict[str, np.ndarray]]:
+    """An ensemble's runs as a unit's return value: ({'runs': [...]}, arrays named per seed)."""
     arrays = {mixture_array(r.seed): r.samples for r in results}
     arrays |= {mixture_array(r.seed, name): a for r in results for name, a in r.extras.items()}
     return {"runs": [r.to_json() for r in results]}, arrays

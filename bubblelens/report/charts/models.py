@@ -53,7 +53,7 @@ def _grid(images: np.ndarray, cols: int = 8) -> np.ndarray:
 
 def sample_grids(ev, env: ChartEnv) -> ChartSpec | None:
     panels = [("Real (held-out)", "real__grid")]
-    for model, label in (("dcgan", "DCGAN"), ("vae", "VAE")):
+    for model, label in (("dcgan", "DCGAN"), ("vae", "VAE"), ("flow", "Flow matching")):
         runs = _runs(ev, model, "fashion_mnist")
         if runs:
             r = runs[0]
@@ -65,7 +65,7 @@ def sample_grids(ev, env: ChartEnv) -> ChartSpec | None:
                          "images": [len(ev.arrays[k]) for _, k in panels]})
     spec = ChartSpec("fig-sample-grids", "Samples: real images against the trained generators",
                      "64 images per panel: held-out Fashion-MNIST test images and samples of the first seed of each "
-                     "generative model, without selection.", "pixels (28 × 28 grayscale)", data, [],
+                     "generative model (flow matching at its largest number of sampling steps), without selection.", "pixels (28 × 28 grayscale)", data, [],
                      env.measured_by, fmt="png")
 
     def draw(fig, ax):
@@ -82,7 +82,7 @@ def sample_grids(ev, env: ChartEnv) -> ChartSpec | None:
 def training_losses(ev, env: ChartEnv) -> ChartSpec | None:
     rows = []
     for r in _runs(ev):
-        if r.model not in ("dcgan", "vae"):
+        if r.dataset != "fashion_mnist":
             continue
         h = r.history
         keys = ("d_loss", "g_loss") if r.model == "dcgan" else ("loss",)
@@ -93,42 +93,50 @@ def training_losses(ev, env: ChartEnv) -> ChartSpec | None:
         return None
     data = pd.DataFrame(rows, columns=["model", "seed", "series", "step", "value"])
     spec = ChartSpec("fig-training-losses", "Training losses per seed",
-                     "DCGAN discriminator and generator losses (binary cross-entropy on logits) and the VAE's negative "
-                     "ELBO per image, against optimiser steps; one line per seed.", "loss (nats)", data, [],
+                     "DCGAN discriminator and generator losses (binary cross-entropy on logits), the VAE's negative "
+                     "ELBO per image and flow matching's velocity regression error (mean squared error per pixel), "
+                     "against optimiser steps; one line per seed.", "loss (nats; flow: squared error)", data, [],
                      env.measured_by)
 
     def draw(fig, ax):
         ax.remove()
-        a1, a2 = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+        titles = {"dcgan": "DCGAN (D solid, G dashed)", "vae": "VAE negative ELBO", "flow": "Flow matching MSE"}
+        models = [m for m in titles if m in set(data.model)]
+        axes = {m: fig.add_subplot(1, len(models), i + 1) for i, m in enumerate(models)}
         for (model, seed, series), g in data.groupby(["model", "seed", "series"]):
-            target = a1 if model == "dcgan" else a2
             style = "-" if series in ("d_loss", "loss") else "--"
-            target.plot(g["step"], g["value"], style, lw=1, label=f"{series} s{seed}")
-        a1.set_title("DCGAN (D solid, G dashed)", fontsize=9)
-        a2.set_title("VAE negative ELBO", fontsize=9)
-        for a in (a1, a2):
+            axes[model].plot(g["step"], g["value"], style, lw=1, label=f"{series} s{seed}")
+        for m, a in axes.items():
+            a.set_title(titles[m], fontsize=9)
             a.set_xlabel("step")
+        a1 = next(iter(axes.values()))
         a1.set_ylabel("loss")
         a1.legend(fontsize=6, ncol=2)
 
     return draw_chart(spec, draw, env.out_dir, meta=env.meta)
 
 
+MIXTURE_PANELS = (("mlp_gan", "vanilla", "GAN (vanilla)"), ("mlp_gan", "pacgan", "PacGAN"),
+                  ("flow", "rectified", "flow matching"))
+
+
 def mixture_samples(ev, env: ChartEnv, dataset: str) -> ChartSpec | None:
-    runs = [r for r in _runs(ev, "mlp_gan", dataset)]
-    variants = sorted({r.variant for r in runs}, key=lambda v: v != "vanilla")
-    if not variants:
+    runs = _runs(ev, dataset=dataset)
+    panels = [(m, v, label) for m, v, label in MIXTURE_PANELS if any(r.model == m and r.variant == v for r in runs)]
+    if not panels:
         return None
     seed = min(r.seed for r in runs)
     means, _ = mixture_spec(dataset)
     rows = []
-    for v in variants:
-        s = ev.arrays[f"mlp_gan-{dataset}-{v}-s{seed}__samples"]
-        rows += [(v, seed, float(x), float(y)) for x, y in s[:1000]]
+    for m, v, label in panels:
+        s = ev.arrays.get(f"{m}-{dataset}-{v}-s{seed}__samples")
+        rows += [(label, seed, float(x), float(y)) for x, y in (s[:1000] if s is not None else [])]
     data = pd.DataFrame(rows, columns=["variant", "seed", "x", "y"])
+    variants = list(dict.fromkeys(data.variant))
     spec = ChartSpec(f"fig-{dataset}-samples",
                      f"{'Ring of 8' if dataset == 'ring8' else 'Grid of 25'} Gaussians: generated samples",
-                     f"1,000 samples of seed {seed} per variant (dots) against the {len(means)} true modes (crosses).",
+                     f"1,000 samples of seed {seed} per family (dots; flow matching at its largest number of sampling "
+                     f"steps) against the {len(means)} true modes (crosses).",
                      "2-D coordinates", data, [], env.measured_by, fmt="png")
 
     def draw(fig, ax):
@@ -145,13 +153,13 @@ def mixture_samples(ev, env: ChartEnv, dataset: str) -> ChartSpec | None:
 
 
 def mode_coverage(ev, env: ChartEnv) -> ChartSpec | None:
-    rows = [(r.dataset, r.variant, r.seed, r.metrics[KEY_MODES], r.metrics[KEY_HIGH_QUALITY])
-            for r in _runs(ev, "mlp_gan")]
+    rows = [(r.dataset, "flow" if r.model == "flow" else r.variant, r.seed, r.metrics[KEY_MODES],
+             r.metrics[KEY_HIGH_QUALITY]) for r in _runs(ev) if r.dataset != "fashion_mnist"]
     if not rows:
         return None
     data = pd.DataFrame(rows, columns=["dataset", "variant", "seed", KEY_MODES, KEY_HIGH_QUALITY])
     pub = env.published
-    spec = ChartSpec("fig-mode-coverage", "Modes captured on 2-D mixtures, vanilla GAN against PacGAN",
+    spec = ChartSpec("fig-mode-coverage", "Modes captured on 2-D mixtures: vanilla GAN, PacGAN and flow matching",
                      "Each dot is one seed of this build; diamonds are the means PacGAN's Table 1 reports for its "
                      "(longer) training. Dashed lines mark all modes.", "modes captured (count)", data,
                      [PACGAN_SOURCE] if len(pub) else [], env.measured_by)
@@ -217,7 +225,7 @@ def quality_metrics(ev, env: ChartEnv, summary: pd.DataFrame) -> ChartSpec | Non
 
 def blur_spectra(ev, env: ChartEnv) -> ChartSpec | None:
     curves = {"real": ev.arrays.get("real__spectrum")}
-    for model in ("dcgan", "vae"):
+    for model in ("dcgan", "vae", "flow"):
         runs = _runs(ev, model, "fashion_mnist")
         if runs:
             curves[model] = np.mean([ev.arrays[f"{model}-fashion_mnist-reference-s{r.seed}__spectrum"]
