@@ -92,6 +92,12 @@ def arm_model(p: Mapping[str, Any], arm: str) -> str:
     return p["treatment_model"] if arm == p["treatment"] and p["treatment_model"] else p["model"]
 
 
+def _arm_name(p: Mapping[str, Any], arm: str) -> str:
+    """How the reader sees an arm: its variant, with its model when that differs from the claim's."""
+    model = arm_model(p, arm)
+    return arm if model == p["model"] else f"{model} ({arm})"
+
+
 def _unit_word(p: Mapping[str, Any]) -> str:
     return "training FLOPs" if p["unit"] == "flops" else "training steps"
 
@@ -104,6 +110,7 @@ def compute_to_target(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
     pairs, per, all_ratios = [], {}, []
     metrics = (KEY_TARGET_STEP, KEY_REACHED_TARGET, KEY_CHECKPOINT_EVERY, KEY_FLOPS_PER_STEP, KEY_FLOPS_TOTAL)
     base_arm, treat_arm = p["baseline"], p["treatment"]
+    base_name, treat_name = _arm_name(p, base_arm), _arm_name(p, treat_arm)
     for ds in p["datasets"]:
         v = {arm: {m: run_values(ev, m, arm_model(p, arm), ds, arm) for m in metrics} for arm in (base_arm, treat_arm)}
         arm_seeds = {arm: set.intersection(*(set(s.index) for s in v[arm].values())) for arm in v}
@@ -135,7 +142,7 @@ def compute_to_target(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
                                "flops_per_step_ratio": float(np.median(all_ratios)) if all_ratios else None}
     how = "(a design fact, not part of the test)" if p["unit"] == "steps" else \
         "(counted; in FLOPs each run's steps are weighted by its own cost per step)"
-    design = (f"each {treat_arm} step costs {_ratio_text(all_ratios)} the FLOPs of a {base_arm} step {how}"
+    design = (f"each {treat_name} step costs {_ratio_text(all_ratios)} the FLOPs of a {base_name} step {how}"
               if all_ratios else "")
     if m < max(p["min_n"], 1):
         raise Insufficient(f"too few pairs whose order in {_unit_word(p)} is known (n={m} < {p['min_n']}; "
@@ -146,9 +153,9 @@ def compute_to_target(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
     cp = stats.clopper_pearson(k, m, p["level"])
     verdict = SUPPORTED if cp["lo"] > 0.5 else NOT_SUPPORTED if cp["hi"] < 0.5 else INCONCLUSIVE
     pval = float(sps.binomtest(k, m, 0.5, alternative="two-sided").pvalue)
-    return Outcome(verdict, f"{treat_arm} needed more {_unit_word(p)} to reach the target in {k} of {m} pairs "
+    return Outcome(verdict, f"{treat_name} needed more {_unit_word(p)} to reach the target in {k} of {m} pairs "
                    f"whose order is known; CI [{cp['lo']:.2f}, {cp['hi']:.2f}] vs one half; {design}",
-                   k / m, f"share of pairs in which {treat_arm} needed more {_unit_word(p)} to reach the target",
+                   k / m, f"share of pairs in which {treat_name} needed more {_unit_word(p)} to reach the target",
                    (cp["lo"], cp["hi"]), p["level"], pval, m, details)
 
 
@@ -246,7 +253,8 @@ def _compute_to_target_alternatives(ev: Evidence, p: Mapping[str, Any]) -> Alter
         return sample
 
     est = logit(shrunk_share(int(det["costlier"]), int(det["determined"])))
-    text = lambda x: (f"{det['pairs']} pairs, {undetermined:.0%} of undetermined order; the {p['treatment']} run "   # noqa: E731
+    treat = _arm_name(p, p["treatment"])
+    text = lambda x: (f"{det['pairs']} pairs, {undetermined:.0%} of undetermined order; the {treat} run "   # noqa: E731
                       f"needs more {_unit_word(p)} in a known pair with probability {expit(x):.2f}")
     return Alternatives(measured_and_mirrored(est, mirrored(est, 0.0), text, sampler),
                         "pairs independent: undetermined at the observed rate, else one true share costlier", sims=100)

@@ -4,7 +4,9 @@ the baseline (the unmitigated GAN), on the same data?
 Each arm is a list of checks, as `share_of_runs_failing` takes them (claims/model_statistics.py): a run
 fails when its metric falls short of `max` (fewer modes than the mixture has), and with a convergence
 floor only runs at or above it count. Only datasets on which both arms have runs are compared ("the same
-mixtures": a profile that trains one family on a mixture the other does not is not compared there).
+mixtures": a profile that trains one family on a mixture the other does not is not compared there). Runs
+of several datasets are pooled per arm, which is sound only where both families' counted runs spread over
+them alike; the registry's claim names one mixture.
 The effect is the difference of the two shares, baseline minus treatment (how many fewer runs fail with
 the treatment), with Newcombe's hybrid score interval (statsmodels `confint_proportions_2indep`, method
 "newcomb"), which keeps its coverage at 0 of n, where the Wald interval collapses.
@@ -123,10 +125,10 @@ def _share_difference_probe(ev: Evidence, p: Mapping[str, Any]) -> Iterator[Evid
 
 
 def _share_difference_alternatives(ev: Evidence, p: Mapping[str, Any]) -> Alternatives:
-    """Counted runs fail independently: the baseline's with its observed share (shrunk half a run towards
-    one half), the treatment's with the share that gives the estimated difference, and with the share that
-    gives the difference mirrored across the middle of the undecided band [0, margin]. The runs that count
-    are those in hand."""
+    """Counted runs fail independently. As measured: each arm at its observed share (shrunk half a run
+    towards one half). Mirrored: the difference mirrored across the middle of the undecided band [0, margin],
+    with the baseline raised where its share is below that difference (a treatment share cannot be
+    negative); the text states the shares simulated. The runs that count are those in hand."""
     out = share_difference(ev, p)
     det = out.details
     nb, nt = det["baseline"]["n"], det["treatment"]["n"]
@@ -134,20 +136,25 @@ def _share_difference_alternatives(ev: Evidence, p: Mapping[str, Any]) -> Altern
     estimate = pb - shrunk_share(det["treatment"]["k"], nt)
     mirror = p["margin"] - estimate                                  # across the band's middle, margin / 2
 
+    def shares(d: float) -> tuple[float, float]:
+        """(baseline, treatment) failing shares whose difference is d, the baseline as observed if it can be."""
+        base = max(pb, d) if d >= 0 else min(pb, 1.0 + d)
+        return base, base - d
+
     def sampler(d: float):
-        pt = float(np.clip(pb - d, 0.0, 1.0))
+        sb, st = shares(d)
 
         def sample(rng: np.random.Generator) -> str:
             b = RunsBuilder(ev)
-            _set_arm(b, ev, p["baseline"], det["datasets"], int(rng.binomial(nb, pb)), p["min_high_quality"])
-            _set_arm(b, ev, p["treatment"], det["datasets"], int(rng.binomial(nt, pt)), p["min_high_quality"])
+            _set_arm(b, ev, p["baseline"], det["datasets"], int(rng.binomial(nb, sb)), p["min_high_quality"])
+            _set_arm(b, ev, p["treatment"], det["datasets"], int(rng.binomial(nt, st)), p["min_high_quality"])
             return verdict_of(share_difference, b.evidence(), p)
         return sample
 
-    text = lambda d: (f"baseline runs fail with probability {pb:.2f} ({nb} counted), treatment runs with "   # noqa: E731
-                      f"{float(np.clip(pb - d, 0, 1)):.2f} ({nt} counted)")
+    text = lambda d: (f"baseline runs fail with probability {shares(d)[0]:.2f} ({nb} counted), treatment runs "   # noqa: E731
+                      f"with {shares(d)[1]:.2f} ({nt} counted): a difference of {d:+.2f}")
     return Alternatives(measured_and_mirrored(estimate, mirror, text, sampler),
-                        f"two independent binomial arms (n = {nb} and {nt}), the baseline at its observed share")
+                        f"two independent binomial arms (n = {nb} and {nt})")
 
 
 register_kind("share_difference", ShareDifference, share_difference,

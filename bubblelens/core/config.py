@@ -240,11 +240,14 @@ def _full() -> BuildConfig:
         profile="full",
         images=ImageDataParams(source="full", n_train=60000, n_eval=10000),
         sweep=SweepParams(widths=(0.25, 0.5, 1.0), epochs=(5, 10, 25, 50)),
-        # Not yet run (it needs the GPU): a U-Net of 64 base channels and the mixtures' MLP at 256 units, the full
-        # NFE sweep 1-64. For scale, not comparison (another model, sampler and feature space): smalldiffusion's
-        # Fashion-MNIST DiT example reports an FID "of around 5-6" after "around 2 hours" on one GPU
-        # (github.com/yuanchenyang/smalldiffusion, README).
-        flow=FlowImageParams(channels=64, epochs=50, batch_size=256, lr=2e-4, snapshot_fractions=(1 / 16, 1 / 8, 1 / 4, 1 / 2)),
+        # Not yet run (it needs the GPU). The U-Net takes smalldiffusion's Fashion-MNIST U-Net example's base width,
+        # batch, learning rate and length (github.com/yuanchenyang/smalldiffusion, examples/fashion_mnist_unet.py: ch
+        # 64, batch 1024, lr 7e-4, 300 epochs; its channel multipliers (1, 1, 2), attention at 14 px and EMA are not
+        # copied: ours are (1, 2, 2), no attention, no EMA), with the NFE sweep 1-64. For scale, not comparison:
+        # smalldiffusion's README reports an FID "of around 5-6" (Inception features) for its DiT example after
+        # "around 2 hours" on one GPU.
+        flow=FlowImageParams(channels=64, epochs=300, batch_size=1024, lr=7e-4,
+                             snapshot_fractions=(1 / 16, 1 / 8, 1 / 4, 1 / 2)),
         flow_mixture=FlowMixtureParams(hidden=256, x_freqs=3, steps=20_000, batch_size=512, lr=1e-3),
     )
 

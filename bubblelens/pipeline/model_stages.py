@@ -66,17 +66,25 @@ def _image_unit(ctx: BuildContext, model: str, params, images: Images, seed: int
                       trained=True, scratch=True, progress=True, role=role)
 
 
+def _seed_chunks(seeds: tuple[int, ...], size: int, section: str) -> list[tuple[int, ...]]:
+    """The seeds in ensembles of `size` (all of them in one when 0); `section` names the config table."""
+    if size < 0:
+        raise UsageError(f"[{section}] ensemble_size must be 0 (all seeds in one unit) or positive, got {size}")
+    size = size or len(seeds)
+    return [seeds[i:i + size] for i in range(0, len(seeds), size)]
+
+
+def _chunk_key(name: str, chunk: tuple[int, ...], chunks: list) -> str:
+    return name + (f"-s{chunk[0]}-{chunk[-1]}" if len(chunks) > 1 else "")
+
+
 def _mixture_units(ctx: BuildContext, dataset: str, variant: str) -> list[CachedUnit]:
     """The seeds of one (dataset, variant), in ensembles of `ensemble_size` (all at once when 0)."""
     cfg = ctx.cfg
     # One unit per (dataset, variant) and seed chunk: dropping grid25 from the profile must not retrain ring8.
     params = replace(cfg.mixture, datasets=(dataset,), variants=(variant,))
-    if cfg.mixture.ensemble_size < 0:
-        raise UsageError(f"[mixture] ensemble_size must be 0 (all seeds in one unit) or positive, "
-                         f"got {cfg.mixture.ensemble_size}")
-    seeds, size = tuple(cfg.seeds_mixture), cfg.mixture.ensemble_size or len(cfg.seeds_mixture)
-    chunks = [seeds[i:i + size] for i in range(0, len(seeds), size)]
-    return [CachedUnit("train", f"mlp_gan-{dataset}-{variant}" + (f"-s{c[0]}-{c[-1]}" if len(chunks) > 1 else ""),
+    chunks = _seed_chunks(tuple(cfg.seeds_mixture), cfg.mixture.ensemble_size, "mixture")
+    return [CachedUnit("train", _chunk_key(f"mlp_gan-{dataset}-{variant}", c, chunks),
                        params, {"seeds": json.dumps(list(c)), "device": ctx.device}, TRAIN_CODE,
                        train_units.train_mixture_unit,
                        {"params": params, "dataset": dataset, "variant": variant, "seeds": c, "device": ctx.device},
@@ -86,14 +94,9 @@ def _mixture_units(ctx: BuildContext, dataset: str, variant: str) -> list[Cached
 
 def _flow_mixture_units(ctx: BuildContext, dataset: str) -> list[CachedUnit]:
     """Flow matching's seeds on one mixture, in ensembles of `ensemble_size` (all at once when 0)."""
-    cfg = ctx.cfg
-    params = replace(cfg.flow_mixture, datasets=(dataset,))
-    if params.ensemble_size < 0:
-        raise UsageError(f"[flow_mixture] ensemble_size must be 0 (all seeds in one unit) or positive, "
-                         f"got {params.ensemble_size}")
-    seeds, size = tuple(cfg.seeds_mixture), params.ensemble_size or len(cfg.seeds_mixture)
-    chunks = [seeds[i:i + size] for i in range(0, len(seeds), size)]
-    return [CachedUnit("train", f"flow-{dataset}" + (f"-s{c[0]}-{c[-1]}" if len(chunks) > 1 else ""),
+    params = replace(ctx.cfg.flow_mixture, datasets=(dataset,))
+    chunks = _seed_chunks(tuple(ctx.cfg.seeds_mixture), params.ensemble_size, "flow_mixture")
+    return [CachedUnit("train", _chunk_key(f"flow-{dataset}", c, chunks),
                        params, {"seeds": json.dumps(list(c)), "device": ctx.device}, TRAIN_CODE,
                        train_units.train_flow_mixture_unit,
                        {"params": params, "dataset": dataset, "seeds": c, "device": ctx.device},
@@ -174,7 +177,8 @@ def snapshot_sweep(run: RunResult, snapshots: list[dict], final_fid: float | Non
     run's end. Empty without snapshots."""
     if not snapshots:
         return []
-    c, width = run.compute, run.config["params"]["width"]
+    params = run.config["params"]
+    c, width = run.compute, params.get("width", params.get("channels"))     # flow's U-Net: its base channels
     epochs = c.get("epochs") or run.config["params"]["epochs"]
     points = [(s["step"], s["fid"]) for s in snapshots] + [(c["steps"], final_fid)]
     return [SweepRow(run.model, width, epochs * step / c["steps"], run.seed, c["flops_total"] * step / c["steps"], fid)
@@ -195,7 +199,8 @@ def evaluate_all(ctx: BuildContext, images: Images, feats: Features, runs: list[
     arrays = {"real__spectrum": real.arrays["spectrum"], "real__grid": images.test.images[:eval_units.GRID_SIZE]}
     real_summary = {"fid_train_vs_test": real.result["fid_train_vs_test"], "n_fid": real.result["n"], "mixtures": {},
                     **{k: real.result.get(k) for k in (KEY_MIN_CLASS_SHARE_REAL, KEY_MIN_CLASS_SHARE_LABELS)}}
-    for name in ctx.cfg.mixture.datasets:
+    mixtures = list(dict.fromkeys((*ctx.cfg.mixture.datasets, *ctx.cfg.flow_mixture.datasets)))
+    for name in mixtures:
         real_summary["mixtures"][name], arrays[f"real-{name}__samples"] = eval_units.true_mixture_check(
             name, ctx.cfg.mixture.n_samples)
     # By the evaluated run's role: a sweep run may share its run id (and its training) with a reference run.
@@ -230,7 +235,8 @@ def evaluate_all(ctx: BuildContext, images: Images, feats: Features, runs: list[
               "hardware": ctx.hardware, "bubblelens_version": __version__}
     # Of everything evaluated: the units read (trained runs in order, with their roles, and their
     # evaluations), the real reference, the classifier, the mixture check's size and the evaluation code.
-    fp = fingerprint("evaluate:all", {"n_samples": ctx.cfg.mixture.n_samples, "features": feats.fingerprint,
+    fp = fingerprint("evaluate:all", {"n_samples": ctx.cfg.mixture.n_samples, "mixtures": mixtures,
+                                      "features": feats.fingerprint,
                                       "real": real.fingerprint},
                      {f"{i}:{r.role}": r.fingerprint + ":" + (evaluations[r.role].fingerprint if r.is_image else "")
                       for i, r in enumerate(runs)}, EVAL_CODE.version())

@@ -9,7 +9,8 @@ THESIS = [
     "explains GANs and VAEs, reproduces the TensorFlow DCGAN tutorial, lists challenges — quality control, data "
     "safety, compute cost — and asks whether the field is a bubble. It does so in prose, without one measurement.",
     "bubblelens turns the argument into claims that data can contradict. It trains the article's own DCGAN, a "
-    "convolutional VAE and small GANs on 2-D Gaussian mixtures where mode collapse can be counted exactly; measures "
+    "convolutional VAE and small GANs on 2-D Gaussian mixtures where mode collapse can be counted exactly, and "
+    "beside them flow matching, the family that replaced them, on the same data; measures "
     "quality, failure modes and compute; joins these with curated, quoted market data; and tests a registry of "
     "claims (data/claims.toml) whose decision rules, with the date each was declared and revised and what was "
     "already known then, are fixed before a build runs; `bubblelens claims check` shows which verdicts each rule "
@@ -19,12 +20,14 @@ THESIS = [
 ]
 
 MODELS_INTRO = (
-    "Three model families are trained by this build with PyTorch. **DCGAN**: the TensorFlow DCGAN tutorial that "
+    "Four model families are trained by this build with PyTorch. **DCGAN**: the TensorFlow DCGAN tutorial that "
     "the article reproduces (generator 2,305,472 and discriminator 212,865 trainable parameters at full width; "
     "smaller profiles scale every channel count by a width multiplier), binary cross-entropy on logits, Adam. "
     "**VAE**: a convolutional variational autoencoder with the correct ELBO (see Methods). **MLP GANs** on the "
     "ring of 8 and grid of 25 Gaussians of PacGAN's public set-up (the mixtures a profile trains are stated below), "
-    "each as a vanilla GAN and with PacGAN's packing. "
+    "each as a vanilla GAN and with PacGAN's packing. **Flow matching** (rectified flow, 2023), the modern "
+    "family: a U-Net on the images and an MLP on the same mixtures, sampled at several numbers of steps "
+    "(section 'The modern family'). "
     "Models train on the Fashion-MNIST training images of the profile and are measured against held-out test images."
 )
 
@@ -53,7 +56,9 @@ SAMPLING = (
     "statistics can trail the weights, so the DCGAN's samples are also drawn with BatchNorm normalising each "
     "batch of 1,000 by its own statistics, and that FID is reported beside the scored one (not scored, since "
     "such samples depend on the sampling batch). VAE samples are the decoder's means for z ~ N(0, I), as the "
-    "blur comparison needs; draws from p(x|z) would add pixel noise and flip the blur verdict by construction."
+    "blur comparison needs; draws from p(x|z) would add pixel noise and flip the blur verdict by construction. "
+    "Flow matching's samples integrate its learned velocity from Gaussian noise with a fixed number of Euler steps; "
+    "the scored ones use the largest number the profile sweeps."
 )
 
 COMPUTE_INTRO = (

@@ -49,10 +49,21 @@ def decay_lr(opt: torch.optim.Optimizer, lr: float, step: int, total: int) -> No
         group["lr"] = lr * (1.0 - step / total)
 
 
+def sampling_record(per_nfe: dict[int, int], n_generated: int) -> dict:
+    """A flow run's compute-record fields: `flops_forward_per_sample` is ONE network evaluation (as for the
+    one-pass generators beside it), a scored sample costs the largest NFE's count, and every NFE's count is
+    kept. Passed to compute_record, these override its one-pass `flops_sampling`."""
+    scored = per_nfe[max(per_nfe)]
+    return {"flops_forward_per_sample": per_nfe.get(1, scored // max(per_nfe)),
+            "flops_per_sample_scored": scored, "flops_sampling": scored * n_generated,
+            "flops_per_sample_by_nfe": {str(k): v for k, v in per_nfe.items()}}
+
+
 def sampling_flops(velocity: torch.nn.Module, example: torch.Tensor, nfes: tuple[int, ...]) -> dict[int, int]:
-    """Counted FLOPs of drawing one sample with `nfe` Euler steps, for each nfe (example: batch 1)."""
+    """Counted FLOPs of drawing one sample with `nfe` Euler steps, for each nfe and for one network
+    evaluation (nfe 1), with a batch-1 `example`."""
     out = {}
-    for nfe in nfes:
+    for nfe in sorted({1, *nfes}):
         flops, _ = count_flops(lambda: euler_sample(velocity, example, nfe, (1,)))
         out[nfe] = flops
     return out
@@ -152,9 +163,9 @@ def train_flow_mixture_seeds(params: FlowMixtureParams, dataset: str, seeds: tup
         share = {**res, "energy_j": None if res["energy_j"] is None else res["energy_j"] / e_size}
         compute = compute_record(
             device=device, ledger=member, steps=steps_done, wall_s=res["wall_s"] / e_size, meter=share,
-            fwd_flops=per_nfe[max(nfes)], n_generated=params.n_samples, params={"params": count_params(ref)},
+            fwd_flops=per_nfe[1], n_generated=params.n_samples, params={"params": count_params(ref)},
             peak=device_peak(device_name(device), "fp32") if device == "cuda" else None, epochs=None,
-            ensemble_size=e_size, flops_per_sample_by_nfe={str(k): v for k, v in per_nfe.items()},
+            ensemble_size=e_size, **sampling_record({k: per_nfe[k] for k in nfes}, params.n_samples),
             ensemble_note="wall time, FLOPs and energy are 1/E shares of the ensemble's; peak memory is the "
                           "whole ensemble's")
         extras = {nfe_array(nfe): by_nfe[nfe][e] for nfe in nfes}
@@ -248,9 +259,9 @@ def train_flow_images(params: FlowImageParams, images: np.ndarray, seed: int, de
     extras |= {f"{SNAPSHOT_PREFIX}{s}": a for s, a in T.load_snapshots(ckpt_dir, kept, snaps).items()}
     compute = compute_record(
         device=device, ledger=ledger, steps=last, wall_s=prev_wall + meter.summary()["wall_s"],
-        meter=meter.summary(), fwd_flops=per_nfe[max(nfes)], n_generated=params.n_samples,
+        meter=meter.summary(), fwd_flops=per_nfe[1], n_generated=params.n_samples,
         params={"params": count_params(model)}, peak=device_peak(device_name(device), "fp32") if device == "cuda" else None,
-        epochs=last / plan.steps_per_epoch, flops_per_sample_by_nfe={str(k): v for k, v in per_nfe.items()},
-        snapshot_nfe=params.snapshot_nfe)
+        epochs=last / plan.steps_per_epoch, snapshot_nfe=params.snapshot_nfe,
+        **sampling_record({k: per_nfe[k] for k in nfes}, params.n_samples))
     return T.RunResult("flow", "fashion_mnist", "reference", seed, config, T.downsample_history(history), compute,
                        list(monitor.events), by_nfe[max(nfes)], extras)

@@ -76,6 +76,7 @@ def test_reachable_and_simulated_at_quick_sizes():
     far = operating_characteristics("test-claim", kind, CLAIM.params, evidence(_runs(9, 0)), NOT_SUPPORTED, sims=60)
     assert far.scenarios[0].probabilities[NOT_SUPPORTED] > 0.5
     assert far.scenarios[1].probabilities[SUPPORTED] > 0.3
+    assert "a difference of" in far.scenarios[1].text
 
 
 # ------------------------------------------------------------------------------------ compute to target across families
@@ -104,8 +105,8 @@ def test_across_families_pairs_are_ordered_in_flops_within_the_common_budget():
     # in steps flow's 2,750 would be below the GAN's 5,000; in FLOPs (1.1e10 vs 5e9) it is costlier
     dear = stat(evidence(_cross([5000.0] * 10, [2750.0] * 10)), CROSS.params)
     assert dear.verdict == SUPPORTED
-    # the common budget is flow's 1.2e10 FLOPs (the GAN trained 1e10): a GAN run not at target within its
-    # own budget needed more than 1e10, a flow run at 2,750 (1.1e10) is then of unknown order
+    # the common budget is the GAN's 1e10 FLOPs (flow trained 1.2e10): a GAN run not at target within it
+    # needed more than 1e10, a flow run first at target at 2,750 steps (1.1e10) is past it: unknown order
     never = _cross([10_000.0] * 10, [2750.0] * 10)
     never.loc[(never["model"] == "mlp_gan") & (never["metric"] == "reached_target"), "value"] = 0.0
     with pytest.raises(Insufficient, match="10 of 10 undetermined"):

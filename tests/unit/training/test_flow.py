@@ -51,8 +51,8 @@ def test_sampling_flops_are_counted_per_network_evaluation():
     for net, example in ((VelocityMLP(VelocityMLPConfig(hidden=16, x_freqs=2)), torch.zeros(1, 2)),
                          (UNet(UNetConfig(channels=4, groups=4)), torch.zeros(1, 1, 28, 28))):
         one, _ = count_flops(lambda: net(example, torch.zeros(1)))
-        per_nfe = sampling_flops(net, example, (1, 2, 8))
-        assert one > 0 and per_nfe == {1: one, 2: 2 * one, 8: 8 * one}
+        per_nfe = sampling_flops(net, example, (2, 8))
+        assert one > 0 and per_nfe == {1: one, 2: 2 * one, 8: 8 * one}     # one evaluation always counted
 
 
 def test_mixture_ensemble_is_seed_local_and_sweeps_nfe():
@@ -65,8 +65,10 @@ def test_mixture_ensemble_is_seed_local_and_sweeps_nfe():
     assert (r.model, r.variant, r.samples.shape) == ("flow", FLOW_VARIANT, (50, 2))
     assert np.array_equal(r.samples, r.extras[nfe_array(4)]) and r.extras[nfe_array(1)].shape == (50, 2)
     assert r.extras[CHECKPOINT_SAMPLES].shape == (3, 30, 2) and r.config["checkpoint_steps"] == [20, 40, 60]
-    by_nfe = r.compute["flops_per_sample_by_nfe"]
-    assert by_nfe["4"] == 4 * by_nfe["1"] == 4 * r.compute["flops_forward_per_sample"] // 4
+    by_nfe, c = r.compute["flops_per_sample_by_nfe"], r.compute
+    # one network evaluation per sample, as for the one-pass generators; a scored sample costs NFE of them
+    assert by_nfe == {"1": c["flops_forward_per_sample"], "4": 4 * c["flops_forward_per_sample"]}
+    assert c["flops_per_sample_scored"] == by_nfe["4"] and c["flops_sampling"] == 50 * by_nfe["4"]
     assert r.compute["flops_total"] == 60 * r.compute["flops_per_step"] > 0
 
 
