@@ -72,32 +72,24 @@ def main() -> None:
 
     print("model  seed  steps  wall_s   FID    recall   FID(batch-stat sampling)")
     for seed, model in ((seed, model) for model in models for seed in args.seeds):
-        if model == "dcgan":
-            p = parse_set(args.set, cfg.dcgan)
+        if model in ("dcgan", "flow"):
+            train_fn, p0, note = ((train_dcgan, cfg.dcgan, "") if model == "dcgan" else
+                                  (train_flow_images, cfg.flow, f"   (NFE {cfg.flow.snapshot_nfe})"))
             steps = list(range(args.every, args.steps, args.every))
-            p = replace(p, epochs=10_000, max_steps=args.steps, snapshot_fractions=tuple(s / args.steps for s in steps))
-            t0 = time.perf_counter()
-            run = train_dcgan(p, train.images, seed, "cpu")
-            wall = time.perf_counter() - t0
-            per_step = run.compute["wall_s"] / args.steps
-            for s in steps:
-                fid, rec = score(run.extras[f"{SNAPSHOT_PREFIX}{s}"])
-                print(f"dcgan  {seed:4d}  {s:5d}  {per_step * s:6.0f}  {fid:6.1f}  {rec:6.3f}")
-            fid, rec = score(run.samples)
-            fid_b, _ = score(run.extras[BATCH_STATS_SAMPLES])
-            print(f"dcgan  {seed:4d}  {args.steps:5d}  {wall:6.0f}  {fid:6.1f}  {rec:6.3f}   {fid_b:6.1f}")
-        elif model == "flow":
-            steps = list(range(args.every, args.steps, args.every))
-            p = replace(parse_set(args.set, cfg.flow), epochs=10_000, max_steps=args.steps,
+            p = replace(parse_set(args.set, p0), epochs=10_000, max_steps=args.steps,
                         snapshot_fractions=tuple(s / args.steps for s in steps))
             t0 = time.perf_counter()
-            run = train_flow_images(p, train.images, seed, "cpu")
+            run = train_fn(p, train.images, seed, "cpu")
             wall = time.perf_counter() - t0
             per_step = run.compute["wall_s"] / args.steps
             for s in steps:
                 fid, rec = score(run.extras[f"{SNAPSHOT_PREFIX}{s}"])
-                print(f"flow   {seed:4d}  {s:5d}  {per_step * s:6.0f}  {fid:6.1f}  {rec:6.3f}   (NFE {p.snapshot_nfe})")
-            for nfe in p.nfe:
+                print(f"{model:6s} {seed:4d}  {s:5d}  {per_step * s:6.0f}  {fid:6.1f}  {rec:6.3f}{note}")
+            if model == "dcgan":
+                fid, rec = score(run.samples)
+                fid_b, _ = score(run.extras[BATCH_STATS_SAMPLES])
+                print(f"dcgan  {seed:4d}  {args.steps:5d}  {wall:6.0f}  {fid:6.1f}  {rec:6.3f}   {fid_b:6.1f}")
+            for nfe in (p.nfe if model == "flow" else ()):
                 fid, rec = score(run.extras[nfe_array(nfe)])
                 print(f"flow   {seed:4d}  {args.steps:5d}  {wall:6.0f}  {fid:6.1f}  {rec:6.3f}   (NFE {nfe})")
         else:

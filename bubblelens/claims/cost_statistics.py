@@ -203,7 +203,8 @@ def _compute_to_target_alternatives(ev: Evidence, p: Mapping[str, Any]) -> Alter
     design = {}
     datasets = [ds for ds in p["datasets"] if det["per_dataset"].get(ds, {}).get("pairs")]   # those in this build
     for ds in datasets:
-        ss = sorted(set(seeds(ev, arm_model(p, arms[0]), ds, arms[0])) & set(seeds(ev, arm_model(p, arms[1]), ds, arms[1])))
+        ss = sorted(set(seeds(ev, arm_model(p, arms[0]), ds, arms[0]))
+                    & set(seeds(ev, arm_model(p, arms[1]), ds, arms[1])))
         for arm in arms:
             fps = design_values(ev, KEY_FLOPS_PER_STEP, arm_model(p, arm), ds, arm)
             every = design_values(ev, KEY_CHECKPOINT_EVERY, arm_model(p, arm), ds, arm)

@@ -75,7 +75,8 @@ def share_difference(ev: "Evidence", p: Mapping[str, Any]) -> Outcome:
         raise Insufficient("the two families share no dataset with runs in this build")
     counts = {arm: _arm_counts(ev, p[arm], datasets, p["min_high_quality"]) for arm in ARMS}
     (kb, nb, ob, rb), (kt, nt, ot, rt) = counts["baseline"], counts["treatment"]
-    details: dict[str, Any] = {"datasets": datasets, "baseline": {"k": kb, "n": nb, "not_converged": ob, "per_check": rb},
+    details: dict[str, Any] = {"datasets": datasets,
+                               "baseline": {"k": kb, "n": nb, "not_converged": ob, "per_check": rb},
                                "treatment": {"k": kt, "n": nt, "not_converged": ot, "per_check": rt}}
     if min(nb, nt) < p["min_n"]:
         raise Insufficient(f"too few counted runs (baseline {nb}, treatment {nt}; at least {p['min_n']} each)", details)
@@ -151,8 +152,8 @@ def _share_difference_alternatives(ev: Evidence, p: Mapping[str, Any]) -> Altern
             return verdict_of(share_difference, b.evidence(), p)
         return sample
 
-    text = lambda d: (f"baseline runs fail with probability {shares(d)[0]:.2f} ({nb} counted), treatment runs "   # noqa: E731
-                      f"with {shares(d)[1]:.2f} ({nt} counted): a difference of {d:+.2f}")
+    text = lambda d: (f"baseline runs fail with probability {shares(d)[0]:.2f} ({nb} counted), "   # noqa: E731
+                      f"treatment runs with {shares(d)[1]:.2f} ({nt} counted): a difference of {d:+.2f}")
     return Alternatives(measured_and_mirrored(estimate, mirror, text, sampler),
                         f"two independent binomial arms (n = {nb} and {nt})")
 

@@ -22,8 +22,8 @@ from bubblelens.evaluation.names import KEY_MIN_CLASS_SHARE_LABELS, KEY_MIN_CLAS
 from bubblelens.pipeline.cache import fingerprint
 from bubblelens.pipeline.context import BuildContext, CachedUnit, StageCode, UnitResult
 from bubblelens.pipeline.state import (EnsembleChunk, EnsembleMember, Evaluated, FeatureExtractor, Features, Images,
-                                       NfeRow, RealReference, ReferenceRun, RunEvaluation, RunRecord, SweepPoint, SweepRow,
-                                       TrainedRun, run_id)
+                                       NfeRow, RealReference, ReferenceRun, RunEvaluation, RunRecord, SweepPoint,
+                                       SweepRow, TrainedRun, run_id)
 from bubblelens.training import units as train_units
 from bubblelens.training.loop import RunResult
 from bubblelens.training.names import CHECKPOINT_SAMPLES, FLOW_VARIANT, SAMPLES

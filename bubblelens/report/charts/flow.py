@@ -17,10 +17,17 @@ FAMILY_LABELS = {"dcgan": "DCGAN", "vae": "VAE", "flow": "flow matching", "mlp_g
 FAMILY_COLOURS = {"dcgan": "C0", "vae": "C1", "flow": "C2", "mlp_gan vanilla": "C3", "mlp_gan pacgan": "C4"}
 
 
-def _log_x(a) -> None:
-    """Log x axis with labels at the decades only (minor labels overlap on short ranges)."""
+def _finish(a, xlabel: str, mixtures: bool) -> None:
+    """A panel's axes: log x labelled at the decades only (minor labels overlap on short ranges), and on a
+    mixture panel the high-quality share's range and title."""
+    if mixtures:
+        a.set_ylim(0, 1)
+        a.set_ylabel("high-quality share")
+        a.set_title("2-D mixtures", fontsize=9)
     a.set_xscale("log")
     a.xaxis.set_minor_formatter(NullFormatter())
+    a.set_xlabel(xlabel)
+    a.legend(fontsize=6)
 
 
 def nfe_frame(ev) -> pd.DataFrame:
@@ -54,10 +61,11 @@ def nfe_quality(ev, env: ChartEnv) -> ChartSpec | None:
                       ref_mix.assign(metric=KEY_HIGH_QUALITY, kind="one pass")], ignore_index=True)
     spec = ChartSpec("fig-nfe-quality", "Quality against sampling compute",
                      "Flow matching sampled with 1, 2, 4, … Euler steps (one network evaluation each): FLOPs per "
-                     "sample counted with torch.utils.flop_counter at each number of steps; thin lines are seeds, thick "
-                     "lines their mean. Crosses: the one-pass generators (DCGAN, VAE, MLP GAN) at their counted "
-                     "forward FLOPs per sample (the VAE's count includes its encoder, which sampling does not run). Left: FID in the domain features (lower is better); right: share of "
-                     "samples within 3 standard deviations of a mode.", "FID / high-quality share against FLOP per "
+                     "sample counted with torch.utils.flop_counter at each number of steps; thin lines are seeds, "
+                     "thick lines their mean. Crosses: the one-pass generators (DCGAN, VAE, MLP GAN) at their counted "
+                     "forward FLOPs per sample (the VAE's count includes its encoder, which sampling does not run). "
+                     "Left: FID in the domain features (lower is better); right: share of samples within 3 standard "
+                     "deviations of a mode.", "FID / high-quality share against FLOP per "
                      "sample (log scale)", data, [], env.measured_by)
 
     def draw(fig, ax):
@@ -71,7 +79,8 @@ def nfe_quality(ev, env: ChartEnv) -> ChartSpec | None:
                 mean = img.groupby("flops_per_sample")["value"].mean()
                 a.plot(mean.index, mean.values, lw=2, c="C2", marker="o", ms=3, label="flow matching")
                 for m, g in ref_img.groupby("model"):
-                    a.scatter(g.flops_per_sample, g.value, marker="x", c=FAMILY_COLOURS[m], label=FAMILY_LABELS.get(m, m))
+                    a.scatter(g.flops_per_sample, g.value, marker="x", c=FAMILY_COLOURS[m],
+                              label=FAMILY_LABELS.get(m, m))
                 a.set_ylabel("FID (domain features)")
                 a.set_title("Fashion-MNIST", fontsize=9)
             else:
@@ -84,12 +93,7 @@ def nfe_quality(ev, env: ChartEnv) -> ChartSpec | None:
                 for j, (key, g) in enumerate(ref_mix.groupby(["dataset", "variant"]) if not ref_mix.empty else []):
                     a.scatter(g.flops_per_sample, g.value, marker="x", c=f"C{j + 5}",
                               label=f"GAN {key[1]}, {MIXTURE_TITLES.get(key[0], key[0])}")
-                a.set_ylim(0, 1)
-                a.set_ylabel("high-quality share")
-                a.set_title("2-D mixtures", fontsize=9)
-            _log_x(a)
-            a.set_xlabel("FLOP per sample")
-            a.legend(fontsize=6)
+            _finish(a, "FLOP per sample", mixtures=panel == "mix")
 
     return draw_chart(spec, draw, env.out_dir, meta=env.meta)
 
@@ -107,7 +111,8 @@ def training_compute_quality(ev, env: ChartEnv) -> ChartSpec | None:
                  r.compute.get(KEY_FLOPS_TOTAL), r.metrics.get(KEY_HIGH_QUALITY), r.dataset)
                 for r in _runs(ev) if r.dataset != "fashion_mnist"]
     mix = pd.DataFrame([x for x in mix_rows if x[3] and x[4] is not None],
-                       columns=["kind", "model", "seed", KEY_FLOPS_TOTAL, "value", "dataset"]).assign(metric=KEY_HIGH_QUALITY)
+                       columns=["kind", "model", "seed", KEY_FLOPS_TOTAL, "value", "dataset"]
+                       ).assign(metric=KEY_HIGH_QUALITY)
     if img.empty and mix.empty:
         return None
     data = pd.concat([img, mix], ignore_index=True)
@@ -137,14 +142,9 @@ def training_compute_quality(ev, env: ChartEnv) -> ChartSpec | None:
                 markers = {ds: mk for ds, mk in zip(sorted(set(mix.dataset)), "os^")}
                 for m, g in mix.groupby("model"):
                     for ds, s in g.groupby("dataset"):
-                        a.scatter(s[KEY_FLOPS_TOTAL], s.value, c=FAMILY_COLOURS.get(m, "C7"), marker=markers[ds], s=10, alpha=0.7,
-                                  label=f"{m}, {MIXTURE_TITLES.get(ds, ds)}")
-                a.set_ylim(0, 1)
-                a.set_ylabel("high-quality share")
-                a.set_title("2-D mixtures", fontsize=9)
-            _log_x(a)
-            a.set_xlabel("training FLOP")
-            a.legend(fontsize=6)
+                        a.scatter(s[KEY_FLOPS_TOTAL], s.value, c=FAMILY_COLOURS.get(m, "C7"), marker=markers[ds],
+                                  s=10, alpha=0.7, label=f"{m}, {MIXTURE_TITLES.get(ds, ds)}")
+            _finish(a, "training FLOP", mixtures=panel == "mix")
 
     return draw_chart(spec, draw, env.out_dir, meta=env.meta)
 
