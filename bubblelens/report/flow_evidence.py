@@ -111,9 +111,9 @@ def flow_section(ev, charts: Mapping, cfg: BuildConfig) -> Section | None:
     sweep = nfe_frame(ev)
     if sweep.empty:
         return None
-    table = nfe_table(sweep)
+    table, match = nfe_table(sweep), _match_text(ev)
     blocks = [Paragraph(INTRO), Paragraph(_config_text(cfg)) if ev.origin.get("kind") != "bundle" else None,
-              table, Paragraph(_match_text(ev)) if _match_text(ev) else None,
+              table, Paragraph(match) if match else None,
               *figure_if_drawn(charts, "fig-nfe-quality"), *figure_if_drawn(charts, "fig-training-compute-quality"),
               Paragraph(SCALE_QUOTE)]
     return Section("flow-matching", "The modern family: flow matching", [b for b in blocks if b is not None])

@@ -104,8 +104,9 @@ def mixture_table(summary: pd.DataFrame, published: pd.DataFrame, pack: int, con
                      _ci_text({k: 100 * hq[k] for k in ("mean", "lo", "hi")}) if hq is not None else "–",
                      pub])
     return Table("2-D mixtures: convergence, modes captured and high-quality samples of the GANs and of flow matching "
-                 "(at its largest NFE), this build beside PacGAN's Table 1", ["Dataset", "Variant", "Seeds", f"Converged (HQ ≥ {100 * convergence_floor:.0f} %)",
-                             "Modes captured", "High quality (%)", "PacGAN Table 1 (modes / HQ %)"],
+                 "(at its largest NFE), this build beside PacGAN's Table 1",
+                 ["Dataset", "Variant", "Seeds", f"Converged (HQ ≥ {100 * convergence_floor:.0f} %)", "Modes captured",
+                  "High quality (%)", "PacGAN Table 1 (modes / HQ %)"],
                  rows, table_id="tab-mixtures",
                  note="Mean [95 % t interval] across seeds, the interval clipped to the quantity's range (at most "
                       "all modes, at most 100 %). "

@@ -18,6 +18,7 @@ from bubblelens.evaluation.names import KEY_PRECISION, KEY_RECALL, KEY_WALL_S
 from bubblelens.report.inputs import RunFacts
 from bubblelens.report.model import ChartSpec, Source
 from bubblelens.report.tables import published_row
+from bubblelens.training.names import FLOW_VARIANT
 
 PACGAN_SOURCE = Source(
     "lin2018_pacgan", "PacGAN: The power of two samples in generative adversarial networks (Table 1)",
@@ -117,7 +118,7 @@ def training_losses(ev, env: ChartEnv) -> ChartSpec | None:
 
 
 MIXTURE_PANELS = (("mlp_gan", "vanilla", "GAN (vanilla)"), ("mlp_gan", "pacgan", "PacGAN"),
-                  ("flow", "rectified", "flow matching"))
+                  ("flow", FLOW_VARIANT, "flow matching"))
 
 
 def mixture_samples(ev, env: ChartEnv, dataset: str) -> ChartSpec | None:
