@@ -13,7 +13,7 @@ import shlex
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -23,9 +23,9 @@ from rich.text import Text
 from bubblelens.cli.data_import import app as import_app
 from bubblelens.core.errors import EXIT_INVALID_DATA, EXIT_STAGE_FAILED, EXIT_USAGE, BubblelensError, DataError
 from bubblelens.core.resources import CURATED, DATA_DIR, copy_curated, is_installed_copy
-from bubblelens.external.load import ExternalDataError, validate_external
-from bubblelens.market.load import MarketDataError, add_row, describe, load_market, validate
-from bubblelens.market.schema import Issue
+
+if TYPE_CHECKING:
+    from bubblelens.market.schema import Issue
 
 app = typer.Typer(help="Check, list and add curated market data (data/market); copy it out to edit.",
                   no_args_is_help=True)
@@ -46,6 +46,10 @@ def _today(text: str | None) -> date | None:
         raise typer.BadParameter(f"{text!r} is not an ISO date (YYYY-MM-DD)", param_hint="--today") from None
 
 
+# The loaders (pandas, pydantic) are imported inside the commands that use them: `bubblelens build` imports
+# this module too, and an unchanged rebuild must not pay for them (issue 25).
+
+
 def _print_issues(issues: list[Issue]) -> None:
     """Errors in red as `file:line: column 'c': message`, warnings in yellow with a `warning:` prefix."""
     err = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -57,6 +61,9 @@ def _print_issues(issues: list[Issue]) -> None:
 
 
 def _fail(exc: DataError) -> typer.Exit:
+    from bubblelens.external.load import ExternalDataError
+    from bubblelens.market.load import MarketDataError
+
     if isinstance(exc, (MarketDataError, ExternalDataError)):
         _print_issues(exc.issues)
     else:
@@ -77,6 +84,9 @@ def _stdout() -> Console:
 @app.command("check")
 def check(data: DataOpt = DATA_DIR, today: TodayOpt = None) -> None:
     """Validate the series, sources table and metadata, and the external data sets; exit 3 on any error."""
+    from bubblelens.external.load import validate_external
+    from bubblelens.market.load import validate
+
     day = _today(today)
     issues = validate(data, today=day) + validate_external(data, today=day)
     _print_issues(issues)
@@ -94,6 +104,8 @@ def list_series(data: DataOpt = DATA_DIR, as_json: Annotated[bool, typer.Option(
         "--json", help="Print the rows as JSON instead of a table.")] = False,
         today: TodayOpt = None) -> None:
     """Table of the series: id, category, rows, date range, sources, reliability."""
+    from bubblelens.market.load import describe, load_market
+
     try:
         market = load_market(data, today=_today(today))
     except DataError as exc:
@@ -128,6 +140,8 @@ def add(series: Annotated[str, typer.Argument(help="Series id (the CSV file's st
                                                     "series.toml.")] = None,
         data: DataOpt = DATA_DIR, today: TodayOpt = None) -> None:
     """Append one row, only if the whole dataset still validates (atomic; the file is untouched on failure)."""
+    from bubblelens.market.load import add_row
+
     if is_installed_copy(data):
         # The default --data of an installed bubblelens is the package's own copy: an upgrade would
         # silently drop the row, and site-packages may not be writable anyway.

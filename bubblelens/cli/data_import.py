@@ -11,13 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from bubblelens.core.errors import DataError
 from bubblelens.core.resources import DATA_DIR, is_installed_copy
-from bubblelens.external.imports import Plan, execute, report_lines
+
+if TYPE_CHECKING:   # the importers (pandas, openpyxl) load when an import runs, not with every command
+    from bubblelens.external.imports import Plan
 
 app = typer.Typer(help="Import a publisher's file into the curated data: validate it, write the series and "
                        "their provenance atomically, print and record the data diff.", no_args_is_help=True)
@@ -64,6 +66,8 @@ def _run(data: Path, dry_run: bool, today: date, make_plan: Callable[[], Plan]) 
         # As `data add`: an upgrade would silently drop the import, and site-packages may not be writable.
         raise DataError(f"{data} is the installed package's own copy of the shipped data and is never edited; "
                         "run `bubblelens data init DIR` and pass `--data DIR` to `data import` and `build`.")
+    from bubblelens.external.imports import execute, report_lines
+
     plan = make_plan()
     record = execute(plan, data, dry_run=dry_run, today=today)
     for line in report_lines(plan, record):

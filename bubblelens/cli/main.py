@@ -83,17 +83,30 @@ def build(
                                                    "(`ray start --head` prints it); none starts a local Ray runtime."),
 ) -> None:
     """Train, measure, test the claims and render the PDF and HTML report."""
+    import time
+
     from bubblelens.core.config import load_config
-    from bubblelens.pipeline.build import run_build
     from bubblelens.pipeline.context import BuildOptions
     from bubblelens.pipeline.progress import setup_logging
+    from bubblelens.pipeline.unchanged import build_key, unchanged_summary
 
+    t0 = time.perf_counter()
     setup_logging(quiet, _state["debug"])
     opts = BuildOptions(config=load_config(profile.value, config), out_dir=out, data_dir=data, images_dir=images,
                         results_bundle=results, config_file=config, only=only, force=force, frozen=frozen,
                         device=device.value, quiet=quiet, executor=executor.value, jobs=jobs,
                         ray_address=ray_address)
-    summary = run_build(opts)
+    key = build_key(opts)
+    summary = unchanged_summary(opts, key)
+    if summary is None:
+        from bubblelens.pipeline.build import run_build   # torch, the stages and their libraries load here
+
+        summary = run_build(opts, key)
+    else:
+        summary["seconds"] = round(time.perf_counter() - t0, 2)
+        if not quiet:
+            typer.echo(f"unchanged: nothing this build reads has changed since the build that wrote {out}, "
+                       "and its outputs are intact; nothing to do (--force rebuilds)", err=True)
     typer.echo(json.dumps(summary, indent=2, sort_keys=True))
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from bubblelens import __version__
 from bubblelens.core.devices import resolve_device
 from bubblelens.core.errors import UsageError
-from bubblelens.pipeline import model_stages
+from bubblelens.pipeline import model_stages, unchanged
 from bubblelens.pipeline.cache import Cache
 from bubblelens.pipeline.executor import make_executor
 from bubblelens.pipeline.context import MODEL_STAGES, BuildContext, BuildOptions, needed_stages
@@ -73,11 +73,13 @@ def _run_report_stages(ctx: BuildContext, wanted: list[str], state: BuildState, 
         changes.write_market_rows(opts.out_dir, state.market.market)
 
 
-def run_build(opts: BuildOptions) -> dict:
+def run_build(opts: BuildOptions, key: str | None = None) -> dict:
     """Run the stages `--only` asks for (all by default); returns a summary for the CLI to print.
 
     Outputs in --out (results/, charts/, the report, manifest.json) are only replaced once the whole
     build has succeeded, each file atomically, so a failed build leaves the previous outputs intact.
+    `key` (unchanged.py: the build key of the inputs, taken before the build read them) goes into the
+    manifest with the digest of the outputs, so that the same build next time can stop at once.
     """
     wanted = needed_stages(opts.only)
     reporter = Reporter(quiet=opts.quiet)
@@ -88,12 +90,12 @@ def run_build(opts: BuildOptions) -> dict:
     ctx = BuildContext(opts, Cache(), reporter, device, hardware=hardware_description(device),
                        executor=executor, threads=opts.config.threads)
     try:
-        return _build(ctx, wanted)
+        return _build(ctx, wanted, key)
     finally:
         executor.close()
 
 
-def _build(ctx: BuildContext, wanted: list[str]) -> dict:
+def _build(ctx: BuildContext, wanted: list[str], key: str | None) -> dict:
     opts, reporter = ctx.opts, ctx.reporter
     t0 = time.perf_counter()
     state = BuildState()
@@ -114,9 +116,14 @@ def _build(ctx: BuildContext, wanted: list[str]) -> dict:
         verdicts = state.verdicts
         write_results(opts.out_dir, state.evaluated, verdicts.claims if verdicts else None,
                       verdicts.answers if verdicts else None)
-    if state.evaluated is not None or "render" in wanted:
-        write_manifest(ctx, manifest_extra | {"build_seconds": round(time.perf_counter() - t0, 2)})
-    summary["seconds"] = round(time.perf_counter() - t0, 2)
     summary["computed"] = sum(r.status == "computed" for r in ctx.records)
     summary["cached"] = sum(r.status == "cached" for r in ctx.records)
+    if state.evaluated is not None or "render" in wanted:
+        extra = manifest_extra | {"build_seconds": round(time.perf_counter() - t0, 2)}
+        if key is not None:
+            # Last, once every other output is in place: the digest covers exactly what this build left.
+            extra |= {unchanged.KEY_FIELD: key, unchanged.OUTPUTS_FIELD: unchanged.outputs_digest(opts.out_dir),
+                      unchanged.SUMMARY_FIELD: summary}
+        write_manifest(ctx, extra)
+    summary["seconds"] = round(time.perf_counter() - t0, 2)
     return summary

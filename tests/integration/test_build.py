@@ -81,13 +81,27 @@ def test_manifest(smoke):
     assert {s["stage"] for s in m["stages"]} >= {"features", "train", "evaluate", "render"}
 
 
+def test_an_unchanged_rebuild_does_nothing_and_touches_nothing(smoke):
+    before = {p: p.read_bytes() for p in smoke["out"].rglob("*") if p.is_file()}
+    proc = run_cli("build", "--profile", "smoke", "--out", str(smoke["out"]), "--device", "cpu",
+                   env=smoke["env"], check=True)
+    summary = json.loads(proc.stdout)
+    assert summary["unchanged"] is True and summary["computed"] == 0 and summary["stages"] == []
+    assert summary["pages"] == smoke["summary"]["pages"]
+    assert "unchanged" in proc.stderr
+    assert {p: p.read_bytes() for p in smoke["out"].rglob("*") if p.is_file()} == before   # manifest included
+
+
 def test_rebuild_is_cached_and_byte_identical(smoke):
+    """With an output gone the shortcut does not answer: every stage is looked up, nothing computed, and
+    what the cache gives back is byte for byte what the fresh build wrote."""
     names = ("bubblelens-report.pdf", "results/metrics.csv", "results/claims.json")
     before = {name: (smoke["out"] / name).read_bytes() for name in names}
+    (smoke["out"] / "results" / "metrics.csv").unlink()
     proc = run_cli("build", "--profile", "smoke", "--out", str(smoke["out"]), "--device", "cpu", "--quiet",
                    env=smoke["env"], check=True)
     summary = json.loads(proc.stdout)
-    assert summary["computed"] == 0 and summary["cached"] > 5
+    assert "unchanged" not in summary and summary["computed"] == 0 and summary["cached"] > 5
     for name in names:          # results read back from the cache give the same bytes as fresh ones
         assert (smoke["out"] / name).read_bytes() == before[name], name
 
