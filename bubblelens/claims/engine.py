@@ -156,6 +156,13 @@ def evaluate_and_check(spec: ClaimSpec, evidence: Evidence) -> ClaimResult:
     return r
 
 
+def claim_unit(spec: ClaimSpec, evidence: Evidence) -> tuple[dict, dict]:
+    """`evaluate_and_check` as a pipeline unit (a top-level function a worker process can run): the result
+    in its cache form, no arrays. The build runs the market claims this way beside training
+    (pipeline/report_stages.market_claim_units)."""
+    return evaluate_and_check(spec, evidence).to_json(), {}
+
+
 # A memo: (spec, evidence, compute) -> ClaimResult. The pipeline passes one that looks each claim up in
 # the stage cache by its rule, its evidence (evidence_digest) and the claims code, so a bootstrap test on
 # an unchanged series is not run again on every build. A memo stores only what `compute` returns: a claim

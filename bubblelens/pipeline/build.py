@@ -31,14 +31,30 @@ REPORT_SIDE = ("market", "claims", "charts", "render")
 
 
 def _run_model_stages(ctx: BuildContext, wanted: list[str], state: BuildState) -> None:
+    alongside = []
+    if "claims" in wanted and "train" in wanted:
+        # The market data first (a second), so that the claims on it run beside training, not after it.
+        from bubblelens.pipeline import report_stages
+
+        _load_market(ctx, state)
+        alongside = report_stages.market_claim_units(ctx, state.market)
     if "data" in wanted:
         state.images = model_stages.load_images(ctx)
         ctx.input_hashes["images"] = state.images.digest
     if "features" in wanted or "train" in wanted:
         state.features, state.runs = model_stages.train_models(ctx, state.images, features="features" in wanted,
-                                                               train="train" in wanted)
+                                                               train="train" in wanted, alongside=alongside)
     if "evaluate" in wanted:
         state.evaluated = model_stages.evaluate_all(ctx, state.images, state.features, state.runs)
+
+
+def _load_market(ctx: BuildContext, state: BuildState) -> None:
+    from bubblelens.pipeline import report_stages
+
+    state.market = md = report_stages.load_market_stage(ctx)
+    ctx.input_hashes["market"] = md.fingerprint
+    if md.external is not None:
+        ctx.input_hashes["external"] = md.external
 
 
 def _run_report_stages(ctx: BuildContext, wanted: list[str], state: BuildState, manifest_extra: dict,
@@ -47,11 +63,8 @@ def _run_report_stages(ctx: BuildContext, wanted: list[str], state: BuildState, 
     from bubblelens.report import changes
 
     opts = ctx.opts
-    if "market" in wanted:
-        state.market = md = report_stages.load_market_stage(ctx)
-        ctx.input_hashes["market"] = md.fingerprint
-        if md.external is not None:
-            ctx.input_hashes["external"] = md.external
+    if "market" in wanted and state.market is None:
+        _load_market(ctx, state)
     if "claims" in wanted:
         state.verdicts = report_stages.claims_stage(ctx, state.evaluated, state.market)
         ctx.input_hashes["claims"] = state.verdicts.registry

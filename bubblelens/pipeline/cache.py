@@ -79,6 +79,10 @@ class Cache:
     def _dir(self, stage: str, fp: str) -> Path:
         return self.root / stage.replace("/", "_") / fp
 
+    def has(self, stage: str, fp: str) -> bool:
+        """Whether a complete entry exists (without reading it; `lookup` may still find it damaged)."""
+        return (self._dir(stage, fp) / _ENTRY_FILE).is_file()
+
     def lookup(self, stage: str, fp: str) -> Entry | None:
         """The entry if complete; a directory without its entry file is ignored (and never trusted)."""
         d = self._dir(stage, fp)

@@ -140,6 +140,10 @@ class BuildContext:
         inputs = {**u.inputs, "threads": str(self.threads)}
         return fingerprint(f"{u.stage}:{u.key}", canonical(u.params), inputs, u.code.version())
 
+    def all_cached(self, units: list[CachedUnit]) -> bool:
+        """Whether every unit has a cache entry (checked by name, nothing read)."""
+        return all(self.cache.has(u.stage, self.unit_fingerprint(u)) for u in units)
+
     def run_units(self, units: list[CachedUnit], executor: Any = None) -> list[tuple[CachedUnit, UnitResult]]:
         """Look every unit up; compute the missing ones on the executor (in parallel where it allows) and
         store each as it finishes. Returns each unit with its result, in the order given, so a caller reads
@@ -159,8 +163,13 @@ class BuildContext:
         computed = self._compute(todo, executor or self.executor) if todo else {}
         found |= {fp: res for fp, (res, _, _) in computed.items()}
         # One record per unit, appended in unit order once all are done, so the manifest, the build id and
-        # the render fingerprint never depend on which worker finished first or on what was cached.
+        # the render fingerprint never depend on which worker finished first or on what was cached. A unit
+        # an earlier batch of this build already ran (a market claim beside training) keeps that record:
+        # the build id is then the same whether the claims ran beside training or in their own stage.
+        earlier = {(r.stage, r.key, r.fingerprint) for r in self.records}
         for u, fp in zip(units, fps):
+            if (u.stage, u.key, fp) in earlier:
+                continue
             _, seconds, node = computed.get(fp, (None, 0.0, ""))
             self.records.append(StageRecord(u.stage, u.key, fp, "computed" if fp in computed else "cached",
                                             seconds, node))

@@ -104,11 +104,13 @@ def _flow_mixture_units(ctx: BuildContext, dataset: str) -> list[CachedUnit]:
             for c in chunks]
 
 
-def train_models(ctx: BuildContext, images: Images, features: bool = True,
-                 train: bool = True) -> tuple[Features | None, list[TrainedRun] | None]:
+def train_models(ctx: BuildContext, images: Images, features: bool = True, train: bool = True,
+                 alongside: list[CachedUnit] | tuple = ()) -> tuple[Features | None, list[TrainedRun] | None]:
     """The domain classifier and every training run of the profile, as one batch of independent units
     (the executor runs them in parallel where it can). Each unit carries its role; the runs come back in
-    unit order, an ensemble chunk's seeds in its own order."""
+    unit order, an ensemble chunk's seeds in its own order. `alongside`: other stages' units that need
+    no model (the market claims) and run in the same batch, first, so that no worker idles while they run
+    alone later; they are only cached here, for their own stage to look up."""
     cfg = ctx.cfg
     units = [_features_unit(ctx, images)] if features else []
     if train:
@@ -125,7 +127,9 @@ def train_models(ctx: BuildContext, images: Images, features: bool = True,
                 # A sweep point equal to the reference configuration is the seed-0 reference run (same fingerprint).
                 units.append(_image_unit(ctx, "dcgan", replace(cfg.dcgan, width=width, epochs=epochs), images, 0,
                                          SweepPoint("dcgan", width, epochs)))
-    done = ctx.run_units(units)
+    if alongside and ctx.all_cached(units):
+        alongside = ()       # nothing to train: the claims stage computes what is missing in this process
+    done = ctx.run_units([*alongside, *units])[len(alongside):]
     feats = next((Features(res.arrays, res.result, res.fingerprint) for u, res in done
                   if isinstance(u.role, FeatureExtractor)), None)
     if not train:

@@ -27,6 +27,7 @@ from bubblelens.analysis.bubbles import sp500_reference
 from bubblelens.analysis.critical_values import SHIPPED_DIR as CRITICAL_VALUE_TABLES
 from bubblelens.analysis.growth import growth_table, scale_sensitivity
 from bubblelens.claims import engine
+from bubblelens.claims import history
 from bubblelens.claims.history import rule_fingerprint
 from bubblelens.claims.kinds import Evidence
 from bubblelens.core.config import canonical
@@ -36,7 +37,7 @@ from bubblelens.core.resources import TEMPLATES_DIR, curated
 from bubblelens.external.views import load_evidence_market
 from bubblelens.market.reference import published_results
 from bubblelens.pipeline.cache import fingerprint
-from bubblelens.pipeline.context import BuildContext, StageCode
+from bubblelens.pipeline.context import BuildContext, CachedUnit, StageCode
 from bubblelens.pipeline.manifest import build_date, other_versions, stable_manifest
 from bubblelens.pipeline.state import Charts, Evaluated, MarketData, Verdicts
 from bubblelens.report.charts import flow as charts_flow
@@ -70,14 +71,43 @@ def load_market_stage(ctx: BuildContext) -> MarketData:
     return MarketData(m, date_text, m.fingerprint(), tree_digest(external) if external.is_dir() else None)
 
 
+def _evidence(ctx: BuildContext, ev: Evaluated | None, md: MarketData) -> Evidence:
+    """What the claims are tested on; without `ev` (before the models are evaluated) the market part only."""
+    return Evidence(runs=ev.runs_long() if ev else None, sweep=ev.sweep_frame() if ev else None, market=md.market,
+                    profile=(ev.origin.get("profile") if ev else None) or ctx.cfg.profile,
+                    published=published_results(ctx.opts.data_dir))
+
+
+def _claim_cache_unit(ctx: BuildContext, spec, evidence: Evidence) -> CachedUnit:
+    """One claim as a cache unit: keyed by its rule, its evidence (engine.evidence_digest) and the claims code."""
+    return CachedUnit("claims", spec.id, {"rule": rule_fingerprint(spec)}, engine.evidence_digest(spec, evidence),
+                      CLAIMS_CODE, engine.claim_unit, {"spec": spec, "evidence": evidence})
+
+
+def market_claim_units(ctx: BuildContext, md: MarketData) -> list[CachedUnit]:
+    """The claims on market data alone, as units the executor can run beside training (issue 25: the
+    bootstrap tests take most of a cold smoke build's claims stage and need no model). A claim's evidence
+    digest leaves the runs out exactly when it names no run metric, so these are the very cache entries the
+    claims stage looks up afterwards; it then finds them instead of computing them after training. Nothing
+    is prefetched from a registry or lock file the claims stage would reject."""
+    registry = curated(ctx.opts.data_dir, "claims.toml")
+    try:
+        specs = engine.load_registry(registry, engine.KINDS)
+        lock = curated(ctx.opts.data_dir, "claims.lock")
+        if history.lock_problems(specs, lock):
+            return []
+    except (OSError, DataError):
+        return []           # the claims stage reports it, after the models, as it always did
+    evidence = _evidence(ctx, None, md)
+    return [_claim_cache_unit(ctx, spec, evidence) for spec in specs if not spec.metrics]
+
+
 def claims_stage(ctx: BuildContext, ev: Evaluated, md: MarketData) -> Verdicts:
     """Every claim of the registry (each from the cache when its rule and evidence are unchanged), then the
     article's questions answered from the verdicts."""
     registry = curated(ctx.opts.data_dir, "claims.toml")
     registry_digest = hashlib.sha256(registry.read_bytes()).hexdigest()[:16] if registry.is_file() else ""
-    evidence = Evidence(runs=ev.runs_long(), sweep=ev.sweep_frame(), market=md.market,
-                        profile=ev.origin.get("profile") or ctx.cfg.profile,
-                        published=published_results(ctx.opts.data_dir))
+    evidence = _evidence(ctx, ev, md)
     claim_fps: dict[str, str] = {}
     results = engine.evaluate_claims(registry, evidence, lock=curated(ctx.opts.data_dir, "claims.lock"),
                                      memo=functools.partial(_cached_claim, ctx, fingerprints=claim_fps))
@@ -103,8 +133,8 @@ def _cached_claim(ctx: BuildContext, spec, evidence: Evidence, compute,
     A claim that fails (a ClaimError: its statistic, probe or simulation raised) raises out of `compute`
     inside `ctx.cached`, before the cache stores anything, so a failure is never cached: the build stops
     with the error, and the next build computes the claim again."""
-    res = ctx.cached("claims", spec.id, {"rule": rule_fingerprint(spec)}, engine.evidence_digest(spec, evidence),
-                     CLAIMS_CODE, lambda: (compute().to_json(), {}))
+    unit = _claim_cache_unit(ctx, spec, evidence)
+    res = ctx.cached(unit.stage, unit.key, unit.params, unit.inputs, unit.code, lambda: (compute().to_json(), {}))
     if fingerprints is not None:
         fingerprints[spec.id] = res.fingerprint
     return engine.result_from_json(res.result, spec, evidence.profile)

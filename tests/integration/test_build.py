@@ -39,7 +39,8 @@ def smoke(tmp_path_factory):
     env = {"BUBBLELENS_CACHE": str(root / "cache"), "SOURCE_DATE_EPOCH": "1796515200"}
     out = root / "out"
     proc = run_cli("build", "--profile", "smoke", "--out", str(out), "--device", "cpu", env=env, check=True)
-    return {"root": root, "env": env, "out": out, "summary": json.loads(proc.stdout)}
+    return {"root": root, "env": env, "out": out, "summary": json.loads(proc.stdout),
+            "manifest": json.loads((out / "manifest.json").read_text())}   # later tests rebuild into `out`
 
 
 def pdf_text(path: Path) -> str:
@@ -79,6 +80,18 @@ def test_manifest(smoke):
     assert m["hardware"]["device"] == "cpu"
     assert m["input_hashes"]["market"] and m["input_hashes"]["images"]
     assert {s["stage"] for s in m["stages"]} >= {"features", "train", "evaluate", "render"}
+
+
+def test_market_claims_ran_beside_training_and_each_unit_is_recorded_once(smoke):
+    stages = smoke["manifest"]["stages"]
+    keys = [(s["stage"], s["key"]) for s in stages]
+    assert len(keys) == len(set(keys))
+    first_training = keys.index(next(k for k in keys if k[0] == "train"))
+    for claim in ("hype-explosive", "nvidia-revenue-explosive"):       # market claims: in the training batch
+        record = stages[keys.index(("claims", claim))]
+        assert keys.index(("claims", claim)) < first_training and record["status"] == "computed"
+        assert record["ran_on"].startswith("worker")
+    assert keys.index(("claims", "gan-mode-dropping")) > first_training  # a model claim waits for the models
 
 
 def test_an_unchanged_rebuild_does_nothing_and_touches_nothing(smoke):

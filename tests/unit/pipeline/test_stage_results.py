@@ -54,6 +54,21 @@ def test_run_units_pairs_each_result_with_its_unit_and_computes_shared_work_once
     assert [res.fingerprint for _, res in again] == [res.fingerprint for _, res in done]
 
 
+def test_a_unit_run_in_an_earlier_batch_keeps_its_record_and_the_build_id_its_value(tmp_path):
+    """A market claim computed beside training is looked up again by the claims stage: one record (the
+    computed one), so the manifest and the build id are those of a build that computed it in its stage."""
+    from bubblelens.pipeline.manifest import build_id
+
+    early = _ctx(tmp_path / "early")
+    early.run_units([_unit("claim", 4, None), _unit("train", 5, None)])     # the claim beside training
+    early.run_units([_unit("claim", 4, None)])                               # the claims stage
+    assert [(r.key, r.status) for r in early.records] == [("claim", "computed"), ("train", "computed")]
+    late = _ctx(tmp_path / "late")
+    late.run_units([_unit("train", 5, None)])
+    late.run_units([_unit("claim", 4, None)])
+    assert build_id(early) == build_id(late)
+
+
 def test_the_role_is_not_part_of_the_cache_key(tmp_path):
     ctx = _ctx(tmp_path)
     assert ctx.unit_fingerprint(_unit("a", 2, ReferenceRun("dcgan", 0))) == \
