@@ -28,6 +28,10 @@ EXECUTORS = ("serial", "pool", "ray")
 # Decided by benchmarks/executors.py on the project's 2-core machines (see docs/architecture.md).
 DEFAULT_EXECUTOR = "pool"
 DEFAULT_JOBS = os.cpu_count() or 1
+# What the pool's units import, imported once by the forkserver: every fresh worker is forked with them
+# loaded instead of importing torch and the unit modules itself (about 2 s a unit on 2 cores; a smoke
+# build runs 18 units, issue 25). Importing torch starts no threads, so forking after it is safe.
+WORKER_PRELOAD = ("torch", "bubblelens.training.units", "bubblelens.evaluation.units", "bubblelens.claims.engine")
 
 
 class SerialExecutor:
@@ -96,7 +100,7 @@ class PoolExecutor:
         method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
         context = multiprocessing.get_context(method)
         if method == "forkserver":
-            start_forkserver(context)        # a forkserver that dies with this process (Linux)
+            start_forkserver(context, WORKER_PRELOAD)    # dies with this process (Linux); units preloaded
         events, lifeline = context.Queue(), Lifeline(context)
         return ProcessPoolExecutor(max_workers=self.jobs, mp_context=context, max_tasks_per_child=1,
                                    initializer=_pool_init, initargs=(events, lifeline.end)), events, lifeline

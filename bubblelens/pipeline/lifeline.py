@@ -63,15 +63,17 @@ def die_with_parent(expected_parent: int) -> bool:
     return True
 
 
-def start_forkserver(context) -> None:
+def start_forkserver(context, preload: tuple[str, ...] = ()) -> None:
     """Build side, before a forkserver pool: start multiprocessing's forkserver (if not running) so that it
     dies with this process. Only from the main thread (see the module docstring); a forkserver started any
-    other way, or already running, is left as it is and ends by its alive pipe once the workers have gone."""
+    other way, or already running, is left as it is and ends by its alive pipe once the workers have gone.
+    `preload`: modules the forkserver imports once, so that every worker forked from it starts with them."""
     if not sys.platform.startswith("linux") or threading.current_thread() is not threading.main_thread():
         return
     from multiprocessing import forkserver
 
-    context.set_forkserver_preload(["__main__", PRELOAD_MODULE])   # multiprocessing's default, plus ours
+    # multiprocessing's default, ours, then the caller's (a module that fails to import is skipped there)
+    context.set_forkserver_preload(["__main__", PRELOAD_MODULE, *preload])
     os.environ[PARENT_ENV] = str(os.getpid())                       # read (and removed) by the forkserver
     try:
         forkserver.ensure_running()
