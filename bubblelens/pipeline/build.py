@@ -32,8 +32,11 @@ REPORT_SIDE = ("market", "claims", "charts", "render")
 
 def _run_model_stages(ctx: BuildContext, wanted: list[str], state: BuildState) -> None:
     alongside = []
-    if "claims" in wanted and "train" in wanted:
-        # The market data first (a second), so that the claims on it run beside training, not after it.
+    if "claims" in wanted and "train" in wanted and getattr(ctx.executor, "name", "") == "pool" \
+            and not ctx.opts.force:
+        # The market data first (a second), so that the claims on it run beside training, not after it: on
+        # the local pool only (serial gains nothing; a Ray task would hold a GPU and skip the code check
+        # that a stage with data files cannot pass on a node), never under --force (it would run them twice).
         from bubblelens.pipeline import report_stages
 
         _load_market(ctx, state)
@@ -133,8 +136,9 @@ def _build(ctx: BuildContext, wanted: list[str], key: str | None) -> dict:
     summary["cached"] = sum(r.status == "cached" for r in ctx.records)
     if state.evaluated is not None or "render" in wanted:
         extra = manifest_extra | {"build_seconds": round(time.perf_counter() - t0, 2)}
-        if key is not None:
+        if key is not None and unchanged.build_key(opts) == key:
             # Last, once every other output is in place: the digest covers exactly what this build left.
+            # (With an input edited while the build ran, no key: the next build runs the pipeline.)
             extra |= {unchanged.KEY_FIELD: key, unchanged.OUTPUTS_FIELD: unchanged.outputs_digest(opts.out_dir),
                       unchanged.SUMMARY_FIELD: summary}
         write_manifest(ctx, extra)

@@ -164,11 +164,14 @@ class BuildContext:
         found |= {fp: res for fp, (res, _, _) in computed.items()}
         # One record per unit, appended in unit order once all are done, so the manifest, the build id and
         # the render fingerprint never depend on which worker finished first or on what was cached. A unit
-        # an earlier batch of this build already ran (a market claim beside training) keeps that record:
-        # the build id is then the same whether the claims ran beside training or in their own stage.
-        earlier = {(r.stage, r.key, r.fingerprint) for r in self.records}
+        # an earlier batch of this build already ran (a market claim beside training) keeps that record,
+        # moved here: the manifest (printed in the report) and the build id are then the same, in the same
+        # order, whether the claims ran beside training or in their own stage.
+        earlier = {(r.stage, r.key, r.fingerprint): r for r in self.records}
         for u, fp in zip(units, fps):
-            if (u.stage, u.key, fp) in earlier:
+            if (moved := earlier.pop((u.stage, u.key, fp), None)) is not None:
+                self.records.remove(moved)
+                self.records.append(moved)
                 continue
             _, seconds, node = computed.get(fp, (None, 0.0, ""))
             self.records.append(StageRecord(u.stage, u.key, fp, "computed" if fp in computed else "cached",

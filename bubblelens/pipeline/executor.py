@@ -30,7 +30,9 @@ DEFAULT_EXECUTOR = "pool"
 DEFAULT_JOBS = os.cpu_count() or 1
 # What the pool's units import, imported once by the forkserver: every fresh worker is forked with them
 # loaded instead of importing torch and the unit modules itself (about 2 s a unit on 2 cores; a smoke
-# build runs 18 units, issue 25). Importing torch starts no threads, so forking after it is safe.
+# build runs 18 units, issue 25). Importing them runs no torch or CUDA operation; the one thread they
+# start (scipy's OpenBLAS) is one OpenBLAS itself resets in a forked child. A module that fails to import
+# with ImportError is skipped by the forkserver, and the unit that needs it reports the error itself.
 WORKER_PRELOAD = ("torch", "bubblelens.training.units", "bubblelens.evaluation.units", "bubblelens.claims.engine")
 
 

@@ -6,9 +6,10 @@ computes nothing; but to find that out it imports torch, scipy, statsmodels and 
 import graph and loads every cached array (8–10 s on 2 cores, issue 25). This module answers the same
 question from the inputs alone, before any of that is imported:
 
-    build key = sha256(version, interpreter and machine, every installed distribution and its version,
-                       the package's own files, the templates and fonts, the curated data, the images,
-                       the results bundle, the resolved config, the options, the clock-dependent settings)
+    build key = sha256(version, interpreter, machine and CPU affinity, every installed distribution and
+                       its version, the package's own files, the templates and fonts, the shipped data
+                       (images, critical-value tables), the curated data, the images read, the results
+                       bundle, the resolved config, the options, the device, the environment, today)
 
 The key is a superset of what any stage fingerprint covers (all the package's code rather than one stage's
 import closure, all libraries rather than the numeric ones), so a change that would alter any stage also
@@ -16,7 +17,14 @@ alters the key; a change the stages would ignore (a comment in a module, a new l
 ordinary, cached rebuild. The build writes the key into manifest.json together with a digest of the
 outputs it wrote (`outputs_digest`); a later build with the same key and outputs that still hash the same
 returns the previous summary without importing the pipeline. `--force`, `--frozen` and `--only` always
-run the pipeline: they ask for work or checks this shortcut would skip.
+run the pipeline: they ask for work or checks this shortcut would skip. The build takes the key again
+once it has finished and stores it only if nothing changed meanwhile (an input edited and reverted during
+a 30-minute build must not let the next build keep outputs made from the edit).
+
+One input is deliberately left out: the previous outputs themselves, from which a build computes its
+"What changed since the previous build" section. An unchanged rebuild keeps the report as it is, section
+included: that report describes the build that wrote it, against the one before; re-rendering it against
+itself would only drop the section.
 """
 from __future__ import annotations
 
@@ -34,7 +42,7 @@ from bubblelens import __version__
 from bubblelens.core.config import canonical
 from bubblelens.core.dates import SOURCE_DATE_EPOCH
 from bubblelens.core.io import tree_digest
-from bubblelens.core.resources import PACKAGE_DIR, TEMPLATES_DIR
+from bubblelens.core.resources import DATA_DIR, PACKAGE_DIR, TEMPLATES_DIR
 
 if TYPE_CHECKING:
     from bubblelens.pipeline.context import BuildOptions
@@ -63,9 +71,10 @@ def _device(requested: str) -> str:
             return "cpu" if requested == "auto" else "cuda-unavailable"
     except PackageNotFoundError:
         return "no-torch"
-    from bubblelens.core.devices import resolve_device
+    from bubblelens.core.devices import device_name, resolve_device
 
-    return resolve_device(requested)
+    device = resolve_device(requested)
+    return f"{device}: {device_name(device)}"       # the report names the GPU
 
 
 def _images_digest(opts: "BuildOptions") -> str:
@@ -88,10 +97,13 @@ def build_key(opts: "BuildOptions") -> str | None:
     parts = {
         "bubblelens": __version__,
         "python": sys.version,
-        "machine": [platform.platform(), platform.processor(), platform.machine(), os.cpu_count()],
+        # torch's default thread count, which the manifest and the report state, follows the CPU affinity
+        "machine": [platform.platform(), platform.processor(), platform.machine(), os.cpu_count(),
+                    len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None],
         "installed": _installed(),
         "package": tree_digest(PACKAGE_DIR),
         "templates": tree_digest(TEMPLATES_DIR),
+        "shipped data": tree_digest(DATA_DIR),        # read whatever --data says: tables, images
         "data": tree_digest(opts.data_dir),
         "images": _images_digest(opts),
         "bundle": (hashlib.sha256(bundle.read_bytes()).hexdigest() if bundle is not None and bundle.is_file()
@@ -131,5 +143,8 @@ def unchanged_summary(opts: "BuildOptions", key: str | None) -> dict | None:
     previous = manifest.get(SUMMARY_FIELD)
     if not isinstance(previous, dict) or manifest.get(OUTPUTS_FIELD) != outputs_digest(opts.out_dir):
         return None
-    # Nothing ran and nothing was looked up: the report, charts and results are the previous build's.
-    return previous | {"unchanged": True, "stages": [], "computed": 0, "cached": 0}
+    # Nothing ran and nothing was looked up: the report, charts and results are the previous build's. The
+    # paths are this --out's (a copied output directory is unchanged too).
+    out = Path(opts.out_dir)
+    paths = {k: str(out / Path(previous[k]).name) for k in ("pdf", "html") if isinstance(previous.get(k), str)}
+    return previous | paths | {"out_dir": str(out), "unchanged": True, "stages": [], "computed": 0, "cached": 0}

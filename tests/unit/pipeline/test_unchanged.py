@@ -58,12 +58,14 @@ def test_the_key_moves_with_every_input(opts, tmp_path, monkeypatch):
         env.setenv("SOURCE_DATE_EPOCH", "1700000000")      # not the value the test session may have set
         assert unchanged.build_key(opts) != key, "the stated build date"
 
-    for name, source in (("PACKAGE_DIR", PACKAGE_DIR), ("TEMPLATES_DIR", TEMPLATES_DIR)):
+    # the code, the templates and fonts, and the shipped data (critical-value tables, images), which a
+    # build reads whatever --data says
+    for name, source in (("PACKAGE_DIR", PACKAGE_DIR), ("TEMPLATES_DIR", TEMPLATES_DIR), ("DATA_DIR", DATA_DIR)):
         copy = tmp_path / name
         shutil.copytree(source, copy, ignore=shutil.ignore_patterns("__pycache__", "_shipped"))
         monkeypatch.setattr(unchanged, name, copy)
         same = unchanged.build_key(opts)
-        victim = next(p for p in sorted(copy.rglob("*")) if p.is_file() and p.suffix in (".py", ".html", ".css"))
+        victim = next(p for p in sorted(copy.rglob("*")) if p.is_file() and not p.name.startswith("."))
         victim.write_bytes(victim.read_bytes() + b"\n")
         assert unchanged.build_key(opts) != same, f"a file under {name}"
         monkeypatch.setattr(unchanged, name, source)
@@ -75,9 +77,15 @@ def test_the_key_moves_with_every_input(opts, tmp_path, monkeypatch):
 def test_a_matching_build_returns_its_summary_and_anything_else_runs_the_pipeline(opts):
     key = unchanged.build_key(opts)
     assert unchanged.unchanged_summary(opts, key) is None          # no previous build
-    _write_build(opts, key, {"pages": 42, "computed": 3, "cached": 7, "stages": ["render"]})
+    pdf = str(Path(opts.out_dir) / "bubblelens-report.pdf")
+    _write_build(opts, key, {"pages": 42, "computed": 3, "cached": 7, "stages": ["render"], "pdf": pdf,
+                             "out_dir": str(opts.out_dir)})
     summary = unchanged.unchanged_summary(opts, key)
-    assert summary == {"pages": 42, "computed": 0, "cached": 0, "stages": [], "unchanged": True}
+    assert summary == {"pages": 42, "computed": 0, "cached": 0, "stages": [], "unchanged": True, "pdf": pdf,
+                       "out_dir": str(opts.out_dir)}
+    copy = replace(opts, out_dir=Path(opts.out_dir).parent / "copied")       # a copied output directory
+    shutil.copytree(opts.out_dir, copy.out_dir)
+    assert unchanged.unchanged_summary(copy, key)["pdf"] == str(Path(copy.out_dir) / "bubblelens-report.pdf")
     assert unchanged.unchanged_summary(opts, "another-key") is None
     assert unchanged.unchanged_summary(opts, None) is None
 
