@@ -8,6 +8,7 @@ libraries whose numerics it depends on and a global epoch (bump `CACHE_EPOCH` to
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -45,10 +46,12 @@ def library_versions() -> dict[str, str]:
     return {"torch": torch.__version__, "numpy": np.__version__, "pandas": pandas.__version__}
 
 
+@functools.lru_cache(maxsize=None)
 def code_version(entries: tuple[str, ...], extra: tuple[Path, ...] = ()) -> str:
     """The code version of a stage whose work starts in the modules `entries` ('bubblelens.training.units'):
     the hash of every module they import, transitively, read from the source (pipeline/code_graph.py),
-    plus the non-Python inputs `extra` it reads (templates, fonts, tables)."""
+    plus the non-Python inputs `extra` it reads (templates, fonts, tables). Read once per process, as the
+    import graph is: every unit of a build is fingerprinted (and looked up again) with the same version."""
     return package_graph().code_version(entries, extra)
 
 

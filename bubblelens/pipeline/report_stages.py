@@ -26,8 +26,7 @@ from bubblelens.analysis import long_series, spending
 from bubblelens.analysis.bubbles import sp500_reference
 from bubblelens.analysis.critical_values import SHIPPED_DIR as CRITICAL_VALUE_TABLES
 from bubblelens.analysis.growth import growth_table, scale_sensitivity
-from bubblelens.claims import engine
-from bubblelens.claims import history
+from bubblelens.claims import engine, history
 from bubblelens.claims.history import rule_fingerprint
 from bubblelens.claims.kinds import Evidence
 from bubblelens.core.config import canonical
