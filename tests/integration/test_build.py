@@ -1,19 +1,20 @@
-"""The smoke build end to end, through the CLI as a user runs it: files, PDF content, cache, exit codes."""
+"""The smoke build end to end, through the CLI as a user runs it: files, PDF content, cache, exit codes.
+The build itself is made once per session (smoke_build.py); the slowest rebuilds, on other backends and
+`claims check`, are in test_backends_and_claims_check.py so that the two test workers share them."""
 from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import re
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
 
 from bubblelens.core.resources import DATA_DIR
+from smoke_build import pdf_text, run_cli
 
 # Section titles the report must have (update here when the report is restructured).
 SECTIONS = ["Executive summary", "The thesis and how it is tested", "Models and training", "Failure modes",
@@ -22,29 +23,6 @@ SECTIONS = ["Executive summary", "The thesis and how it is tested", "Models and 
 CHART_IDS = ["fig-sample-grids", "fig-training-losses", "fig-mode-coverage", "fig-ring8-samples",
              "fig-hype-vs-capability", "fig-growth-rates", "fig-bsadf-panels", "fig-nvidia-regimes",
              "fig-epoch-compute", "fig-compute-per-run"]
-
-
-def run_cli(*args: str, env: dict | None = None, check: bool = False) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "bubblelens", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=600)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"exit {proc.returncode}\n{proc.stderr[-3000:]}")
-    return proc
-
-
-@pytest.fixture(scope="module")
-def smoke(tmp_path_factory):
-    """One smoke build with a private cache; the tests below read its outputs."""
-    root = tmp_path_factory.mktemp("smoke")
-    env = {"BUBBLELENS_CACHE": str(root / "cache"), "SOURCE_DATE_EPOCH": "1796515200"}
-    out = root / "out"
-    proc = run_cli("build", "--profile", "smoke", "--out", str(out), "--device", "cpu", env=env, check=True)
-    return {"root": root, "env": env, "out": out, "summary": json.loads(proc.stdout),
-            "manifest": json.loads((out / "manifest.json").read_text())}   # later tests rebuild into `out`
-
-
-def pdf_text(path: Path) -> str:
-    return "\n".join(page.extract_text() or "" for page in PdfReader(path).pages)
 
 
 def test_outputs_exist(smoke):
@@ -223,42 +201,6 @@ def test_edited_csv_reruns_only_report_and_shows_what_changed(smoke, tmp_path):
     assert re.search(r"chatgpt_weekly_active_users 2023-11-06 100 (→|->) 101", flat)
 
 
-def _untimed_metrics(out: Path) -> list[str]:
-    """metrics.csv without its timing rows (wall-clock seconds differ between any two builds)."""
-    lines = (out / "results" / "metrics.csv").read_text().splitlines()
-    kept = [line for line in lines if line.split(",")[4] != "wall_s"]
-    assert len(kept) > len(lines) / 2
-    return kept
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("backend", ["serial", "ray"])
-def test_every_backend_gives_the_same_claims_and_metrics(smoke, tmp_path, backend):
-    """The smoke fixture ran on the default pool; serial and Ray builds, each training and evaluating every
-    unit afresh, must give byte-identical claims and the same metrics (timings aside).
-
-    The serial build computes every claim in its claims stage, so its claims.json checks the pool's market
-    claims, computed on workers beside training, against the same claims computed in-process. The Ray
-    build computes its claims in-process too (market claims run beside training on the pool only); its
-    cache starts with the fixture's claim entries (not its features, training or evaluation), which saves a
-    minute of bootstraps already checked by the serial build (issue 25: CI time): a claim is looked up by
-    its evidence's digest, so had Ray's metrics differed in any value its model claims would be computed
-    afresh and compared below."""
-    if backend == "ray":
-        pytest.importorskip("ray")
-    out = tmp_path / "out"
-    env = {**smoke["env"], "BUBBLELENS_CACHE": str(tmp_path / "cache")}
-    if backend == "ray":
-        shutil.copytree(smoke["root"] / "cache" / "claims", tmp_path / "cache" / "claims")
-    run_cli("build", "--profile", "smoke", "--out", str(out), "--device", "cpu", "--executor", backend, env=env,
-            check=True)
-    assert (out / "results" / "claims.json").read_bytes() == (smoke["out"] / "results" / "claims.json").read_bytes()
-    assert _untimed_metrics(out) == _untimed_metrics(smoke["out"])
-    stages = json.loads((out / "manifest.json").read_text())["stages"]
-    trained = [s for s in stages if s["stage"] == "train"]
-    assert trained and all(s["status"] == "computed" and s["ran_on"] for s in trained)
-
-
 def test_ray_address_without_the_ray_backend_and_an_unreachable_cluster_are_usage_errors():
     proc = run_cli("build", "--profile", "smoke", "--ray-address", "auto")
     assert proc.returncode == 2 and "--ray-address needs --executor ray" in proc.stderr
@@ -285,25 +227,6 @@ def test_claims_carry_reachability_and_no_interval_has_zero_width(smoke):
             assert c["ci"][1] > c["ci"][0], c["claim_id"]
     questions = json.loads((smoke["out"] / "results" / "questions.json").read_text())
     assert {q["question"] for q in questions} == {"panacea", "capability-pace", "bubble"}
-
-
-def test_claims_check_labels_smoke_and_names_what_quick_cannot_decide(smoke):
-    ok = run_cli("claims", "check", "--profile", "smoke", "--out", str(smoke["out"]), "--json")
-    assert ok.returncode == 0, ok.stderr
-    report = json.loads(ok.stdout)
-    assert report["sizes_from"].startswith("the smoke build")
-    assert any(c["status"] == "cannot be decided at smoke size" for c in report["claims"])
-    assert all(c["operating"]["unavailable"].startswith("not simulated") for c in report["claims"])
-    quick = run_cli("claims", "check", "--profile", "quick", "--out", str(smoke["out"]), "--json")
-    claims = json.loads(quick.stdout)["claims"]
-    # at quick sizes every claim carries its verdict probabilities, or says why none could be simulated
-    assert all(c["operating"]["scenarios"] or c["operating"]["unavailable"] for c in claims)
-    market = [c for c in claims if c["claim"] == "disillusionment-after-peak"][0]["operating"]
-    assert [s["name"] for s in market["scenarios"]] == ["as measured", "mirrored"]
-    settled = [c["claim"] for c in claims if c["unreachable"]]
-    # exit 3 exactly when some claim cannot reach a verdict, and the error names each such claim
-    assert quick.returncode == (3 if settled else 0)
-    assert all(cid in quick.stderr for cid in settled) and "Traceback" not in quick.stderr
 
 
 def _toml(values: dict) -> str:

@@ -1,0 +1,19 @@
+"""The smoke build the integration tests read and rebuild: built once per session (smoke_build.py)."""
+from __future__ import annotations
+
+import pytest
+
+from smoke_build import private_copy, shared_build
+
+
+@pytest.fixture(scope="session")
+def smoke_master(tmp_path_factory, worker_id):
+    # Under pytest-xdist every worker's base temporary directory lies in one shared parent.
+    shared = tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
+    return shared_build(shared)
+
+
+@pytest.fixture(scope="module")
+def smoke(smoke_master, tmp_path_factory):
+    """This test file's own copy of the smoke build's outputs and cache; later tests rebuild into `out`."""
+    return private_copy(smoke_master, tmp_path_factory.mktemp("smoke"))
