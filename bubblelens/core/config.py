@@ -89,6 +89,9 @@ class MixtureParams:
 
 # Flow matching's sampling sweep: Euler steps (network evaluations) per sample. The largest is the scored one.
 NFE_SWEEP = (1, 2, 4, 8, 16, 32, 64)
+# How flow matching draws a training batch's times t: uniform on (0, 1), or logit-normal (the sigmoid of a
+# standard normal), which trains more on the middle of the path (Esser et al. 2024).
+TIME_SAMPLINGS = ("uniform", "logit_normal")
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,11 @@ class FlowImageParams:
     n_samples: int = 10000
     snapshot_fractions: tuple[float, ...] = ()
     snapshot_nfe: int = 16        # Euler steps of the snapshots' samples (training-compute axis)
+    time_sampling: str = "uniform"   # t of a training batch: one of TIME_SAMPLINGS (training/flow.py: draw_times)
+
+    def __post_init__(self) -> None:
+        if self.time_sampling not in TIME_SAMPLINGS:
+            raise UsageError(f"[flow] time_sampling: '{self.time_sampling}' is not one of {', '.join(TIME_SAMPLINGS)}")
 
 
 @dataclass(frozen=True)
@@ -221,13 +229,16 @@ def _quick() -> BuildConfig:
         # every mode on ring-8 and grid-25 in every seed after 3,000 steps of 512 (high-quality share at NFE 64:
         # min 0.80 / 0.80); without the x features grid-25 stayed at 0.03 even at 128 units, and at a constant lr
         # ring-8's median was 0.13 (training/flow.py: decay_lr). About 45 s per ensemble of 10 on one core.
-        # Images: benchmarks/steps_to_target.py flow (seed 0, FID at NFE 8 in the quick domain features, both cores
-        # busy): 16 base channels reached FID 113 / 103 / 95 after 250 / 500 / 750 of 1,000 steps and 90 at the end
-        # (0.33 s a step of 128 idle); 8 channels needed 2,000 steps for 112. A U-Net of 16 channels costs 29 MFLOPs
-        # a forward and 1.65 ms a sample here, so sampling 5,000 images at NFE 1-8 costs about 2 minutes a seed and
-        # the sweep stops at 8; 4 epochs (472 steps) keep a seed's training and sampling near a DCGAN seed's time.
-        flow=FlowImageParams(channels=16, epochs=4, batch_size=128, lr=1e-3, nfe=(1, 2, 4, 8), n_samples=5000,
-                             snapshot_nfe=8),
+        # Images, 2026-12-06: benchmarks/steps_to_target.py flow (seed 0, FID at NFE 8 in the quick domain features):
+        # 16 base channels reached FID 113 / 103 / 95 after 250 / 500 / 750 of 1,000 steps of 128; 8 channels needed
+        # 2,000 steps for 112. 2026-12-07, benchmarks/flow_image_spike.py (seed 0, n 2,000, the same training FLOPs:
+        # 4 epochs, about 180 s on one core): at batch 128 the run is short of updates, not of samples. FID at NFE
+        # 8 / 16: batch 128, uniform t 103.9 / 94.8; logit-normal t 94.0 / 85.9; batch 64 (lr 2e-3) 91.0 / 71.8;
+        # batch 32 69.3 at NFE 16; batch 16 (lr 1e-3) 77.2 / 60.7, whose samples read as garments. The sweep
+        # stops at 16: sampled by the compiled U-Net (training/sampling.py), 5,000 images at NFE 1-16 cost
+        # about as long as NFE 1-8 did eagerly (about 2.5 minutes a seed).
+        flow=FlowImageParams(channels=16, epochs=4, batch_size=16, lr=1e-3, nfe=(1, 2, 4, 8, 16), n_samples=5000,
+                             snapshot_nfe=8, time_sampling="logit_normal"),
         flow_mixture=FlowMixtureParams(hidden=64, x_freqs=3, steps=3000, batch_size=512, lr=2e-3, n_samples=2500,
                                        eval_every=250, eval_samples=1000, ensemble_size=10),
         features=FeatureParams(epochs=4, batch_size=128, width=16),

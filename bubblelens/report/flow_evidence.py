@@ -36,12 +36,17 @@ SCALE_QUOTE = (
     "Fashion-MNIST U-Net example (64 channels, batch 1,024, lr 7e-4, 300 epochs), on a GPU.")
 
 
+LOGIT_NORMAL_TEXT = "logit-normal (Esser et al. 2024, Scaling Rectified Flow Transformers, ICML)"
+
+
 def _config_text(cfg: BuildConfig) -> str:
     f, m = cfg.flow, cfg.flow_mixture
     return (f"Configurations: **images** U-Net of {f.channels} base channels (28, 14 and 7 pixels; GroupNorm, SiLU, "
             f"skips, additive time embedding), {f.epochs} epochs"
             + (f" capped at {f.max_steps:,} steps" if f.max_steps else "")
-            + f", batch {f.batch_size}, Adam lr {f.lr:g} decayed linearly to 0, NFE {', '.join(map(str, f.nfe))}; "
+            + f", batch {f.batch_size}, Adam lr {f.lr:g} decayed linearly to 0, "
+            + (f"times t {LOGIT_NORMAL_TEXT}" if f.time_sampling == "logit_normal" else "times t uniform")
+            + f", NFE {', '.join(map(str, f.nfe))}; "
             f"**mixtures** MLP of {m.layers} × {m.hidden} SiLU units on the coordinates divided by the mixture's "
             f"standard deviation, with {m.x_freqs} Fourier frequencies of the coordinates and 4 of time, "
             f"{m.steps:,} steps of {m.batch_size}, Adam lr {m.lr:g}" + (" decayed linearly to 0" if m.lr_decay else "")

@@ -82,6 +82,21 @@ def test_lr_decays_linearly_to_zero():
     assert seen == pytest.approx([2e-3, 1.5e-3, 2e-5])
 
 
+def test_logit_normal_times_follow_their_distribution_and_a_bad_name_is_a_usage_error():
+    from scipy import stats
+
+    from bubblelens.core.errors import UsageError
+    from bubblelens.training.flow import draw_times
+
+    t = draw_times(200_000, "logit_normal", torch.Generator().manual_seed(0), "cpu").numpy()
+    # logit(t) ~ N(0, 1): Kolmogorov-Smirnov against the closed form (p > 0.001 for a correct sampler)
+    assert stats.kstest(np.log(t / (1 - t)), "norm").pvalue > 1e-3
+    u = draw_times(200_000, "uniform", torch.Generator().manual_seed(0), "cpu").numpy()
+    assert stats.kstest(u, "uniform").pvalue > 1e-3
+    with pytest.raises(UsageError, match="time_sampling"):
+        FlowImageParams(time_sampling="cosine")
+
+
 @pytest.fixture(scope="module")
 def images() -> np.ndarray:
     return load_split(SHIPPED_IMAGES, "train", 32).images           # 2 steps per epoch at batch 16
