@@ -96,6 +96,13 @@ def nfe_table(sweep: pd.DataFrame) -> Table | None:
                       "torch.utils.flop_counter at each NFE.")
 
 
+# Why the NFE-to-match is an answer about Euler's steps (benchmarks/README.md: the midpoint rule, two evaluations a
+# step, reached a lower FID than Euler at every NFE tried at the quick sizes).
+SOLVER_CAVEAT = ("Euler's rule is the simplest solver: in a benchmark at the quick profile's sizes "
+                 "(benchmarks/flow_image_spike.py) the midpoint rule reached a lower FID at the same NFE, so this "
+                 "is the sampling compute Euler needs, not the least any solver needs.")
+
+
 def _match_text(ev) -> str:
     m = nfe_to_match(ev)
     if m is None:
@@ -103,12 +110,12 @@ def _match_text(ev) -> str:
     if m["nfe"] is None:
         return (f"At none of its NFE did flow matching's mean FID reach the DCGAN's mean FID of {fmt(m['dcgan_fid'])}: "
                 f"at its largest NFE ({m['largest_nfe']}) it was {fmt(m['largest_fid'])}. The DCGAN draws a sample "
-                f"with one generator pass of {fmt(m['dcgan_flops'])} FLOPs.")
+                f"with one generator pass of {fmt(m['dcgan_flops'])} FLOPs. {SOLVER_CAVEAT}")
     return (f"Flow matching's mean FID over seeds (no interval: a point comparison) first reached the DCGAN's mean "
             f"FID ({fmt(m['dcgan_fid'])}) at NFE {m['nfe']} "
             f"(FID {fmt(m['flow_fid'])}), at {fmt(m['flow_flops'])} FLOPs per sample against the DCGAN's "
             f"{fmt(m['dcgan_flops'])}: {fmt(m['flow_flops'] / m['dcgan_flops'])} times the sampling compute, "
-            "measured at this build's sizes.")
+            f"measured at this build's sizes. {SOLVER_CAVEAT}")
 
 
 def flow_section(ev, charts: Mapping, cfg: BuildConfig) -> Section | None:

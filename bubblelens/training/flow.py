@@ -203,7 +203,8 @@ def generate(model: UNet, n: int, seed: int, nfe: int, device: str, velocity: Ve
     out = []
     for a in range(0, n, SAMPLE_CHUNK):
         x0 = torch.randn(min(SAMPLE_CHUNK, n - a), 1, 28, 28, generator=gen).to(device)
-        out.append(T.to_uint8_images(euler_sample(velocity or model, x0, nfe, (len(x0),)), low=-1.0))
+        out.append(T.to_uint8_images(euler_sample(model if velocity is None else velocity, x0, nfe, (len(x0),)),
+                                     low=-1.0))
     model.train()
     return np.concatenate(out) if out else np.zeros((0, 28, 28), np.uint8)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from smoke_build import run_cli
+from smoke_build import SOURCE_DATE_EPOCH, run_cli
 
 
 def _untimed_metrics(out: Path) -> list[str]:
@@ -23,25 +23,27 @@ def _untimed_metrics(out: Path) -> list[str]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["serial", "ray"])
-def test_every_backend_gives_the_same_claims_and_metrics(smoke, tmp_path, backend):
+def test_every_backend_gives_the_same_claims_and_metrics(request, tmp_path, backend):
     """The smoke fixture ran on the default pool; serial and Ray builds, each training and evaluating every
     unit afresh, must give byte-identical claims and the same metrics (timings aside).
 
     The serial build computes every claim in its claims stage, so its claims.json checks the pool's market
-    claims, computed on workers beside training, against the same claims computed in-process. The Ray
-    build computes its claims in-process too (market claims run beside training on the pool only); its
-    cache starts with the fixture's claim entries (not its features, training or evaluation), which saves a
-    minute of bootstraps already checked by the serial build (issue 25: CI time): a claim is looked up by
-    its evidence's digest, so had Ray's metrics differed in any value its model claims would be computed
-    afresh and compared below."""
+    claims, computed on workers beside training, against the same claims computed in-process. It needs
+    the smoke build only to compare, so it asks for it after its own build: while another worker makes the
+    shared build, this one builds too instead of waiting on the lock. The Ray build computes its claims
+    in-process too (market claims run beside training on the pool only); its cache starts with the
+    fixture's claim entries (not its features, training or evaluation), which saves a minute of bootstraps
+    already checked by the serial build (issue 25: CI time): a claim is looked up by its evidence's digest,
+    so had Ray's metrics differed in any value its model claims would be computed afresh and compared below."""
     if backend == "ray":
         pytest.importorskip("ray")
-    out = tmp_path / "out"
-    env = {**smoke["env"], "BUBBLELENS_CACHE": str(tmp_path / "cache")}
-    if backend == "ray":
+        smoke = request.getfixturevalue("smoke")
         shutil.copytree(smoke["root"] / "cache" / "claims", tmp_path / "cache" / "claims")
+    out = tmp_path / "out"
+    env = {"BUBBLELENS_CACHE": str(tmp_path / "cache"), "SOURCE_DATE_EPOCH": SOURCE_DATE_EPOCH}
     run_cli("build", "--profile", "smoke", "--out", str(out), "--device", "cpu", "--executor", backend, env=env,
             check=True)
+    smoke = request.getfixturevalue("smoke")
     assert (out / "results" / "claims.json").read_bytes() == (smoke["out"] / "results" / "claims.json").read_bytes()
     assert _untimed_metrics(out) == _untimed_metrics(smoke["out"])
     stages = json.loads((out / "manifest.json").read_text())["stages"]

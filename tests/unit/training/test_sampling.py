@@ -4,11 +4,15 @@ from __future__ import annotations
 import math
 import shutil
 
+import numpy as np
 import pytest
 import torch
 
+from bubblelens.core.config import FlowImageParams
+from bubblelens.datasets.images import SHIPPED_IMAGES, load_split
 from bubblelens.models.flow import UNet, UNetConfig, euler_sample
 from bubblelens.training import sampling
+from bubblelens.training.flow import generate, train_flow_images
 from bubblelens.training.loop import to_uint8_images
 
 
@@ -32,6 +36,23 @@ def test_a_compiled_sweep_equals_the_eager_one_within_float_rounding(unet):
     levels = (torch.from_numpy(to_uint8_images(compiled, -1.0)).int()
               - torch.from_numpy(to_uint8_images(eager, -1.0)).int()).abs()
     assert levels.max() <= 1 and levels.float().mean() < 1e-3
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="needs a C++ compiler for Inductor")
+def test_the_trainer_samples_through_the_compiled_network_with_the_eager_images(unet, monkeypatch):
+    """The build's path end to end: train_flow_images with compilation forced on (a tiny sweep is below the
+    threshold) gives the images `generate` makes with the eager network, up to one level in a few pixels."""
+    monkeypatch.setattr(sampling, "COMPILE_ABOVE_FLOPS", 0)
+    params = FlowImageParams(channels=4, epochs=1, batch_size=16, lr=1e-3, nfe=(1, 4), n_samples=24,
+                             time_sampling="logit_normal")
+    run = train_flow_images(params, load_split(SHIPPED_IMAGES, "train", 32).images, 0, "cpu")
+    assert run.compute["sampling_backend"] == sampling.COMPILED
+    assert run.samples.shape == (24, 28, 28) and run.samples.dtype == np.uint8
+    torch.manual_seed(0)
+    eager = generate(unet, 24, 0, 4, "cpu")
+    compiled, _ = sampling.sampling_velocity(unet, math.inf, "cpu", torch.zeros(24, 1, 28, 28))
+    levels = np.abs(generate(unet, 24, 0, 4, "cpu", compiled).astype(int) - eager.astype(int))
+    assert levels.max() <= 1 and levels.mean() < 1e-3
 
 
 def test_a_short_sweep_or_another_device_stays_eager(unet):
