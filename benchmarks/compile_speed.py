@@ -8,9 +8,9 @@
 - unet-step: one training step of the same U-Net (batch 128, Adam);
 - mixture-step: one step of a 10-member mixture GAN ensemble (quick's widths, ring-8).
 
-Prints the best of `--repeat` timings of each, the speed-up and the one-off compilation time, which a pool
-worker pays once per process (less when Inductor's on-disk cache already holds the graph). What the build
-keeps: compiled sampling (training/sampling.py); both training steps stay eager.
+Prints the mean of `--repeat` calls of each (after one warm-up call), the speed-up and the one-off
+compilation time, which a pool worker pays once per process (less when Inductor's on-disk cache already
+holds the graph). What the build keeps: compiled sampling (training/sampling.py); training stays eager.
 """
 from __future__ import annotations
 
@@ -26,14 +26,14 @@ from bubblelens.training.flow import SAMPLE_CHUNK
 from bubblelens.training.mixture import _bce_per_member, _Ensemble
 
 
-def best_of(fn, repeat: int) -> float:
-    fn()                                               # warm-up (and compilation, for a compiled fn)
-    times = []
+def mean_of(fn, repeat: int) -> float:
+    """Mean seconds per call over `repeat` calls after one warm-up call (and compilation, for a compiled fn):
+    a mean, not a minimum, because a build pays every step."""
+    fn()
+    t0 = time.perf_counter()
     for _ in range(repeat):
-        t0 = time.perf_counter()
         fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+    return (time.perf_counter() - t0) / repeat
 
 
 def timed_first_call(fn) -> float:
@@ -51,7 +51,7 @@ def sampling(repeat: int, profile: str = "quick") -> tuple[float, float, float]:
     compiled = torch.compile(net, dynamic=False)
     with torch.no_grad():
         first = timed_first_call(lambda: compiled(x, t))
-        return best_of(lambda: net(x, t), repeat), best_of(lambda: compiled(x, t), repeat), first
+        return mean_of(lambda: net(x, t), repeat), mean_of(lambda: compiled(x, t), repeat), first
 
 
 def unet_step(repeat: int) -> tuple[float, float, float]:
@@ -60,7 +60,8 @@ def unet_step(repeat: int) -> tuple[float, float, float]:
     net = UNet(UNetConfig(channels=cfg.channels))
     compiled = torch.compile(net)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    x1, x0, t = torch.randn(cfg.batch_size, 1, 28, 28), torch.randn(cfg.batch_size, 1, 28, 28), torch.rand(cfg.batch_size)
+    b = cfg.batch_size
+    x1, x0, t = torch.randn(b, 1, 28, 28), torch.randn(b, 1, 28, 28), torch.rand(b)
 
     def step(model) -> None:
         xt, target = interpolate(x0, x1, t)
@@ -70,7 +71,7 @@ def unet_step(repeat: int) -> tuple[float, float, float]:
         opt.step()
 
     first = timed_first_call(lambda: step(compiled))
-    return best_of(lambda: step(net), repeat), best_of(lambda: step(compiled), repeat), first
+    return mean_of(lambda: step(net), repeat), mean_of(lambda: step(compiled), repeat), first
 
 
 def mixture_step(repeat: int) -> tuple[float, float, float]:
@@ -94,7 +95,7 @@ def mixture_step(repeat: int) -> tuple[float, float, float]:
 
     steps = iter(range(10**9))
     first = timed_first_call(lambda: compiled_step(next(steps)))
-    return (best_of(lambda: ens.step(next(steps)), repeat), best_of(lambda: compiled_step(next(steps)), repeat),
+    return (mean_of(lambda: ens.step(next(steps)), repeat), mean_of(lambda: compiled_step(next(steps)), repeat),
             first)
 
 
@@ -104,7 +105,7 @@ CASES = {"sampling": sampling, "unet-step": unet_step, "mixture-step": mixture_s
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", choices=list(CASES), nargs="*", default=list(CASES))
-    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--repeat", type=int, default=50)
     ap.add_argument("--threads", type=int, default=1, help="torch threads (the build's units use 1)")
     ap.add_argument("--smoke", action="store_true",
                     help="sampling only, the smoke profile's U-Net, one repeat (each compilation costs seconds)")

@@ -1,16 +1,17 @@
 """The U-Net as flow matching's sampler evaluates it: compiled with torch.compile for a long sweep on a CPU.
 
 Sampling is most of a flow image run's cost after training: the quick profile draws 5,000 images at NFE
-1, 2, 4 and 8, 75,000 network evaluations a seed. At 16 channels the U-Net's GroupNorm, SiLU and additions
-cost as much as its convolutions on a CPU, and Inductor fuses them: one thread, a batch of 500, measured
-0.48 s against 0.88 s eager (1.84x; benchmarks/compile_speed.py). Training the same U-Net compiled gained
-1.08x, and the mixture GAN's step 1.15x, each for 25-45 s of compilation per worker, so training stays eager
-(benchmarks/README.md).
+1, 2, 4, 8 and 16, 155,000 network evaluations a seed. At 16 channels the U-Net's GroupNorm, SiLU and additions
+cost as much as its convolutions on a CPU, and Inductor fuses them: one thread, 1,000 images, measured
+1.12 s against 2.25 s eager (2.02x; benchmarks/compile_speed.py). Training stays eager: the U-Net's step
+gained 1.13x and the mixture GAN's 1.23x, for up to 30 s of compilation per worker, and a GAN's training is
+chaotic, so float differences over 10,000 steps could change which seeds drop a mode (benchmarks/README.md).
 
 The compiled network's outputs differ from the eager ones by float rounding (about 1e-5 after an 8-step
 sweep; tests/unit/training/test_sampling.py bounds it), so the backend is part of the run's compute record.
-Compiling costs about 6 s, so it is done only when the sweep's counted FLOPs make eager sampling take longer
-than that many times over; without a C++ compiler, or wherever Inductor fails, the sweep runs eagerly.
+Compiling costs seconds (about 6 s with a cold on-disk cache), so it is done only when the sweep's counted
+FLOPs make eager sampling take longer than that many times over; without a C++ compiler, or wherever
+Inductor fails, the sweep runs eagerly.
 """
 from __future__ import annotations
 
