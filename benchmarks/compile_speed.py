@@ -5,7 +5,7 @@
     python benchmarks/compile_speed.py --smoke          # seconds: sampling only, the smoke profile's U-Net (CI)
 
 - sampling: the flow U-Net evaluated as the NFE sweep does (quick: 16 channels, chunks of 1,000, no grad);
-- unet-step: one training step of the same U-Net (batch 128, Adam);
+- unet-step: one training step of the same U-Net (the quick profile's batch, Adam);
 - mixture-step: one step of a 10-member mixture GAN ensemble (quick's widths, ring-8).
 
 Prints the mean of `--repeat` calls of each (after one warm-up call), the speed-up and the one-off
@@ -15,6 +15,7 @@ holds the graph). What the build keeps: compiled sampling (training/sampling.py)
 from __future__ import annotations
 
 import argparse
+import shutil
 import time
 
 import torch
@@ -110,6 +111,9 @@ def main() -> None:
     ap.add_argument("--smoke", action="store_true",
                     help="sampling only, the smoke profile's U-Net, one repeat (each compilation costs seconds)")
     args = ap.parse_args()
+    if shutil.which("g++") is None:
+        print("skipped: no C++ compiler (g++) for Inductor; the build samples eagerly here")
+        return
     torch.set_num_threads(args.threads)
     print(f"{'case':14s} {'eager ms':>9s} {'compiled ms':>12s} {'speed-up':>9s} {'compile s':>10s}")
     for name in (["sampling"] if args.smoke else args.only):

@@ -267,8 +267,12 @@ def train_flow_images(params: FlowImageParams, images: np.ndarray, seed: int, de
                                step_fn=step_fn, shape_of=batches.size, ledger=ledger, progress=progress,
                                save_fn=save_fn if ckpt_dir else None, save_every=plan.steps_per_epoch,
                                after_step=after_step)
-        velocity, backend = sampling_velocity(model, params.n_samples * sum(per_nfe[k] for k in nfes), device,
-                                              torch.zeros(SAMPLE_CHUNK, 1, 28, 28))
+        # Compiled for one batch shape (dynamic=False), checked on it: only when every chunk has that shape, so
+        # that no recompilation, which the fallback could not catch, happens mid-sweep.
+        chunk = min(SAMPLE_CHUNK, params.n_samples)
+        one_shape = params.n_samples % chunk == 0 if chunk else False
+        velocity, backend = sampling_velocity(model, params.n_samples * sum(per_nfe[k] for k in nfes) if one_shape
+                                              else 0, device, torch.zeros(chunk, 1, 28, 28))
         by_nfe = {nfe: generate(model, params.n_samples, seed, nfe, device, velocity) for nfe in nfes}
     extras = {nfe_array(nfe): by_nfe[nfe] for nfe in nfes}
     extras |= {f"{SNAPSHOT_PREFIX}{s}": a for s, a in T.load_snapshots(ckpt_dir, kept, snaps).items()}

@@ -9,9 +9,9 @@ chaotic, so float differences over 10,000 steps could change which seeds drop a 
 
 The compiled network's outputs differ from the eager ones by float rounding (about 1e-5 after an 8-step
 sweep; tests/unit/training/test_sampling.py bounds it), so the backend is part of the run's compute record.
-Compiling costs seconds (about 6 s with a cold on-disk cache), so it is done only when the sweep's counted
-FLOPs make eager sampling take longer than that many times over; without a C++ compiler, or wherever
-Inductor fails, the sweep runs eagerly.
+Compiling costs seconds (3.5 s with Inductor's on-disk cache warm, 6 s cold), so it is done only when
+the sweep's counted FLOPs make eager sampling take longer than that many times over; without a C++
+compiler, or wherever Inductor fails, the sweep runs eagerly.
 """
 from __future__ import annotations
 
@@ -25,9 +25,10 @@ from bubblelens.models.flow import Velocity
 log = logging.getLogger(__name__)
 
 EAGER, COMPILED = "eager", "inductor"
-# Counted FLOPs of a sweep above which compiling pays: ~20 GFLOP/s eager on one core, so 0.5 TFLOPs is
-# about 25 s eager against about 6 s of compilation. The smoke profile's sweep (4 channels, 1,000 images)
-# is far below, the quick profile's (2.2 TFLOPs a seed) far above.
+# Counted FLOPs of a sweep above which compiling pays: the quick U-Net ran at about 13 GFLOP/s eager on one
+# core (1,000 images x 29.4 MFLOPs in 2.25 s), so 0.5 TFLOPs is about 40 s eager against 3.5-6 s of
+# compilation. The smoke profile's sweep (4 channels, 1,000 images) is far below, the quick profile's
+# (5,000 images x 31 evaluations x 29.4 MFLOPs = 4.6 TFLOPs a seed) far above.
 COMPILE_ABOVE_FLOPS = 5e11
 
 

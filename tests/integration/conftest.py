@@ -1,15 +1,18 @@
 """The smoke build the integration tests read and rebuild: built once per session (smoke_build.py)."""
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from smoke_build import private_copy, shared_build
 
 
 @pytest.fixture(scope="session")
-def smoke_master(tmp_path_factory, worker_id):
-    # Under pytest-xdist every worker's base temporary directory lies in one shared parent.
-    shared = tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
+def smoke_master(tmp_path_factory):
+    # Under pytest-xdist every worker's base temporary directory lies in one shared parent; without it, one process.
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    shared = tmp_path_factory.getbasetemp().parent if worker else tmp_path_factory.getbasetemp()
     return shared_build(shared)
 
 

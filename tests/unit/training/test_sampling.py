@@ -67,8 +67,10 @@ def test_without_a_compiler_or_when_compiling_fails_the_sweep_runs_eagerly(unet,
     assert sampling.sampling_velocity(unet, math.inf, "cpu", x0) == (unet, sampling.EAGER)
     monkeypatch.undo()
 
-    def broken(*args, **kwargs):
-        raise RuntimeError("InductorError: no working C++ compiler\nmore lines")
+    def broken(*args, **kwargs):                 # compiles lazily, as torch.compile does: fails when first called
+        def call(*a, **k):
+            raise RuntimeError("InductorError: no working C++ compiler\nmore lines")
+        return call
 
     monkeypatch.setattr(sampling.torch, "compile", broken)
     unet.train()
