@@ -27,7 +27,7 @@ from bubblelens.pipeline.code_graph import package_graph
 
 CACHE_EPOCH = 1
 # Directory names under the cache root that `clear` may delete (pipeline stage names that cache).
-CACHE_STAGES = ("features", "train", "evaluate", "claims", "render")
+CACHE_STAGES = ("features", "train", "evaluate", "claims", "render", "charts")
 CACHE_ENV = "BUBBLELENS_CACHE"
 _ENTRY_FILE = "entry.json"
 

@@ -190,11 +190,13 @@ def snapshot_sweep(run: RunResult, snapshots: list[dict], final_fid: float | Non
 
 
 def nfe_rows(run: RunResult, by_nfe: list[dict]) -> list[NfeRow]:
-    """A flow run's metrics at each NFE as rows, with the counted FLOPs of one sample at that NFE."""
+    """A flow run's metrics at each NFE as rows, with the counted FLOPs of one sample at that NFE. Metrics in
+    name order: an evaluation read back from the cache lists them sorted, one just computed does not, and
+    results/nfe.csv (and the charts drawn from it) should not depend on which it was."""
     flops = run.compute.get("flops_per_sample_by_nfe", {})
     return [NfeRow(run.model, run.dataset, run.variant, run.seed, int(row["nfe"]), float(flops[str(row["nfe"])]),
                    metric, None if value is None or not np.isfinite(value) else float(value))
-            for row in by_nfe for metric, value in row.items() if metric != "nfe"]
+            for row in by_nfe for metric, value in sorted(row.items()) if metric != "nfe"]
 
 
 def evaluate_all(ctx: BuildContext, images: Images, feats: Features, runs: list[TrainedRun]) -> Evaluated:

@@ -16,7 +16,7 @@ import hashlib
 import json
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from pathlib import Path
 
@@ -42,6 +42,7 @@ from bubblelens.pipeline.state import Charts, Evaluated, MarketData, Verdicts
 from bubblelens.report.charts import flow as charts_flow
 from bubblelens.report.charts import long_series as charts_long, market as charts_market, models as charts_models
 from bubblelens.report.charts import spending as charts_spending
+from bubblelens.report.charts.reuse import reusing_drawings
 from bubblelens.report.capability_evidence import CAPABILITY_CLAIM
 from bubblelens.report.content import assemble, report_meta
 from bubblelens.report.inputs import Analysis, ReportInputs
@@ -168,7 +169,9 @@ def draw_charts(ctx: BuildContext, ev: Evaluated, md: MarketData, verdicts: Verd
     mkt, claims, long = md.market, verdicts.claims, analysis.long
     chart_dir.mkdir(parents=True, exist_ok=True)
     env = charts_models.ChartEnv(chart_dir, _measured_by(meta), published_results(ctx.opts.data_dir), meta)
-    with ctx.reporter.task("charts", 2) as cb:
+    # --force draws every chart again; otherwise a chart whose drawing is unchanged comes from the cache.
+    reuse = nullcontext() if ctx.opts.force else reusing_drawings(ctx.cache, RENDER_CODE.version())
+    with ctx.reporter.task("charts", 2) as cb, reuse as store:
         model_charts = charts_models.all_model_charts(ev, env, analysis.summary) + charts_flow.all_flow_charts(ev, env)
         cb(1, 2, {})
         market_charts = charts_market.all_market_charts(mkt, env, analysis.growth) + [c for c in (
@@ -180,6 +183,8 @@ def draw_charts(ctx: BuildContext, ev: Evaluated, md: MarketData, verdicts: Verd
             charts_spending.spending_chain(mkt, env, long["spending"], long["required"]),
             charts_spending.capability_vs_spending(mkt, env, claims)) if c is not None]
         cb(2, 2, {})
+    if store is not None:
+        ctx.reporter.info(f"charts: {store.reused} reused from the cache, {store.drawn} drawn")
     return Charts({c.chart_id: c for c in model_charts + market_charts}, meta, chart_dir, fp)
 
 

@@ -79,6 +79,13 @@ def _claim_reach(c) -> str:
             f"{c.reachability}: this verdict is not evidence.")
 
 
+def _in_verdict_order(probabilities: dict[str, float]) -> list[tuple[str, float]]:
+    """Supported, not supported, inconclusive: the order of the rule, not of the dict (a claim read back from
+    the cache has its keys sorted, one just computed does not, and the report must not depend on which)."""
+    rank = {v: i for i, v in enumerate(VERDICTS)}
+    return sorted(probabilities.items(), key=lambda item: rank.get(item[0], len(rank)))
+
+
 def _claim_odds(c) -> str:
     """How likely each verdict was under the claim's fitted alternatives (claims/operating.py): the first
     scenario's chance of the same verdict is its replicability, the second's its chance of surviving a
@@ -89,7 +96,7 @@ def _claim_odds(c) -> str:
     if op.get("unavailable"):
         return f"*Verdict probabilities not simulated: {op['unavailable']}.*"
     parts = "; ".join(f"{s['name']} ({s['text']}): " + ", ".join(f"{v} {100 * q:.0f} %" for v, q in
-                                                                s["probabilities"].items())
+                                                                _in_verdict_order(s["probabilities"]))
                       for s in op["scenarios"])
     sims = min(s["sims"] for s in op["scenarios"])
     se = f", Monte Carlo error up to ±{100 * op['mc_se_max']:.0f} points" if op.get("mc_se_max") else ""

@@ -27,6 +27,7 @@ from bubblelens.core.io import atomic_write
 from bubblelens.core.resources import TEMPLATES_DIR
 from bubblelens import __version__  # noqa: E402
 from bubblelens.report.model import ChartSpec, ReportMeta  # noqa: E402
+from bubblelens.report.charts.reuse import draw_or_reuse  # noqa: E402
 
 LOGGER = logging.getLogger(__name__)
 
@@ -189,23 +190,14 @@ def _decorate(fig: plt.Figure, spec: ChartSpec) -> None:
              fontsize=6.5, color=MUTED)
 
 
-def draw_chart(spec: ChartSpec, draw_fn: Callable[[plt.Figure, plt.Axes], None], out_dir: Path, *,
-               meta: ReportMeta | None = None, figsize: tuple[float, float] | None = None) -> ChartSpec:
-    """Draw `spec` with `draw_fn(fig, ax)` and write `<id>.svg|png`, `<id>.csv`, `<id>.json` into `out_dir`.
-
-    `out_dir` is the chart directory itself (a build's `reports/charts/`). Returns `spec` unchanged so
-    chart functions can `return draw_chart(...)`. Two calls with equal inputs write byte-identical files.
-    """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    register_fonts()
-    width, height = figsize or (COLUMN_WIDTH_IN, DEFAULT_HEIGHT_IN)
+def _draw_image(spec: ChartSpec, draw_fn: Callable[[plt.Figure, plt.Axes], None], figsize: tuple[float, float],
+                image: Path) -> None:
+    """Draw the figure in the house style, decorate it and save it atomically to `image`."""
     with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(width, height))
+        fig, ax = plt.subplots(figsize=figsize)
         try:
             draw_fn(fig, ax)
             _decorate(fig, spec)
-            image = out_dir / f"{spec.chart_id}.{spec.fmt}"
             if spec.fmt == "svg":
                 atomic_write(image, lambda p: fig.savefig(p, format="svg", metadata=SVG_METADATA,
                                                            bbox_inches="tight", pad_inches=0.06))
@@ -214,6 +206,22 @@ def draw_chart(spec: ChartSpec, draw_fn: Callable[[plt.Figure, plt.Axes], None],
                                                            bbox_inches="tight", pad_inches=0.06))
         finally:
             plt.close(fig)
+
+
+def draw_chart(spec: ChartSpec, draw_fn: Callable[[plt.Figure, plt.Axes], None], out_dir: Path, *,
+               meta: ReportMeta | None = None, figsize: tuple[float, float] | None = None) -> ChartSpec:
+    """Draw `spec` with `draw_fn(fig, ax)` and write `<id>.svg|png`, `<id>.csv`, `<id>.json` into `out_dir`.
+
+    `out_dir` is the chart directory itself (a build's `reports/charts/`). Returns `spec` unchanged so
+    chart functions can `return draw_chart(...)`. Two calls with equal inputs write byte-identical files;
+    inside `reuse.reusing_drawings` an image drawn before from the same drawing is copied, not drawn.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    register_fonts()
+    figsize = figsize or (COLUMN_WIDTH_IN, DEFAULT_HEIGHT_IN)
+    image = out_dir / f"{spec.chart_id}.{spec.fmt}"
+    draw_or_reuse(spec, draw_fn, figsize, image, lambda: _draw_image(spec, draw_fn, figsize, image))
     atomic_write(out_dir / f"{spec.chart_id}.csv",
                   lambda p: spec.data.to_csv(p, index=False, float_format=CSV_FLOAT_FORMAT, lineterminator="\n"))
     text = json.dumps(chart_metadata(spec, meta), indent=2, ensure_ascii=False) + "\n"

@@ -11,7 +11,7 @@ import pandas as pd
 from bubblelens.analysis.long_series import NVIDIA_BREAKS
 from bubblelens.claims.engine import claim_by_id
 from bubblelens.report.charts.io import draw_chart
-from bubblelens.report.charts.market import sources_of
+from bubblelens.report.charts.market import series_titles, sources_of
 from bubblelens.report.model import ChartSpec
 
 SCALE_TEXT = {"log": "log revenue: only faster-than-exponential growth is explosive",
@@ -34,6 +34,7 @@ def bsadf_panels(market, env, panels) -> ChartSpec | None:
         "Carlo critical-value sequence (2,000 random walks of the same length and drift); shaded: episodes "
         "above it for at least log(T) observations.",
         "BSADF statistic", data, sources_of(market, [t.series_id for t in panels]), "")
+    titles = series_titles(market, [t.series_id for t in panels])
 
     def draw(fig, ax):
         ax.remove()
@@ -45,8 +46,7 @@ def bsadf_panels(market, env, panels) -> ChartSpec | None:
             a.plot(x, g.cv95, lw=0.8, ls="--", c="C3", label="95 % critical value")
             for e in t.episodes:
                 a.axvspan(pd.Timestamp(e.start), pd.Timestamp(e.end), color="C1", alpha=0.25, lw=0)
-            title = market.series[t.series_id].meta.title if t.series_id in market.series else t.series_id
-            a.set_title(f"{title} — {SCALE_TEXT[t.scale]} (n = {t.result.n})", fontsize=7)
+            a.set_title(f"{titles[t.series_id]} — {SCALE_TEXT[t.scale]} (n = {t.result.n})", fontsize=7)
             a.tick_params(labelsize=6)
             a.legend(fontsize=6, loc="upper left")
         fig.subplots_adjust(hspace=0.45)
@@ -72,12 +72,13 @@ def nvidia_regimes(market, env, regimes: list[dict]) -> ChartSpec | None:
         f"Dots: reported revenue (USD bn, log axis). Lines: log-linear fits within each regime, the breaks "
         f"declared in advance ({breaks}); legend: annual growth factor with its 95 % HAC (Newey-West) interval.",
         "USD billion (log scale)", data, sources_of(market, [r["series"] for r in good]), "")
+    titles = series_titles(market, [r["series"] for r in good])
 
     def draw(fig, ax):
         for i, r in enumerate(good):
             g = data[data.series_id == r["series"]]
             ax.plot(pd.to_datetime(g.date), g.value_usd_bn, "o", ms=2.5, c=f"C{i}",
-                    label=market.series[r["series"]].meta.title)
+                    label=titles[r["series"]])
             for sid, d0, d1, fac, lo, hi in (x for x in fits if x[0] == r["series"]):
                 sel = g[(pd.to_datetime(g.date) >= d0) & (pd.to_datetime(g.date) <= d1)]
                 t = (pd.to_datetime(sel.date) - d0).dt.days.to_numpy() / 365.25
@@ -107,6 +108,7 @@ def epoch_compute(market, env, trends: pd.DataFrame) -> ChartSpec | None:
         "log-linear fits from 2010, errors clustered by publication year; legend: annual growth factor with "
         "its 95 % interval.", "training compute (FLOP, log scale)", data, sources_of(market, [sid_all]), "")
     fits = trends[(trends.since == "2010") & trends.view.isin([sid_all, sid_front])]
+    fit_frames = {view: market.series[view].frame for view in fits.view.unique()}
 
     def draw(fig, ax):
         x = pd.to_datetime(data.date)
@@ -116,7 +118,7 @@ def epoch_compute(market, env, trends: pd.DataFrame) -> ChartSpec | None:
                 label="frontier models")
         t0 = pd.Timestamp("2010-01-01")
         for r in fits.itertuples():
-            f = market.series[r.view].frame
+            f = fit_frames[r.view]
             t = (f["date"] - t0).dt.days.to_numpy() / 365.25
             y0 = np.exp(np.mean(np.log(f["value"]) - np.log(r.factor) * t))
             grid = np.linspace(t.min(), t.max(), 50)
@@ -157,11 +159,12 @@ def valuation_ratios(market, env, claims: list) -> ChartSpec | None:
         sources_of(market, [t["series"] for t in tested]), "")
     ai = c.details["series"][0].get("window")
     dotcom = next((t["yardstick"]["window"] for t in tested if t.get("yardstick", {}).get("window")), None)
+    titles = series_titles(market, [t["series"] for t in tested])
 
     def draw(fig, ax):
         for i, t in enumerate(tested):
             g = data[data.series_id == t["series"]]
-            ax.plot(pd.to_datetime(g.date), g.ratio, lw=0.7, c=f"C{i}", label=market.series[t["series"]].meta.title)
+            ax.plot(pd.to_datetime(g.date), g.ratio, lw=0.7, c=f"C{i}", label=titles[t["series"]])
         for win, colour in ((ai, "C1"), (dotcom, "0.6")):
             if win:
                 ax.axvspan(pd.Timestamp(win[0]), pd.Timestamp(win[1]), color=colour, alpha=0.25, lw=0)
@@ -191,6 +194,7 @@ def valuation_bsadf(market, env, claims: list) -> ChartSpec | None:
         "the window's statistic (its largest BSADF) under the sieve wild bootstrap; a window whose BSADF "
         "crosses it is explosive at 5 % before the Holm adjustment.", "BSADF statistic", data,
         sources_of(market, [t["series"] for t in tested]), "")
+    titles = series_titles(market, [t["series"] for t in tested])
 
     def draw(fig, ax):
         ax.remove()
@@ -203,7 +207,7 @@ def valuation_bsadf(market, env, claims: list) -> ChartSpec | None:
                 x = pd.to_datetime(g.window_end)
                 a.plot(x, g.bsadf, lw=1.0, c=style, label=f"{part}: p {g.p_value.iloc[0]:.3f}")
                 a.plot([x.min(), x.max()], [g.bootstrap_cv95.iloc[0]] * 2, ls="--", lw=0.8, c=style)
-            a.set_title(f"{market.series[t['series']].meta.title} (lag {t['lag']}, n = {t['n']})", fontsize=7)
+            a.set_title(f"{titles[t['series']]} (lag {t['lag']}, n = {t['n']})", fontsize=7)
             a.tick_params(labelsize=6)
             a.legend(fontsize=6, loc="upper center")          # the years between the windows are empty
         fig.subplots_adjust(hspace=0.6)

@@ -29,6 +29,13 @@ def sources_of(market, series_ids) -> list[Source]:
     return [market.sources[s] for s in ids if s in market.sources]
 
 
+def series_titles(market, series_ids) -> dict[str, str]:
+    """The titles a drawing prints (the id of a series the market data lacks), read before it draws: a draw
+    function closes over only what it plots, so that editing another series leaves its image reusable
+    (charts/reuse.py)."""
+    return {sid: market.series[sid].meta.title if sid in market.series else sid for sid in series_ids}
+
+
 def hype_vs_capability(market, env) -> ChartSpec | None:
     picked = numeric_series(market, ("hype", "capability"))
     picked += [s for s in labelled_growth(market) if s.meta.category in ("hype", "capability")]

@@ -68,12 +68,13 @@ def sample_grids(ev, env: ChartEnv) -> ChartSpec | None:
                      "64 images per panel: held-out Fashion-MNIST test images and samples of the first seed of each "
                      "generative model (flow matching at its largest number of sampling steps), without selection.", "pixels (28 × 28 grayscale)", data, [],
                      env.measured_by, fmt="png")
+    images = {key: ev.arrays[key] for _, key in panels}      # `draw` closes over these, not all of `ev`
 
     def draw(fig, ax):
         ax.remove()
         for i, (title, key) in enumerate(panels):
             a = fig.add_subplot(1, len(panels), i + 1)
-            a.imshow(_grid(ev.arrays[key]), cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
+            a.imshow(_grid(images[key]), cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
             a.set_title(title, fontsize=9)
             a.axis("off")
 

@@ -19,7 +19,7 @@ from bubblelens.analysis.spending import (CAPEX_CASH, CHAIN_LABELS, LAB_RUNRATES
 from bubblelens.claims.engine import claim_by_id
 from bubblelens.report.capability_evidence import CAPABILITY_CLAIM, lab_names
 from bubblelens.report.charts.io import draw_chart
-from bubblelens.report.charts.market import sources_of
+from bubblelens.report.charts.market import series_titles, sources_of
 from bubblelens.report.model import ChartSpec
 
 
@@ -94,6 +94,7 @@ def capability_vs_spending(market, env, claims: list) -> ChartSpec | None:
         "beside NVIDIA's data-centre revenue over the same window.",
         "minutes / odds (log scale)", data, sources_of(market, ids), "")
     by_pair = {q["slower"]: q for q in pairs}
+    titles = series_titles(market, ids)
 
     def draw(fig, ax):
         ax.remove()
@@ -115,7 +116,7 @@ def capability_vs_spending(market, env, claims: list) -> ChartSpec | None:
                              f"(NVIDIA data centre: x{q['factor_faster']:.2f})")
                 a.legend(fontsize=6, loc="upper left")
             a.set_yscale("log")
-            a.set_title(market.series[sid].meta.title, fontsize=7)
+            a.set_title(titles[sid], fontsize=7)
             a.tick_params(labelsize=6)
         fig.subplots_adjust(hspace=0.55)
 

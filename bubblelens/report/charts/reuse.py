@@ -1,0 +1,155 @@
+"""A chart whose drawing is unchanged is not drawn again: its image comes back from the stage cache.
+
+Why: editing one curated CSV reruns the report unit, which drew all of the report's charts again, although
+one series reaches only a few of them (drawing them took 6.4 s of a 19 s smoke rebuild and of a 26 s quick
+one). The image of a
+chart is a function of what its drawing reads, so the key here is the hash of exactly that:
+
+- the draw function: its code and every value it closes over (the plotted frame, sample arrays, series,
+  labels), pickled so that equal values give equal bytes however they were built (`_KeyPickler`);
+- the spec (title, units, sources and licence are burned into the image's header and footer; of
+  `measured_by`, which names the build, only whether it is set), the figure size and format;
+- the version of the report's code (`bubblelens.pipeline.report_stages`' import closure: every chart
+  module, the house style in charts/io.py, and the fonts and templates) and of matplotlib, numpy, pandas.
+
+A draw function's globals (module helpers and constants) are code, covered by the code version. Keys that
+differ between two equal drawings only cost a redraw; an image is reused only when all of the above hash
+the same. The JSON and CSV beside each image carry the build id and are always written anew.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import dataclasses
+import hashlib
+import io
+import logging
+import pickle
+import types
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import matplotlib
+import numpy as np
+import pandas as pd
+
+from bubblelens.core.io import atomic_write
+
+LOGGER = logging.getLogger(__name__)
+
+STAGE = "charts"          # cache directory of the images (see pipeline/cache.py's CACHE_STAGES)
+RESULT_CHART_ID = "chart_id"
+ARRAY_IMAGE = "image"     # the image file's bytes, as uint8
+
+
+@dataclass
+class DrawingStore:
+    """Where images are kept (a `pipeline.cache.Cache`) and the code version they were drawn with."""
+
+    cache: Any
+    code_version: str
+    reused: int = 0
+    drawn: int = 0
+
+
+_ACTIVE: contextvars.ContextVar[DrawingStore | None] = contextvars.ContextVar("bubblelens_drawings",
+                                                                              default=None)
+
+
+@contextlib.contextmanager
+def reusing_drawings(cache: Any, code_version: str) -> Iterator[DrawingStore]:
+    """Charts drawn inside this block look their image up in `cache` first and store what they draw."""
+    store = DrawingStore(cache, code_version)
+    token = _ACTIVE.set(store)
+    try:
+        yield store
+    finally:
+        _ACTIVE.reset(token)
+
+
+_KEY_PARTS = tuple   # the "constructor" of every reduced value: a type, pickled by name (a key is never unpickled)
+
+
+class _KeyPickler(pickle.Pickler):
+    """A pickler whose bytes depend on values only, never on how they were built.
+
+    `fast` mode keeps no memo, so two equal strings or arrays pickle the same whether or not they are one
+    object (a memo would write a back-reference for the second). Pandas objects are reduced to their
+    content (a frame read back from the cache has another block layout than the one computed), sets to
+    their sorted items (their order follows the per-process string hash), functions to `_function_parts`.
+    A cyclic value raises, and its chart is drawn every time.
+    """
+
+    def __init__(self, file: io.BytesIO) -> None:
+        super().__init__(file, protocol=5)
+        self.fast = True
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, (pd.DataFrame, pd.Series)):
+            frame = obj.to_frame() if isinstance(obj, pd.Series) else obj
+            # 64-bit row hashes (pandas' siphash of every cell): an accidental collision is ~2^-64 per row.
+            rows = pd.util.hash_pandas_object(obj, index=True).to_numpy().tobytes()
+            return _KEY_PARTS, (type(obj).__name__, tuple(map(str, frame.columns)), tuple(map(str, frame.dtypes)),
+                              rows)
+        if isinstance(obj, (set, frozenset)):
+            return _KEY_PARTS, ("set", tuple(sorted(obj, key=repr)))
+        if isinstance(obj, types.FunctionType):
+            return _KEY_PARTS, ("function",) + _function_parts(obj)
+        if isinstance(obj, types.CodeType):
+            return _KEY_PARTS, ("code",) + _code_parts(obj)
+        return NotImplemented
+
+
+def _code_parts(code: types.CodeType) -> tuple:
+    """What a function does, without where it was written (line numbers) or how it was loaded."""
+    return (code.co_code, code.co_consts, code.co_names, code.co_varnames, code.co_freevars, code.co_cellvars)
+
+
+def _function_parts(fn: types.FunctionType) -> tuple:
+    """A function's code, defaults and the values it closes over. Its globals are the module's names:
+    code, whose version is part of every key (module constants included)."""
+    cells = tuple(c.cell_contents for c in fn.__closure__ or ())
+    return fn.__code__, fn.__defaults__, fn.__kwdefaults__, cells
+
+
+def drawing_key(spec: Any, draw_fn: Callable, figsize: tuple[float, float], code_version: str) -> str | None:
+    """The hash of everything the image depends on, or None when the drawing cannot be pickled."""
+    # The image prints only whether bubblelens measured the numbers (charts/io.py's source line), not by
+    # which build: the build id in `measured_by` would otherwise make every build's images new.
+    drawn_spec = dataclasses.replace(spec, measured_by="measured" if spec.measured_by else "")
+    buffer = io.BytesIO()
+    try:
+        _KeyPickler(buffer).dump((draw_fn, drawn_spec, tuple(figsize)))
+    except Exception as error:  # noqa: BLE001 - what cannot be pickled is drawn, never guessed at
+        LOGGER.debug("chart %s is drawn every time: its drawing cannot be pickled (%s)", spec.chart_id, error)
+        return None
+    digest = hashlib.sha256()
+    versions = (code_version, matplotlib.__version__, np.__version__, pd.__version__, spec.fmt)
+    for part in (*(v.encode() for v in versions), buffer.getvalue()):
+        digest.update(len(part).to_bytes(8, "little"))
+        digest.update(part)
+    return digest.hexdigest()[:32]
+
+
+def draw_or_reuse(spec: Any, draw_fn: Callable, figsize: tuple[float, float], image: Path,
+                  draw: Callable[[], None]) -> None:
+    """Put the chart's image at `image`: from the active store when its drawing was seen, else by `draw()`
+    (which writes `image` atomically), then keep it in the store."""
+    store = _ACTIVE.get()
+    if store is None:
+        draw()
+        return
+    key = drawing_key(spec, draw_fn, figsize, store.code_version)
+    entry = store.cache.lookup(STAGE, key) if key is not None else None
+    if entry is not None and entry.result.get(RESULT_CHART_ID) == spec.chart_id \
+            and ARRAY_IMAGE in entry.arrays:
+        data = entry.arrays[ARRAY_IMAGE].tobytes()
+        atomic_write(image, lambda p: p.write_bytes(data))
+        store.reused += 1
+        return
+    draw()
+    store.drawn += 1
+    if key is not None:
+        store.cache.store(STAGE, key, {RESULT_CHART_ID: spec.chart_id},
+                          {ARRAY_IMAGE: np.frombuffer(image.read_bytes(), dtype=np.uint8)})
