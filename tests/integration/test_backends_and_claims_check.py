@@ -27,8 +27,9 @@ def test_every_backend_gives_the_same_claims_and_metrics(request, tmp_path, back
     """The smoke fixture ran on the default pool; serial and Ray builds, each training and evaluating every
     unit afresh, must give byte-identical claims and the same metrics (timings aside).
 
-    The serial build computes every claim in its claims stage, so its claims.json checks the pool's market
-    claims, computed on workers beside training, against the same claims computed in-process. It needs
+    The serial build computes every claim in its claims stage, so its claims.json checks the pool's claims,
+    computed on workers (the market claims beside training, the model claims side by side before the claims
+    stage), against the same claims computed in-process; the manifest lists the units in the same order. It needs
     the smoke build only to compare, so it asks for it after its own build: while another worker makes the
     shared build, this one builds too instead of waiting on the lock. The Ray build computes its claims
     in-process too (market claims run beside training on the pool only); its cache starts with the
@@ -47,6 +48,7 @@ def test_every_backend_gives_the_same_claims_and_metrics(request, tmp_path, back
     assert (out / "results" / "claims.json").read_bytes() == (smoke["out"] / "results" / "claims.json").read_bytes()
     assert _untimed_metrics(out) == _untimed_metrics(smoke["out"])
     stages = json.loads((out / "manifest.json").read_text())["stages"]
+    assert [(s["stage"], s["key"]) for s in stages] == [(s["stage"], s["key"]) for s in smoke["manifest"]["stages"]]
     trained = [s for s in stages if s["stage"] == "train"]
     assert trained and all(s["status"] == "computed" and s["ran_on"] for s in trained)
 

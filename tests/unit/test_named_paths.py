@@ -31,6 +31,7 @@ GENERATED = frozenset({
     "results/",                        # a build's results folder (pipeline/results.py)
     "results/claims.json",             # written by the claims stage
     "results/metrics.csv",             # written with the results files
+    "results/nfe.csv",                 # each flow run's metrics at every number of sampling steps
     "results/bundle",                  # the zip of results/ a CPU-only machine renders from
     "reports/charts/",                 # chart files beside a rendered report
     "reports/bubblelens-report.pdf",   # the rendered report
