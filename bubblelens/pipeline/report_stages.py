@@ -16,7 +16,7 @@ import hashlib
 import json
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -112,7 +112,7 @@ def _claims_on_the_pool(ctx: BuildContext, evidence: Evidence) -> None:
     build's claims on the models took 55 s (the compute sweep's 27 s the longest) after evaluation. On the
     local pool only and never under --force, as for the market claims beside training (executors above);
     a single missing claim is computed in this process, where it costs no worker start."""
-    if getattr(ctx.executor, "name", "") != "pool" or ctx.opts.force:
+    if getattr(ctx.executor, "name", "") != "pool" or getattr(ctx.executor, "jobs", 1) < 2 or ctx.opts.force:
         return
     missing = [u for u in (_claim_cache_unit(ctx, spec, evidence) for spec in _registry_specs(ctx))
                if not ctx.all_cached([u])]
@@ -188,9 +188,9 @@ def draw_charts(ctx: BuildContext, ev: Evaluated, md: MarketData, verdicts: Verd
     mkt, claims, long = md.market, verdicts.claims, analysis.long
     chart_dir.mkdir(parents=True, exist_ok=True)
     env = charts_models.ChartEnv(chart_dir, _measured_by(meta), published_results(ctx.opts.data_dir), meta)
-    # --force draws every chart again; otherwise a chart whose drawing is unchanged comes from the cache.
-    reuse = nullcontext() if ctx.opts.force else reusing_drawings(ctx.cache, RENDER_CODE.version())
-    with ctx.reporter.task("charts", 2) as cb, reuse as store:
+    # A chart whose drawing is unchanged comes from the cache; --force draws (and stores) every chart.
+    with ctx.reporter.task("charts", 2) as cb, \
+            reusing_drawings(ctx.cache, RENDER_CODE.version(), read=not ctx.opts.force) as store:
         model_charts = charts_models.all_model_charts(ev, env, analysis.summary) + charts_flow.all_flow_charts(ev, env)
         cb(1, 2, {})
         market_charts = charts_market.all_market_charts(mkt, env, analysis.growth) + [c for c in (
@@ -202,8 +202,7 @@ def draw_charts(ctx: BuildContext, ev: Evaluated, md: MarketData, verdicts: Verd
             charts_spending.spending_chain(mkt, env, long["spending"], long["required"]),
             charts_spending.capability_vs_spending(mkt, env, claims)) if c is not None]
         cb(2, 2, {})
-    if store is not None:
-        ctx.reporter.info(f"charts: {store.reused} reused from the cache, {store.drawn} drawn")
+    ctx.reporter.info(f"charts: {store.reused} reused from the cache, {store.drawn} drawn")
     return Charts({c.chart_id: c for c in model_charts + market_charts}, meta, chart_dir, fp)
 
 

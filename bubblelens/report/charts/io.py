@@ -10,6 +10,7 @@ Saving is deterministic: no dates or versions in the files, a fixed SVG hash sal
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import textwrap
@@ -190,6 +191,14 @@ def _decorate(fig: plt.Figure, spec: ChartSpec) -> None:
              fontsize=6.5, color=MUTED)
 
 
+def drawing_settings() -> str:
+    """The digest of every matplotlib setting a chart is drawn with: the house style over what a
+    matplotlibrc, the environment or other code set (part of a reused image's key, charts/reuse.py)."""
+    with plt.rc_context(STYLE):
+        items = sorted((key, repr(value)) for key, value in matplotlib.rcParams.items())
+    return hashlib.sha256(repr(items).encode()).hexdigest()
+
+
 def _draw_image(spec: ChartSpec, draw_fn: Callable[[plt.Figure, plt.Axes], None], figsize: tuple[float, float],
                 image: Path) -> None:
     """Draw the figure in the house style, decorate it and save it atomically to `image`."""
@@ -221,7 +230,8 @@ def draw_chart(spec: ChartSpec, draw_fn: Callable[[plt.Figure, plt.Axes], None],
     register_fonts()
     figsize = figsize or (COLUMN_WIDTH_IN, DEFAULT_HEIGHT_IN)
     image = out_dir / f"{spec.chart_id}.{spec.fmt}"
-    draw_or_reuse(spec, draw_fn, figsize, image, lambda: _draw_image(spec, draw_fn, figsize, image))
+    draw_or_reuse(spec, draw_fn, figsize, image, lambda: _draw_image(spec, draw_fn, figsize, image),
+                  drawing_settings)
     atomic_write(out_dir / f"{spec.chart_id}.csv",
                   lambda p: spec.data.to_csv(p, index=False, float_format=CSV_FLOAT_FORMAT, lineterminator="\n"))
     text = json.dumps(chart_metadata(spec, meta), indent=2, ensure_ascii=False) + "\n"

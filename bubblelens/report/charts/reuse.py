@@ -9,8 +9,9 @@ chart is a function of what its drawing reads, so the key here is the hash of ex
   labels), pickled so that equal values give equal bytes however they were built (`_KeyPickler`);
 - the spec (title, units, sources and licence are burned into the image's header and footer; of
   `measured_by`, which names the build, only whether it is set), the figure size and format;
-- the version of the report's code (`bubblelens.pipeline.report_stages`' import closure: every chart
-  module, the house style in charts/io.py, and the fonts and templates) and of matplotlib, numpy, pandas.
+- the matplotlib settings in effect while drawing (the house style over whatever a matplotlibrc or other
+  code set), the version of the report's code (`bubblelens.pipeline.report_stages`' import closure: every
+  chart module, charts/io.py, the fonts and templates) and of matplotlib, Pillow, numpy and pandas.
 
 A draw function's globals (module helpers and constants) are code, covered by the code version. Keys that
 differ between two equal drawings only cost a redraw; an image is reused only when all of the above hash
@@ -33,6 +34,7 @@ from typing import Any, Callable, Iterator
 import matplotlib
 import numpy as np
 import pandas as pd
+import PIL
 
 from bubblelens.core.io import atomic_write
 
@@ -45,10 +47,12 @@ ARRAY_IMAGE = "image"     # the image file's bytes, as uint8
 
 @dataclass
 class DrawingStore:
-    """Where images are kept (a `pipeline.cache.Cache`) and the code version they were drawn with."""
+    """Where images are kept (a `pipeline.cache.Cache`), the code version they were drawn with, and whether
+    images are read from it (`--force` draws every chart, and stores what it draws)."""
 
     cache: Any
     code_version: str
+    read: bool = True
     reused: int = 0
     drawn: int = 0
 
@@ -58,9 +62,10 @@ _ACTIVE: contextvars.ContextVar[DrawingStore | None] = contextvars.ContextVar("b
 
 
 @contextlib.contextmanager
-def reusing_drawings(cache: Any, code_version: str) -> Iterator[DrawingStore]:
-    """Charts drawn inside this block look their image up in `cache` first and store what they draw."""
-    store = DrawingStore(cache, code_version)
+def reusing_drawings(cache: Any, code_version: str, *, read: bool = True) -> Iterator[DrawingStore]:
+    """Charts drawn inside this block look their image up in `cache` first (unless `read` is False) and
+    store what they draw."""
+    store = DrawingStore(cache, code_version, read)
     token = _ACTIVE.set(store)
     try:
         yield store
@@ -76,8 +81,9 @@ class _KeyPickler(pickle.Pickler):
 
     `fast` mode keeps no memo, so two equal strings or arrays pickle the same whether or not they are one
     object (a memo would write a back-reference for the second). Pandas objects are reduced to their
-    content (a frame read back from the cache has another block layout than the one computed), sets to
-    their sorted items (their order follows the per-process string hash), functions to `_function_parts`.
+    content, labels and dtypes (a frame read back from the cache has another block layout than the one
+    computed, so its pickle differs), sets to their sorted items (their order follows the per-process string
+    hash), functions to `_function_parts`.
     A cyclic value raises, and its chart is drawn every time.
     """
 
@@ -86,12 +92,13 @@ class _KeyPickler(pickle.Pickler):
         self.fast = True
 
     def reducer_override(self, obj: Any) -> Any:
-        if isinstance(obj, (pd.DataFrame, pd.Series)):
-            frame = obj.to_frame() if isinstance(obj, pd.Series) else obj
-            # 64-bit row hashes (pandas' siphash of every cell): an accidental collision is ~2^-64 per row.
-            rows = pd.util.hash_pandas_object(obj, index=True).to_numpy().tobytes()
-            return _KEY_PARTS, (type(obj).__name__, tuple(map(str, frame.columns)), tuple(map(str, frame.dtypes)),
-                              rows)
+        if isinstance(obj, pd.DataFrame):
+            return _KEY_PARTS, ("DataFrame", obj.columns, obj.index,
+                                tuple(_values(obj.iloc[:, i]) for i in range(obj.shape[1])))
+        if isinstance(obj, pd.Series):
+            return _KEY_PARTS, ("Series", obj.name, obj.index, _values(obj))
+        if isinstance(obj, pd.Index):
+            return _KEY_PARTS, ("Index", type(obj).__name__, obj.names, _values(obj))
         if isinstance(obj, (set, frozenset)):
             return _KEY_PARTS, ("set", tuple(sorted(obj, key=repr)))
         if isinstance(obj, types.FunctionType):
@@ -99,6 +106,15 @@ class _KeyPickler(pickle.Pickler):
         if isinstance(obj, types.CodeType):
             return _KEY_PARTS, ("code",) + _code_parts(obj)
         return NotImplemented
+
+
+def _values(values: pd.Series | pd.Index) -> tuple:
+    """A column's or index's exact content: its dtype as repr gives it (categories and their order, time
+    zone) and, for numbers, times and booleans, the raw bytes (so -0.0 is not 0.0); other values one by one."""
+    dtype = values.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "biufcmM":
+        return repr(dtype), np.ascontiguousarray(values.to_numpy()).tobytes()
+    return repr(dtype), tuple(values.tolist())
 
 
 def _code_parts(code: types.CodeType) -> tuple:
@@ -113,8 +129,10 @@ def _function_parts(fn: types.FunctionType) -> tuple:
     return fn.__code__, fn.__defaults__, fn.__kwdefaults__, cells
 
 
-def drawing_key(spec: Any, draw_fn: Callable, figsize: tuple[float, float], code_version: str) -> str | None:
-    """The hash of everything the image depends on, or None when the drawing cannot be pickled."""
+def drawing_key(spec: Any, draw_fn: Callable, figsize: tuple[float, float], code_version: str,
+                settings: str = "") -> str | None:
+    """The hash of everything the image depends on, or None when the drawing cannot be pickled. `settings`:
+    the matplotlib settings in effect while drawing (charts/io.py's `drawing_settings`)."""
     # The image prints only whether bubblelens measured the numbers (charts/io.py's source line), not by
     # which build: the build id in `measured_by` would otherwise make every build's images new.
     drawn_spec = dataclasses.replace(spec, measured_by="measured" if spec.measured_by else "")
@@ -125,7 +143,8 @@ def drawing_key(spec: Any, draw_fn: Callable, figsize: tuple[float, float], code
         LOGGER.debug("chart %s is drawn every time: its drawing cannot be pickled (%s)", spec.chart_id, error)
         return None
     digest = hashlib.sha256()
-    versions = (code_version, matplotlib.__version__, np.__version__, pd.__version__, spec.fmt)
+    versions = (code_version, settings, matplotlib.__version__, PIL.__version__, np.__version__, pd.__version__,
+                spec.fmt)
     for part in (*(v.encode() for v in versions), buffer.getvalue()):
         digest.update(len(part).to_bytes(8, "little"))
         digest.update(part)
@@ -133,15 +152,17 @@ def drawing_key(spec: Any, draw_fn: Callable, figsize: tuple[float, float], code
 
 
 def draw_or_reuse(spec: Any, draw_fn: Callable, figsize: tuple[float, float], image: Path,
-                  draw: Callable[[], None]) -> None:
+                  draw: Callable[[], None], settings: Callable[[], str]) -> None:
     """Put the chart's image at `image`: from the active store when its drawing was seen, else by `draw()`
-    (which writes `image` atomically), then keep it in the store."""
+    (which writes `image` atomically), then keep it in the store. A store that cannot be written (a full
+    disk, a read-only cache, another build storing the same image at that moment) costs a redraw next
+    time, never the build."""
     store = _ACTIVE.get()
     if store is None:
         draw()
         return
-    key = drawing_key(spec, draw_fn, figsize, store.code_version)
-    entry = store.cache.lookup(STAGE, key) if key is not None else None
+    key = drawing_key(spec, draw_fn, figsize, store.code_version, settings())
+    entry = store.cache.lookup(STAGE, key) if key is not None and store.read else None
     if entry is not None and entry.result.get(RESULT_CHART_ID) == spec.chart_id \
             and ARRAY_IMAGE in entry.arrays:
         data = entry.arrays[ARRAY_IMAGE].tobytes()
@@ -151,5 +172,8 @@ def draw_or_reuse(spec: Any, draw_fn: Callable, figsize: tuple[float, float], im
     draw()
     store.drawn += 1
     if key is not None:
-        store.cache.store(STAGE, key, {RESULT_CHART_ID: spec.chart_id},
-                          {ARRAY_IMAGE: np.frombuffer(image.read_bytes(), dtype=np.uint8)})
+        try:
+            store.cache.store(STAGE, key, {RESULT_CHART_ID: spec.chart_id},
+                              {ARRAY_IMAGE: np.frombuffer(image.read_bytes(), dtype=np.uint8)})
+        except OSError as error:
+            LOGGER.warning("chart %s: its image was not kept in the cache (%s)", spec.chart_id, error)

@@ -53,8 +53,8 @@ def spending_chain(market, env, chain: pd.DataFrame, published: pd.DataFrame) ->
                 label="cash capex x 4: Alphabet + Amazon")
         four = data.capex_firms_n == len(CAPEX_CASH)
         ax.plot(x[four], data.capex_annualised[four], "s", ms=4, c="C2", label="cash capex x 4: all four")
-        labs = data.lab_runrate_statements.notna()
-        ax.plot(x[labs], data.lab_runrate_statements[labs], "o", ms=5, mfc="none", c="0.2",
+        stated = data.lab_runrate_statements.notna()
+        ax.plot(x[stated], data.lab_runrate_statements[stated], "o", ms=5, mfc="none", c="0.2",
                 label=f"{labs} run-rates (news statements)")
         if published is not None and len(published):
             ax.plot(pd.to_datetime(published.date), published.value, "D", ms=4, c="k", label="Sequoia's published figure")

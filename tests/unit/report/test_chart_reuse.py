@@ -79,7 +79,7 @@ def test_the_build_named_in_measured_by_is_not_part_of_the_key(tmp_path: Path) -
 
 
 def test_a_drawing_that_cannot_be_pickled_is_drawn_every_time(tmp_path: Path) -> None:
-    lock = threading.Lock()                                         # cloudpickle cannot pickle a lock
+    lock = threading.Lock()                                         # a lock cannot be pickled
 
     def draw(fig, ax) -> None:
         with lock:
@@ -110,17 +110,24 @@ def test_the_cache_clear_command_removes_the_images(tmp_path: Path) -> None:
 
 
 def test_report_chart_functions_close_over_what_they_draw_only() -> None:
-    """A draw function that closed over the whole market data (or all evaluated runs, or the environment with
-    its build id) would be drawn again after any CSV edit."""
+    """A draw function that closed over the whole market data (or all evaluated runs, the claims, or the
+    environment with its build id) would be drawn again after any CSV edit. The free variables of every
+    nested `draw` are its closure (`co_freevars`), read from the compiler's symbol tables."""
     import inspect
+    import symtable
 
     from bubblelens.report.charts import flow, long_series, market, models, spending
 
+    whole = {"market", "mkt", "env", "ev", "claims", "md", "verdicts"}
+    seen = 0
     for module in (flow, long_series, market, models, spending):
-        source = inspect.getsource(module)
-        for block in source.split("\n    def draw(")[1:]:
-            body = block.split("\n    return draw_chart(")[0]
-            assert not any(f"{name}." in body for name in ("market", "env", "ev")), (module.__name__, body[:200])
+        for chart in symtable.symtable(inspect.getsource(module), module.__file__, "exec").get_children():
+            for nested in chart.get_children():
+                if nested.get_name() == "draw":
+                    seen += 1
+                    assert not whole & set(nested.get_frees()), (module.__name__, chart.get_name(),
+                                                                 sorted(whole & set(nested.get_frees())))
+    assert seen >= 15
 
 
 def test_a_frame_in_the_spec_is_part_of_the_key(tmp_path: Path) -> None:
@@ -149,3 +156,64 @@ def test_equal_frames_built_differently_share_a_key(tmp_path: Path) -> None:
 
     assert key(one) == key(other)
     assert key(one) != key(one.assign(x=[1.0, 2.5])) != key(one.rename(columns={"n": "m"}))
+
+
+@pytest.mark.parametrize("change", ["index name", "categories", "datetime index", "negative zero", "label type",
+                                    "series name"])
+def test_frames_are_keyed_by_everything_a_drawing_can_read(change: str) -> None:
+    from bubblelens.report.charts.reuse import drawing_key
+
+    base = pd.DataFrame({"x": [0.0, 1.0], "c": pd.Categorical(["a", "b"], categories=["a", "b"])})
+    if change == "index name":
+        other = base.rename_axis("when")
+    elif change == "categories":
+        other = base.assign(c=pd.Categorical(["a", "b"], categories=["b", "a"]))
+    elif change == "datetime index":
+        other = base.set_axis(pd.to_datetime([0, 1]))
+        base = base.set_axis(pd.Index([0, 1], dtype="int64"))
+    elif change == "negative zero":
+        other = base.assign(x=[-0.0, 1.0])
+    elif change == "label type":
+        base, other = base.rename(columns={"x": 1}), base.rename(columns={"x": "1"})
+    else:
+        base, other = base.x.rename(None), base.x.rename(0)
+
+    def key(frame) -> str:
+        def draw(fig, ax) -> None:
+            ax.plot(range(len(frame)), range(len(frame)))
+        return drawing_key(line_spec(), draw, (4.0, 3.0), CODE)
+
+    assert key(base) != key(other), change
+
+
+def test_a_matplotlib_setting_outside_the_house_style_draws_again(tmp_path: Path) -> None:
+    """The house style overrides only the settings it names; a matplotlibrc or other code sets the rest."""
+    import matplotlib
+
+    spec, draw = line_spec("fig-test-reuse"), plot_values([1.0, 2.0])
+    draw_in(tmp_path / "cache", tmp_path / "a", spec, draw)
+    with matplotlib.rc_context({"lines.linestyle": "--"}):
+        reused, drawn, image = draw_in(tmp_path / "cache", tmp_path / "b", spec, draw)
+        draw_chart(spec, draw, tmp_path / "fresh")
+    assert (reused, drawn) == (0, 1)
+    assert image == (tmp_path / "fresh" / "fig-test-reuse.svg").read_bytes()
+
+
+def test_force_draws_every_chart_and_keeps_it(tmp_path: Path) -> None:
+    spec, draw = line_spec("fig-test-reuse"), plot_values([1.0, 2.0])
+    draw_in(tmp_path / "cache", tmp_path / "a", spec, draw)
+    with reusing_drawings(Cache(tmp_path / "cache"), CODE, read=False) as store:
+        draw_chart(spec, draw, tmp_path / "b")
+    assert (store.reused, store.drawn) == (0, 1)
+    assert draw_in(tmp_path / "cache", tmp_path / "c", spec, draw)[:2] == (1, 0)
+
+
+def test_an_image_the_cache_cannot_keep_costs_a_redraw_not_the_build(tmp_path: Path, monkeypatch, caplog) -> None:
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Cache, "store", full_disk)
+    spec, draw = line_spec("fig-test-reuse"), plot_values([1.0, 2.0])
+    for sub in ("a", "b"):
+        assert draw_in(tmp_path / "cache", tmp_path / sub, spec, draw)[:2] == (0, 1)
+    assert "was not kept in the cache" in caplog.text
