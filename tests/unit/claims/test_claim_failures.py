@@ -131,3 +131,24 @@ def test_claims_check_reports_a_raising_statistic_as_an_error_naming_the_claim(t
     assert stop.value.code == 1 and out == ""
     assert err == (f"bubblelens: error: claim {first}: its statistic '{FAILING}' raised KeyError: 'x' "
                    "— a bug, not weak evidence; run with --debug for the traceback\n")
+
+
+def test_a_claim_failing_on_the_pool_is_named_by_the_claims_stage_in_file_order(tmp_path):
+    """On the pool the claims stage computes the missing claims side by side first; when one raises there,
+    the error of whichever worker failed first is not what the build reports: the claims stage computes
+    what is still missing in file order and stops at the first claim that fails."""
+    from types import SimpleNamespace
+
+    from bubblelens.pipeline.report_stages import _claims_on_the_pool
+
+    batches = []
+
+    def run_units(units):
+        batches.append([u.key for u in units])
+        raise ClaimError("claim flow-costs-compute: its statistic raised ValueError: from a worker")
+
+    ctx = SimpleNamespace(executor=SimpleNamespace(name="pool", jobs=2), opts=SimpleNamespace(force=False,
+                          data_dir=DATA_DIR), all_cached=lambda units: False, run_units=run_units, threads=1)
+    ev = Evidence(pd.DataFrame(columns=RUN_COLS), pd.DataFrame(), load_market(DATA_DIR), "smoke")
+    _claims_on_the_pool(ctx, ev)                       # swallowed: evaluate_claims raises in file order
+    assert len(batches) == 1 and "gan-mode-dropping" in batches[0] and len(batches[0]) > 1
