@@ -26,7 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from ref_tree import REPO, checked_out
+
 
 
 def build(profile: str, out: Path, cache: Path, data: Path, tree: Path, only: str | None) -> tuple[float, dict]:
@@ -81,26 +82,19 @@ def main() -> None:
     args = parser.parse_args()
     only = "data" if args.smoke else None
     root = args.keep or Path(tempfile.mkdtemp(prefix="bubblelens-bench-"))
-    trees = [("current", REPO)]
-    if args.ref:
-        ref_tree = root / "ref-tree"
-        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", "-f", str(ref_tree), args.ref],
-                       check=True, capture_output=True)
-        trees.insert(0, (args.ref, ref_tree))
-    runs = {name: situations(args.profile, root / name.replace("/", "_"), tree, only, args.seed_cache)
-            for name, tree in trees}
-    rows = []
-    for _ in range(3):                      # interleave: cold ref, cold current, warm ref, warm current, ...
-        for name, gen in runs.items():
-            rows.append((name, *next(gen)))
+    with checked_out(args.ref, root / "ref-tree") as ref_tree:
+        trees = ([(args.ref, ref_tree)] if args.ref else []) + [("current", REPO)]
+        runs = {name: situations(args.profile, root / name.replace("/", "_"), tree, only, args.seed_cache)
+                for name, tree in trees}
+        rows = []
+        for _ in range(3):                  # interleave: cold ref, cold current, warm ref, warm current, ...
+            for name, gen in runs.items():
+                rows.append((name, *next(gen)))
     print(f"profile {args.profile}{', --only data (smoke)' if args.smoke else ''}, {os.cpu_count()} CPUs, "
           f"outputs in {root}")
     print(f"{'tree':12s} {'situation':24s} {'wall s':>8s} {'computed':>9s} {'cached':>7s} {'pages':>6s}")
     for tree, name, wall, s in rows:
         print(f"{tree:12s} {name:24s} {wall:8.1f} {s['computed']:9d} {s['cached']:7d} {s.get('pages', 0):6d}")
-    if args.ref:
-        subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(root / "ref-tree")],
-                       capture_output=True)
     if not args.keep:
         shutil.rmtree(root, ignore_errors=True)
 

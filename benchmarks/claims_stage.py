@@ -19,12 +19,12 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import tempfile
 import tomllib
 from pathlib import Path
 
 from build_times import REPO, build
+from ref_tree import checked_out
 
 
 def model_claim_ids(tree: Path) -> set[str]:
@@ -68,28 +68,23 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="bubblelens-claims-bench-"))
     if args.smoke:
         args.profile, args.repeats, args.seed_cache = "smoke", 1, made_up_cache(root / "seed")
-    trees = [("current", REPO)]
-    if args.ref:
-        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", "-f", str(root / "ref-tree"),
-                        args.ref], check=True, capture_output=True)
-        trees.insert(0, (args.ref, root / "ref-tree"))
     ids = model_claim_ids(REPO)
     rows = []
     try:
-        for rep in range(args.repeats):
-            for name, tree in trees:
-                run = root / f"{name}-{rep}"
-                dropped = cache_without_model_claims(args.seed_cache, run / "cache", ids)
-                if args.smoke and dropped != 1:
-                    raise SystemExit(f"expected to drop the one entry of a claim on the models, dropped {dropped}")
-                wall, summary = build(args.profile, run / "out", run / "cache", tree / "data", tree,
-                                      "data" if args.smoke else None)
-                rows.append((name, rep, dropped, wall, summary["computed"]))
-                shutil.rmtree(run, ignore_errors=True)
+        with checked_out(args.ref, root / "ref-tree") as ref_tree:
+            trees = ([(args.ref, ref_tree)] if args.ref else []) + [("current", REPO)]
+            for rep in range(args.repeats):
+                for name, tree in trees:
+                    run = root / f"{name}-{rep}"
+                    dropped = cache_without_model_claims(args.seed_cache, run / "cache", ids)
+                    if args.smoke and dropped != 1:
+                        raise SystemExit(f"expected to drop the one entry of a claim on the models, "
+                                         f"dropped {dropped}")
+                    wall, summary = build(args.profile, run / "out", run / "cache", tree / "data", tree,
+                                          "data" if args.smoke else None)
+                    rows.append((name, rep, dropped, wall, summary["computed"]))
+                    shutil.rmtree(run, ignore_errors=True)
     finally:
-        if args.ref:
-            subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(root / "ref-tree")],
-                           capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
     print(f"profile {args.profile}: rebuild computing the {len(ids)} claims on the models again (and the render)")
     print(f"{'tree':12s} {'repeat':>6s} {'dropped':>8s} {'wall s':>8s} {'computed':>9s}")

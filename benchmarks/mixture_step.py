@@ -23,7 +23,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from ref_tree import REPO, checked_out
+
 
 # Runs inside the tree under test (PYTHONPATH points at it): times the steps after the warm-up.
 TIMER = """
@@ -77,32 +78,21 @@ def main() -> None:
         variants = ("vanilla",)
     elif args.ref is None:
         ap.error("--ref is required (the revision to compare against), except with --smoke")
-    with tempfile.TemporaryDirectory(prefix="bubblelens-step-") as tmp:
-        ref_tree = Path(tmp) / "ref-tree"
-        if args.ref is None:
-            ref_tree = REPO
-        else:
-            subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", "-f", str(ref_tree), args.ref],
-                           check=True, capture_output=True)
-        ref_name = args.ref or "this tree"
-        try:
-            print(f"{args.dataset}, E {args.seeds}, G {args.g_hidden} / D {args.d_hidden}, 1 thread, "
-                  f"{args.steps} timed steps, {args.repeats} alternating runs per tree")
-            print(f"{'variant':8s} {ref_name + ' median (min)':>22s} {'this tree median (min)':>24s} {'speed-up':>9s}")
-            for variant in variants:
-                spec = {"dataset": args.dataset, "variant": variant, "seeds": args.seeds, "g": args.g_hidden,
-                        "d": args.d_hidden, "steps": args.steps, "warmup": args.warmup}
-                ref, cur = [], []
-                for _ in range(args.repeats):
-                    ref.append(time_tree(ref_tree, spec))
-                    cur.append(time_tree(REPO, spec))
-                r, c = statistics.median(ref), statistics.median(cur)
-                print(f"{variant:8s} {r:14.2f} ({min(ref):5.2f}) {c:16.2f} ({min(cur):5.2f}) {r / c:8.2f}x")
-        finally:
-            if args.ref is not None:
-                subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(ref_tree)],
-                               capture_output=True)
-
+    ref_name = args.ref or "this tree"
+    with tempfile.TemporaryDirectory(prefix="bubblelens-step-") as tmp, \
+            checked_out(args.ref, Path(tmp) / "ref-tree") as ref_tree:
+        print(f"{args.dataset}, E {args.seeds}, G {args.g_hidden} / D {args.d_hidden}, 1 thread, "
+              f"{args.steps} timed steps, {args.repeats} alternating runs per tree")
+        print(f"{'variant':8s} {ref_name + ' median (min)':>22s} {'this tree median (min)':>24s} {'speed-up':>9s}")
+        for variant in variants:
+            spec = {"dataset": args.dataset, "variant": variant, "seeds": args.seeds, "g": args.g_hidden,
+                    "d": args.d_hidden, "steps": args.steps, "warmup": args.warmup}
+            ref, cur = [], []
+            for _ in range(args.repeats):
+                ref.append(time_tree(ref_tree, spec))
+                cur.append(time_tree(REPO, spec))
+            r, c = statistics.median(ref), statistics.median(cur)
+            print(f"{variant:8s} {r:14.2f} ({min(ref):5.2f}) {c:16.2f} ({min(cur):5.2f}) {r / c:8.2f}x")
 
 if __name__ == "__main__":
     main()

@@ -101,6 +101,30 @@ def test_bsadf_at_ends_on_a_batch():
         np.testing.assert_allclose(got[r], ref.bsadf[ref.obs >= 170], rtol=1e-9, atol=0)
 
 
+def test_bsadf_at_ends_across_kernel_batches_at_a_long_lag():
+    """More replicates than one kernel call takes (eb.BATCH), at lag 6 (the S&P 500 P/E's BIC lag): every
+    replicate equals its own radf, whichever batch and column it ran in."""
+    reps = eb.BATCH + 3
+    y = _ar_unit_root(reps, 150, (0.4, 0.2), seed=7, sd_end=2.0)
+    minw = default_min_window(150)
+    got = bsadf_at_ends(y, minw, 6, 130, 150)
+    for r in (0, eb.BATCH - 1, eb.BATCH, reps - 1):
+        ref = radf(y[r], minw, 6)
+        np.testing.assert_allclose(got[r], ref.bsadf[ref.obs >= 130], rtol=1e-9, atol=0)
+
+
+def test_bsadf_at_ends_is_nan_where_radf_is():
+    """A flat stretch leaves windows with no variation: 0/0, NaN in radf (NumPy), and NaN here, not an
+    error and not a value taken from the other windows."""
+    y = np.r_[np.full(60, 5.0), np.cumsum(np.random.default_rng(0).standard_normal(40))]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ref = radf(y, 20, 0)
+    got = bsadf_at_ends(y, 20, 0, int(ref.obs[0]), 100)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(ref.bsadf))
+    assert np.isnan(got).any() and not np.isnan(got).all()
+    np.testing.assert_allclose(got[~np.isnan(got)], ref.bsadf[~np.isnan(got)], rtol=1e-9, atol=0)
+
+
 def test_bsadf_at_ends_rejects_bad_windows():
     y = np.cumsum(np.random.default_rng(0).standard_normal(100))
     minw = default_min_window(100)
