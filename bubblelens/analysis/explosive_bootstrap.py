@@ -26,7 +26,6 @@ import numpy as np
 from scipy.signal import lfilter, lfiltic
 from statsmodels.tsa.stattools import adfuller
 
-from bubblelens.analysis.bsadf_kernel import bsadf_columns
 from bubblelens.analysis.timeseries import default_min_window
 
 DEFAULT_MAX_LAG = 6             # psymonitor's S&P 500 example (Phillips & Shi 2020): BIC, at most 6 lags, monthly
@@ -75,6 +74,10 @@ def bsadf_at_ends(y: Any, min_window: int, lag: int, first_obs: int, last_obs: i
                          f"(n={t_len}, min_window={minw}, lag={lag})")
     if not np.all(np.isfinite(arr)):
         raise ValueError("bsadf_at_ends: y contains NaN or infinite values")
+    # Imported here: numba costs 0.3 s to import, and a rebuild that reads every claim from the cache never
+    # calls this (the pool's workers have it preloaded, pipeline/executor.WORKER_PRELOAD).
+    from bubblelens.analysis.bsadf_kernel import bsadf_columns
+
     ends = np.arange(first, last + 1) - lag - 2               # end rows, (E,)
     out = np.empty((arr.shape[0], ends.size))
     for lo in range(0, arr.shape[0], BATCH):                  # replicates in columns: the kernel's fast axis

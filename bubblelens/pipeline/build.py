@@ -28,6 +28,7 @@ from bubblelens.pipeline.results import load_bundle, write_results
 from bubblelens.pipeline.state import BuildState
 
 REPORT_SIDE = ("market", "claims", "charts", "render")
+POOL_STAGES = ("features", "train", "evaluate", "claims")     # the stages whose units may run on workers
 
 
 def _run_model_stages(ctx: BuildContext, wanted: list[str], state: BuildState) -> None:
@@ -118,6 +119,8 @@ def _build(ctx: BuildContext, wanted: list[str], key: str | None) -> dict:
     reporter.info(f"bubblelens {__version__}: profile {opts.config.profile}, device {ctx.device}, executor "
                   f"{ctx.executor.label} ({ctx.threads} torch thread(s) per unit), "
                   f"cache {ctx.cache.root}")
+    if opts.results_bundle is None and any(s in wanted for s in POOL_STAGES):
+        ctx.executor.prepare()          # e.g. the pool's forkserver imports torch while we read the inputs
     if opts.results_bundle is not None:
         state.evaluated, ctx.input_hashes["results_bundle"] = load_bundle(opts.results_bundle)
         wanted = [s for s in wanted if s not in MODEL_STAGES]

@@ -30,10 +30,12 @@ DEFAULT_EXECUTOR = "pool"
 DEFAULT_JOBS = os.cpu_count() or 1
 # What the pool's units import, imported once by the forkserver: every fresh worker is forked with them
 # loaded instead of importing torch and the unit modules itself (about 2 s a unit on 2 cores; a smoke
-# build runs 18 units, issue 25). Importing them runs no torch or CUDA operation; the one thread they
+# build runs 18 units, issue 25). Importing them runs no torch or CUDA operation and compiles nothing (numba
+# compiles the BSADF kernel at its first call, from its on-disk cache); the one thread they
 # start (scipy's OpenBLAS) is one OpenBLAS itself resets in a forked child. A module that fails to import
 # with ImportError is skipped by the forkserver, and the unit that needs it reports the error itself.
-WORKER_PRELOAD = ("torch", "bubblelens.training.units", "bubblelens.evaluation.units", "bubblelens.claims.engine")
+WORKER_PRELOAD = ("torch", "bubblelens.training.units", "bubblelens.evaluation.units", "bubblelens.claims.engine",
+                  "bubblelens.analysis.bsadf_kernel")
 
 
 class SerialExecutor:
@@ -47,6 +49,9 @@ class SerialExecutor:
 
     def describe(self) -> dict:
         return {"backend": self.name, "jobs": self.jobs}
+
+    def prepare(self) -> None:
+        """Nothing to start ahead: units run in this process."""
 
     def close(self) -> None:
         pass
@@ -95,11 +100,22 @@ class PoolExecutor:
     def describe(self) -> dict:
         return {"backend": self.name, "jobs": self.jobs}
 
+    def prepare(self) -> None:
+        """Start the forkserver now, before the build reads its inputs: it imports WORKER_PRELOAD (about
+        3 s on 2 cores) on the other core while this process loads data and looks units up in the cache,
+        instead of after (issue 25: smoke cold). Returns at once; the first fork waits for the preload."""
+        if self._method() == "forkserver":
+            start_forkserver(multiprocessing.get_context("forkserver"), WORKER_PRELOAD)
+
     def close(self) -> None:
         pass
 
+    @staticmethod
+    def _method() -> str:
+        return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+
     def _pool(self) -> tuple[ProcessPoolExecutor, Any, Lifeline]:
-        method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+        method = self._method()
         context = multiprocessing.get_context(method)
         if method == "forkserver":
             start_forkserver(context, WORKER_PRELOAD)    # dies with this process (Linux); units preloaded

@@ -147,6 +147,10 @@ class RayExecutor:
             connect(self.address, **self.init_kwargs)
             self._started = True
 
+    def prepare(self) -> None:
+        """Nothing ahead: joining the cluster waits for the first unit (a build with every unit cached never
+        starts a runtime)."""
+
     def close(self) -> None:
         """Leave the cluster (stopping the local runtime if this build started one)."""
         if self._started and ray.is_initialized():

@@ -24,6 +24,10 @@ def threads_and_pid() -> tuple[int, int]:
     return torch.get_num_threads(), os.getpid()
 
 
+def parent_pid() -> int:
+    return os.getppid()
+
+
 def sleepy(seconds: float, value: int, progress=None) -> int:
     """A unit that takes `seconds` and reports ten progress steps (for node-removal tests)."""
     import time

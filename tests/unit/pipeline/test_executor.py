@@ -2,6 +2,9 @@
 fails the build; each pool unit runs in a fresh process with the unit's own thread count."""
 from __future__ import annotations
 
+import os
+import sys
+
 import numpy as np
 import pytest
 
@@ -11,7 +14,7 @@ from bubblelens.pipeline.executor import PoolExecutor, SerialExecutor, make_exec
 from bubblelens.pipeline.work import Unit
 from bubblelens.training import units as train_units
 
-from executor_helpers import boom, die_once, threads_and_pid
+from executor_helpers import boom, die_once, parent_pid, threads_and_pid
 
 TINY_MIX = MixtureParams(steps=40, batch_size=20, g_hidden=8, d_hidden=8, n_samples=30)
 
@@ -45,6 +48,22 @@ def test_pool_runs_each_unit_in_a_fresh_process_with_its_thread_count():
     out = collect(PoolExecutor(2), [Unit(f"u{i}", threads_and_pid, {}, threads=1) for i in range(3)])
     assert {o.value[0] for o in out.values()} == {1}
     assert len({o.value[1] for o in out.values()}) == 3          # max_tasks_per_child=1: one process per unit
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the forkserver is started ahead on Linux")
+def test_prepare_starts_the_forkserver_the_units_are_then_forked_from():
+    """`prepare` (called as a build starts) leaves the forkserver importing the preload in the background;
+    the pool's workers are then its children, not those of a second server."""
+    from multiprocessing import forkserver
+
+    executor = PoolExecutor(2)
+    executor.prepare()
+    server = forkserver._forkserver._forkserver_pid
+    assert server is not None
+    os.kill(server, 0)                                            # alive
+    out = collect(executor, [Unit(f"u{i}", parent_pid, {}) for i in range(2)])
+    assert {o.value for o in out.values()} == {server}
+    assert forkserver._forkserver._forkserver_pid == server
 
 
 @pytest.mark.slow
