@@ -52,6 +52,15 @@ def _run_model_stages(ctx: BuildContext, wanted: list[str], state: BuildState) -
         state.evaluated = model_stages.evaluate_all(ctx, state.images, state.features, state.runs)
 
 
+def _certain_to_compute(ctx: BuildContext, wanted: list[str]) -> bool:
+    """Whether this build will run units on the executor, known before it reads any input: with --force,
+    or with a cache that holds no trained unit at all (a first build). Any other build may find every unit
+    cached (one curated CSV edited), and starting workers it does not need costs it the other core."""
+    if ctx.opts.results_bundle is not None or not any(s in wanted for s in POOL_STAGES):
+        return False
+    return ctx.opts.force or not ctx.cache.holds_any("train")
+
+
 def _load_market(ctx: BuildContext, state: BuildState) -> None:
     from bubblelens.pipeline import report_stages
 
@@ -119,7 +128,7 @@ def _build(ctx: BuildContext, wanted: list[str], key: str | None) -> dict:
     reporter.info(f"bubblelens {__version__}: profile {opts.config.profile}, device {ctx.device}, executor "
                   f"{ctx.executor.label} ({ctx.threads} torch thread(s) per unit), "
                   f"cache {ctx.cache.root}")
-    if opts.results_bundle is None and any(s in wanted for s in POOL_STAGES):
+    if _certain_to_compute(ctx, wanted):
         ctx.executor.prepare()          # e.g. the pool's forkserver imports torch while we read the inputs
     if opts.results_bundle is not None:
         state.evaluated, ctx.input_hashes["results_bundle"] = load_bundle(opts.results_bundle)

@@ -86,6 +86,11 @@ class Cache:
         """Whether a complete entry exists (without reading it; `lookup` may still find it damaged)."""
         return (self._dir(stage, fp) / _ENTRY_FILE).is_file()
 
+    def holds_any(self, stage: str) -> bool:
+        """Whether any complete entry of `stage` exists (a cache that never held one: a first build)."""
+        d = self.root / stage.replace("/", "_")
+        return d.is_dir() and any((e / _ENTRY_FILE).is_file() for e in d.iterdir())
+
     def lookup(self, stage: str, fp: str) -> Entry | None:
         """The entry if complete; a directory without its entry file is ignored (and never trusted)."""
         d = self._dir(stage, fp)

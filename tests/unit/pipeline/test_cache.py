@@ -20,6 +20,17 @@ def test_incomplete_entry_is_not_trusted(tmp_path):
     assert c.lookup("train", "abc") is None
 
 
+def test_holds_any_counts_complete_entries_of_the_stage_only(tmp_path):
+    c = Cache(tmp_path)
+    assert not c.holds_any("train")                            # no cache directory yet
+    c.store("evaluate", "e1", {"x": 1})
+    c.store("train", "abc", {"x": 1})
+    (c.root / "train" / "abc" / "entry.json").unlink()       # an interrupted store: not an entry
+    assert not c.holds_any("train") and c.holds_any("evaluate")
+    c.store("train", "def", {"x": 2})
+    assert c.holds_any("train")
+
+
 def test_failed_store_leaves_nothing(tmp_path):
     c = Cache(tmp_path)
     with pytest.raises(TypeError):

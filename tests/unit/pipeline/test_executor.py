@@ -66,6 +66,27 @@ def test_prepare_starts_the_forkserver_the_units_are_then_forked_from():
     assert forkserver._forkserver._forkserver_pid == server
 
 
+@pytest.mark.parametrize("force, trained, wanted, bundle, expected", [
+    (False, False, ["data", "train", "claims"], None, True),       # a first build: it will train
+    (False, True, ["data", "train", "claims"], None, False),       # may find every unit cached
+    (True, True, ["data", "train"], None, True),                   # --force recomputes
+    (False, False, ["market", "claims", "render"], None, True),    # claims run on the workers too
+    (False, False, ["render"], None, False),                       # nothing runs on workers
+    (True, False, ["data", "train"], "bundle", False),             # a results bundle trains nothing
+])
+def test_the_workers_start_ahead_only_when_units_will_run(tmp_path, force, trained, wanted, bundle, expected):
+    from types import SimpleNamespace
+
+    from bubblelens.pipeline.build import _certain_to_compute
+    from bubblelens.pipeline.cache import Cache
+
+    cache = Cache(tmp_path)
+    if trained:
+        cache.store("train", "abc", {"x": 1})
+    ctx = SimpleNamespace(opts=SimpleNamespace(force=force, results_bundle=bundle), cache=cache)
+    assert _certain_to_compute(ctx, wanted) is expected
+
+
 @pytest.mark.slow
 def test_dead_worker_is_replaced_and_its_unit_resubmitted(tmp_path):
     out = collect(PoolExecutor(2), [Unit("dies", die_once, {"marker": str(tmp_path / "m"), "value": 21}),
