@@ -29,7 +29,6 @@ from pathlib import Path
 from ref_tree import REPO, checked_out
 
 
-
 def build(profile: str, out: Path, cache: Path, data: Path, tree: Path, only: str | None) -> tuple[float, dict]:
     env = {**os.environ, "BUBBLELENS_CACHE": str(cache), "PYTHONPATH": str(tree)}
     stages = ["--only", only] if only else []

@@ -94,5 +94,6 @@ def main() -> None:
             r, c = statistics.median(ref), statistics.median(cur)
             print(f"{variant:8s} {r:14.2f} ({min(ref):5.2f}) {c:16.2f} ({min(cur):5.2f}) {r / c:8.2f}x")
 
+
 if __name__ == "__main__":
     main()

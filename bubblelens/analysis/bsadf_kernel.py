@@ -25,7 +25,17 @@ import numba
 import numpy as np
 
 
-@numba.njit(cache=True, error_model="numpy")   # IEEE division: 0/0 is NaN, as in NumPy
+def _compiled(fn):
+    """numba's njit with IEEE division (0/0 is NaN, as in NumPy), its compiled code kept on disk. numba looks
+    for a writable cache location as it decorates; where there is none (a read-only install, no usable
+    home directory) it raises RuntimeError, and the kernel is compiled in each process instead (1.5 s)."""
+    try:
+        return numba.njit(cache=True, error_model="numpy")(fn)
+    except RuntimeError:
+        return numba.njit(cache=False, error_model="numpy")(fn)
+
+
+@_compiled
 def bsadf_columns(y_t: np.ndarray, min_window: int, lag: int, end_rows: np.ndarray) -> np.ndarray:
     """BSADF (len(end_rows), R) of the R series in the columns of y_t (T, R), for 0-based end rows."""
     t_len, reps = y_t.shape

@@ -81,7 +81,9 @@ def bsadf_at_ends(y: Any, min_window: int, lag: int, first_obs: int, last_obs: i
     ends = np.arange(first, last + 1) - lag - 2               # end rows, (E,)
     out = np.empty((arr.shape[0], ends.size))
     for lo in range(0, arr.shape[0], BATCH):                  # replicates in columns: the kernel's fast axis
-        batch = np.ascontiguousarray(arr[lo:lo + BATCH, :last].T)          # (last, B)
+        # A fresh C-ordered, writable copy even of one row, whose transpose is already contiguous (and
+        # read-only when it came from pandas): one array type, so numba compiles one specialisation.
+        batch = np.array(arr[lo:lo + BATCH, :last].T, order="C")          # (last, B)
         out[lo:lo + BATCH] = bsadf_columns(batch, minw, lag, ends).T
     return out[0] if one else out
 

@@ -28,7 +28,7 @@ from bubblelens.pipeline.results import load_bundle, write_results
 from bubblelens.pipeline.state import BuildState
 
 REPORT_SIDE = ("market", "claims", "charts", "render")
-POOL_STAGES = ("features", "train", "evaluate", "claims")     # the stages whose units may run on workers
+FORCED_ON_WORKERS = ("features", "train", "evaluate")   # the stages whose units --force runs on workers
 
 
 def _run_model_stages(ctx: BuildContext, wanted: list[str], state: BuildState) -> None:
@@ -53,12 +53,17 @@ def _run_model_stages(ctx: BuildContext, wanted: list[str], state: BuildState) -
 
 
 def _certain_to_compute(ctx: BuildContext, wanted: list[str]) -> bool:
-    """Whether this build will run units on the executor, known before it reads any input: with --force,
-    or with a cache that holds no trained unit at all (a first build). Any other build may find every unit
-    cached (one curated CSV edited), and starting workers it does not need costs it the other core."""
-    if ctx.opts.results_bundle is not None or not any(s in wanted for s in POOL_STAGES):
+    """Whether this build will run units on the executor, known before it reads any input: --force on a
+    stage whose units run there (all of them without --only), or a build that trains with a cache holding
+    no trained unit at all (a first build). Any other build may find every unit cached (one curated CSV
+    edited), and starting workers it does not need costs it the other core; --frozen never trains, and
+    --force --only claims computes its claims in this process."""
+    opts = ctx.opts
+    if opts.results_bundle is not None or opts.frozen:
         return False
-    return ctx.opts.force or not ctx.cache.holds_any("train")
+    if opts.force and opts.only in (None, *FORCED_ON_WORKERS):
+        return True
+    return "train" in wanted and not ctx.cache.holds_any("train")
 
 
 def _load_market(ctx: BuildContext, state: BuildState) -> None:

@@ -22,7 +22,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCHMARKS = ROOT / "benchmarks"
-# File name -> why it is not run: helper modules the scripts import, not scripts themselves. None yet.
+# File name -> why it is not run: helper modules the scripts import, not scripts themselves.
 NOT_SCRIPTS: dict[str, str] = {
     "ref_tree.py": "a helper the side-by-side scripts import: checks a git revision out in a worktree",
 }

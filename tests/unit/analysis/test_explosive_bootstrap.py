@@ -113,16 +113,64 @@ def test_bsadf_at_ends_across_kernel_batches_at_a_long_lag():
         np.testing.assert_allclose(got[r], ref.bsadf[ref.obs >= 130], rtol=1e-9, atol=0)
 
 
-def test_bsadf_at_ends_is_nan_where_radf_is():
+@pytest.mark.parametrize("flat", ["start", "end"])
+def test_bsadf_at_ends_is_nan_where_radf_is(flat):
     """A flat stretch leaves windows with no variation: 0/0, NaN in radf (NumPy), and NaN here, not an
-    error and not a value taken from the other windows."""
-    y = np.r_[np.full(60, 5.0), np.cumsum(np.random.default_rng(0).standard_normal(40))]
+    error and not a value taken from the other windows. At the start, every window of the first ends is
+    flat; at the end, the short windows are flat and the long ones not (the sup is NaN, as np.max's)."""
+    walk = np.cumsum(np.random.default_rng(0).standard_normal(60))
+    y = np.r_[np.full(40, 5.0), walk] if flat == "start" else np.r_[walk, np.full(40, walk[-1])]
     with np.errstate(invalid="ignore", divide="ignore"):
         ref = radf(y, 20, 0)
     got = bsadf_at_ends(y, 20, 0, int(ref.obs[0]), 100)
     np.testing.assert_array_equal(np.isnan(got), np.isnan(ref.bsadf))
     assert np.isnan(got).any() and not np.isnan(got).all()
     np.testing.assert_allclose(got[~np.isnan(got)], ref.bsadf[~np.isnan(got)], rtol=1e-9, atol=0)
+
+
+def test_bsadf_at_ends_before_the_last_observation_and_from_a_read_only_array():
+    """Ends that stop short of the series (later observations must not enter), from a read-only array (as
+    pandas hands out under copy-on-write): radf's values on the series cut at the last end, and one
+    compiled specialisation of the kernel whatever array came in (each costs a compilation)."""
+    from bubblelens.analysis.bsadf_kernel import bsadf_columns
+
+    y = _series("explosive", 200, seed=8)
+    y.flags.writeable = False
+    minw = default_min_window(150)
+    got = bsadf_at_ends(y, minw, 1, 120, 150)
+    ref = radf(y[:150], minw, 1)
+    np.testing.assert_allclose(got, ref.bsadf[ref.obs >= 120], rtol=1e-9, atol=0)
+    bsadf_at_ends(np.asfortranarray(np.vstack([y, y])), minw, 1, 120, 150)
+    assert len(bsadf_columns.signatures) == 1
+
+
+def test_the_kernel_compiles_where_numba_cannot_cache(monkeypatch):
+    """numba raises RuntimeError as it decorates when no cache location is writable: the kernel is then
+    compiled without a cache (in each process) and gives the same values."""
+    import importlib
+
+    import numba
+
+    from bubblelens.analysis import bsadf_kernel
+
+    real = numba.njit
+
+    def no_cache_location(*args, cache=False, **kwargs):
+        if cache:
+            raise RuntimeError("cannot cache function 'bsadf_columns': no locator available for file")
+        return real(*args, cache=cache, **kwargs)
+
+    monkeypatch.setattr(numba, "njit", no_cache_location)
+    try:
+        fresh = importlib.reload(bsadf_kernel)
+        y = _series("ratio_like", 120, seed=5)
+        ref = radf(y, 20, 1)
+        ends = np.arange(100, 121) - 1 - 2
+        got = fresh.bsadf_columns(np.array(y[:, None]), 20, 1, ends)[:, 0]
+        np.testing.assert_allclose(got, ref.bsadf[ref.obs >= 100], rtol=1e-9, atol=0)
+    finally:
+        monkeypatch.undo()
+        importlib.reload(bsadf_kernel)
 
 
 def test_bsadf_at_ends_rejects_bad_windows():

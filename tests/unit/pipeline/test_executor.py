@@ -2,8 +2,9 @@
 fails the build; each pool unit runs in a fresh process with the unit's own thread count."""
 from __future__ import annotations
 
-import os
+import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from bubblelens.pipeline.executor import PoolExecutor, SerialExecutor, make_exec
 from bubblelens.pipeline.work import Unit
 from bubblelens.training import units as train_units
 
-from executor_helpers import boom, die_once, parent_pid, threads_and_pid
+from executor_helpers import boom, die_once, threads_and_pid
 
 TINY_MIX = MixtureParams(steps=40, batch_size=20, g_hidden=8, d_hidden=8, n_samples=30)
 
@@ -50,41 +51,66 @@ def test_pool_runs_each_unit_in_a_fresh_process_with_its_thread_count():
     assert len({o.value[1] for o in out.values()}) == 3          # max_tasks_per_child=1: one process per unit
 
 
+PREPARE_THEN_RUN = """
+import os, sys
+from multiprocessing import forkserver
+from bubblelens.pipeline.executor import PoolExecutor
+from bubblelens.pipeline.work import Unit
+sys.path.insert(0, sys.argv[1])
+from executor_helpers import parent_pid
+
+state = forkserver._forkserver                   # CPython's forkserver singleton (private: test-only)
+assert state._forkserver_pid is None
+executor = PoolExecutor(2)
+executor.prepare()
+server = state._forkserver_pid
+assert server is not None
+os.kill(server, 0)                                # alive before any unit was submitted
+out = []
+executor.run([Unit(f"u{i}", parent_pid, {}) for i in range(2)], out.append)
+assert {o.value for o in out} == {server}, (server, [o.value for o in out])
+assert state._forkserver_pid == server
+print("ok")
+"""
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the forkserver is started ahead on Linux")
 def test_prepare_starts_the_forkserver_the_units_are_then_forked_from():
-    """`prepare` (called as a build starts) leaves the forkserver importing the preload in the background;
-    the pool's workers are then its children, not those of a second server."""
-    from multiprocessing import forkserver
-
-    executor = PoolExecutor(2)
-    executor.prepare()
-    server = forkserver._forkserver._forkserver_pid
-    assert server is not None
-    os.kill(server, 0)                                            # alive
-    out = collect(executor, [Unit(f"u{i}", parent_pid, {}) for i in range(2)])
-    assert {o.value for o in out.values()} == {server}
-    assert forkserver._forkserver._forkserver_pid == server
+    """`prepare` (called as a first build starts) starts the forkserver before any unit exists; the pool's
+    workers are then its children, not those of a second server. In a fresh interpreter, where no other
+    test's pool can have started one."""
+    here = Path(__file__).resolve().parent
+    proc = subprocess.run([sys.executable, "-c", PREPARE_THEN_RUN, str(here)], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().endswith("ok")
 
 
-@pytest.mark.parametrize("force, trained, wanted, bundle, expected", [
-    (False, False, ["data", "train", "claims"], None, True),       # a first build: it will train
-    (False, True, ["data", "train", "claims"], None, False),       # may find every unit cached
-    (True, True, ["data", "train"], None, True),                   # --force recomputes
-    (False, False, ["market", "claims", "render"], None, True),    # claims run on the workers too
-    (False, False, ["render"], None, False),                       # nothing runs on workers
-    (True, False, ["data", "train"], "bundle", False),             # a results bundle trains nothing
+@pytest.mark.parametrize("force, only, frozen, trained, bundle, expected", [
+    (False, None, False, False, None, True),          # a first build: it will train
+    (False, None, False, True, None, False),          # may find every unit cached (a CSV edited)
+    (True, None, False, True, None, True),            # --force recomputes every unit
+    (True, "train", False, True, None, True),
+    (True, "claims", False, True, None, False),       # --force --only claims: claims in this process
+    (True, "render", False, True, None, False),
+    (False, "claims", False, False, None, True),      # needs the models, and none is trained
+    (False, "features", False, False, None, False),   # trains nothing: no trained unit would ever appear
+    (False, None, True, False, None, False),          # --frozen never trains
+    (True, None, False, False, "bundle", False),      # a results bundle trains nothing
 ])
-def test_the_workers_start_ahead_only_when_units_will_run(tmp_path, force, trained, wanted, bundle, expected):
+def test_the_workers_start_ahead_only_when_units_will_run(tmp_path, force, only, frozen, trained, bundle,
+                                                           expected):
     from types import SimpleNamespace
 
     from bubblelens.pipeline.build import _certain_to_compute
     from bubblelens.pipeline.cache import Cache
+    from bubblelens.pipeline.context import needed_stages
 
     cache = Cache(tmp_path)
     if trained:
         cache.store("train", "abc", {"x": 1})
-    ctx = SimpleNamespace(opts=SimpleNamespace(force=force, results_bundle=bundle), cache=cache)
-    assert _certain_to_compute(ctx, wanted) is expected
+    opts = SimpleNamespace(force=force, only=only, frozen=frozen, results_bundle=bundle)
+    assert _certain_to_compute(SimpleNamespace(opts=opts, cache=cache), needed_stages(only)) is expected
 
 
 @pytest.mark.slow
