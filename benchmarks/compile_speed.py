@@ -4,7 +4,7 @@
     python benchmarks/compile_speed.py --only sampling
     python benchmarks/compile_speed.py --smoke          # seconds: sampling only, the smoke profile's U-Net (CI)
 
-- sampling: the flow U-Net evaluated as the NFE sweep does (quick: 16 channels, chunks of 1,000, no grad);
+- sampling: the flow U-Net evaluated as the NFE sweep does (quick: 16 channels, CPU batches of 100, no grad);
 - unet-step: one training step of the same U-Net (the quick profile's batch, Adam);
 - mixture-step: one step of a 10-member mixture GAN ensemble (quick's widths, ring-8).
 
@@ -23,7 +23,7 @@ import torch
 from bubblelens.core.config import profile_config
 from bubblelens.models.flow import UNet, UNetConfig, interpolate
 from bubblelens.models.mlp_gan import MLPGANConfig
-from bubblelens.training.flow import SAMPLE_CHUNK
+from bubblelens.training.flow import eval_batch
 from bubblelens.training.mixture import _bce_per_member, _Ensemble
 
 
@@ -47,7 +47,7 @@ def sampling(repeat: int, profile: str = "quick") -> tuple[float, float, float]:
     cfg = profile_config(profile).flow
     torch.manual_seed(0)
     net = UNet(UNetConfig(channels=cfg.channels)).eval()
-    n = min(cfg.n_samples, SAMPLE_CHUNK)
+    n = min(cfg.n_samples, eval_batch("cpu"))
     x, t = torch.randn(n, 1, 28, 28), torch.rand(n)
     compiled = torch.compile(net, dynamic=False)
     with torch.no_grad():

@@ -11,7 +11,7 @@ import torch
 from bubblelens.core.config import FlowImageParams
 from bubblelens.datasets.images import SHIPPED_IMAGES, load_split
 from bubblelens.models.flow import UNet, UNetConfig, euler_sample
-from bubblelens.training import sampling
+from bubblelens.training import flow, sampling
 from bubblelens.training.flow import generate, train_flow_images
 from bubblelens.training.loop import to_uint8_images
 
@@ -43,16 +43,29 @@ def test_the_trainer_samples_through_the_compiled_network_with_the_eager_images(
     """The build's path end to end: train_flow_images with compilation forced on (a tiny sweep is below the
     threshold) gives the images `generate` makes with the eager network, up to one level in a few pixels."""
     monkeypatch.setattr(sampling, "COMPILE_ABOVE_FLOPS", 0)
-    params = FlowImageParams(channels=4, epochs=1, batch_size=16, lr=1e-3, nfe=(1, 4), n_samples=24,
+    # 200 images: two CPU evaluation batches of 100, the shape the network is compiled and checked on.
+    params = FlowImageParams(channels=4, epochs=1, batch_size=16, lr=1e-3, nfe=(1, 4), n_samples=200,
                              time_sampling="logit_normal")
     run = train_flow_images(params, load_split(SHIPPED_IMAGES, "train", 32).images, 0, "cpu")
     assert run.compute["sampling_backend"] == sampling.COMPILED
-    assert run.samples.shape == (24, 28, 28) and run.samples.dtype == np.uint8
+    assert run.samples.shape == (200, 28, 28) and run.samples.dtype == np.uint8
     torch.manual_seed(0)
     eager = generate(unet, 24, 0, 4, "cpu")
     compiled, _ = sampling.sampling_velocity(unet, math.inf, "cpu", torch.zeros(24, 1, 28, 28))
     levels = np.abs(generate(unet, 24, 0, 4, "cpu", compiled).astype(int) - eager.astype(int))
     assert levels.max() <= 1 and levels.mean() < 1e-3
+
+
+def test_cpu_evaluation_batches_give_the_images_of_whole_chunks(unet, monkeypatch):
+    """`generate` integrates a chunk's noise 100 images at a time on a CPU (cache-sized activations); each
+    image's path is its own, so the images equal one integration of the whole chunk. 250 images: two full
+    batches and a remainder. Stated tolerance: one level in a few pixels (measured here: bit for bit)."""
+    by_batch = generate(unet, 250, 3, 2, "cpu")
+    monkeypatch.setattr(flow, "CPU_EVAL_BATCH", flow.SAMPLE_CHUNK)
+    whole = generate(unet, 250, 3, 2, "cpu")
+    levels = np.abs(by_batch.astype(int) - whole.astype(int))
+    assert by_batch.shape == (250, 28, 28) and levels.max() <= 1 and levels.mean() < 1e-3
+    assert flow.eval_batch("cuda") == flow.SAMPLE_CHUNK
 
 
 def test_a_short_sweep_or_another_device_stays_eager(unet):
