@@ -2,8 +2,10 @@
 
 Sampling is most of a flow image run's cost after training: the quick profile draws 5,000 images at NFE
 1, 2, 4, 8 and 16, 155,000 network evaluations a seed. At 16 channels the U-Net's GroupNorm, SiLU and additions
-cost as much as its convolutions on a CPU, and Inductor fuses them: one thread, 1,000 images, measured
-1.12 s against 2.25 s eager (2.02x; benchmarks/compile_speed.py). Training stays eager: the U-Net's step
+cost as much as its convolutions on a CPU, and Inductor fuses them: one thread, 1,000 images evaluated
+at once, 1.12 s against 2.25 s eager (2.02x; benchmarks/compile_speed.py). Evaluated 100 at a time, as
+`generate` now does on a CPU (flow.CPU_EVAL_BATCH), a 1,000-image sweep at NFE 1-16 took 17.5 s compiled
+against 25.7 s eager (1.47x; benchmarks/sampling_batch.py). Training stays eager: the U-Net's step
 gained 1.13x and the mixture GAN's 1.23x, for up to 30 s of compilation per worker, and a GAN's training is
 chaotic, so float differences over 10,000 steps could change which seeds drop a mode (benchmarks/README.md).
 
@@ -25,11 +27,11 @@ from bubblelens.models.flow import Velocity
 log = logging.getLogger(__name__)
 
 EAGER, COMPILED = "eager", "inductor"
-# Counted FLOPs of a sweep above which compiling pays: the quick U-Net ran at about 13 GFLOP/s eager on one
-# core (1,000 images x 29.4 MFLOPs in 2.25 s), so 0.5 TFLOPs is about 40 s eager against 3.5-6 s of
-# compilation. The smoke profile's sweep (4 channels, 1,000 images) is far below, the quick profile's
-# (5,000 images x 31 evaluations x 29.4 MFLOPs = 4.6 TFLOPs a seed) far above.
-COMPILE_ABOVE_FLOPS = 5e11
+# Counted FLOPs of a sweep above which compiling pays: the quick U-Net, evaluated in batches of 100 on one core,
+# ran at 35 GFLOP/s eager and 52 compiled, so 1 TFLOP is about 29 s eager, of which compiling saves about 9 s,
+# against 3.5-6 s of compilation. The smoke profile's sweep (4 channels, 1,000 images) is far below, the quick
+# profile's (5,000 images x 31 evaluations x 29.4 MFLOPs = 4.6 TFLOPs a seed) far above.
+COMPILE_ABOVE_FLOPS = 1e12
 
 
 def sampling_velocity(model: torch.nn.Module, sweep_flops: float, device: str,

@@ -6,11 +6,13 @@ sized for an A4 text column), the title/units header and the source footer burne
 chart copied out of the report still says where it came from), and the three files analysts cite:
 `<id>.svg|png`, `<id>.csv` (the numbers plotted) and `<id>.json` (sources, quotes, licence, citation).
 SVG text is kept as <text> in the house font (see STYLE), so chart ids and labels are searchable in the PDF.
-Saving is deterministic: no dates or versions in the files, a fixed SVG hash salt, atomic replaces.
+Saving is deterministic: no dates or versions in the files, a fixed SVG hash salt, atomic replaces. SVGs
+are written without matplotlib's no-op groups and rotations (svg_slim.py), which cost WeasyPrint time.
 """
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import textwrap
@@ -29,6 +31,7 @@ from bubblelens.core.resources import TEMPLATES_DIR
 from bubblelens import __version__  # noqa: E402
 from bubblelens.report.model import ChartSpec, ReportMeta  # noqa: E402
 from bubblelens.report.charts.reuse import draw_or_reuse  # noqa: E402
+from bubblelens.report.charts.svg_slim import slim_svg  # noqa: E402
 
 LOGGER = logging.getLogger(__name__)
 
@@ -208,8 +211,10 @@ def _draw_image(spec: ChartSpec, draw_fn: Callable[[plt.Figure, plt.Axes], None]
             draw_fn(fig, ax)
             _decorate(fig, spec)
             if spec.fmt == "svg":
-                atomic_write(image, lambda p: fig.savefig(p, format="svg", metadata=SVG_METADATA,
-                                                           bbox_inches="tight", pad_inches=0.06))
+                buffer = io.BytesIO()
+                fig.savefig(buffer, format="svg", metadata=SVG_METADATA, bbox_inches="tight", pad_inches=0.06)
+                svg = slim_svg(buffer.getvalue())
+                atomic_write(image, lambda p: p.write_bytes(svg))
             else:
                 atomic_write(image, lambda p: fig.savefig(p, format="png", dpi=PNG_DPI, metadata=PNG_METADATA,
                                                            bbox_inches="tight", pad_inches=0.06))

@@ -126,3 +126,11 @@ def test_source_line_summarises_long_source_lists():
             for i in range(7)]
     line = source_line(ChartSpec("fig-many", "t", "d", "u", pd.DataFrame(), many, ""))
     assert "Publisher 2" in line and "Publisher 3" not in line and "and 4 more (see fig-many.json)" in line
+
+
+def test_svg_is_written_without_matplotlibs_no_op_groups_and_rotations(tmp_path: Path) -> None:
+    """charts/svg_slim.py is applied on save (what it keeps is tested in test_svg_slim.py)."""
+    draw_chart(line_spec(), draw_line, tmp_path, meta=META)
+    svg = (tmp_path / "fig-test-line.svg").read_bytes()
+    assert svg.startswith(b"<?xml") and b"rotate(-0 " not in svg and b"<text" in svg
+    assert b'<g id="figure_1">' not in svg and b'<g id="axes_1">' not in svg
