@@ -1,6 +1,6 @@
 """Wall time of `bubblelens build` in the situations the issues budget, side by side in one run.
 
-    python benchmarks/build_times.py [--profile smoke|quick] [--ref REV] [--keep DIR] [--seed-cache DIR]
+    python benchmarks/build_times.py [--profile smoke|quick] [--ref REV] [--keep DIR] [--seed-cache DIR] [--edits N]
     python benchmarks/build_times.py --smoke      # seconds: the same three builds, each `--only data` (CI)
 
 1. cold: empty cache, everything trained and rendered        (issue 25: smoke <= 45 s, quick <= 10 min)
@@ -42,9 +42,10 @@ def build(profile: str, out: Path, cache: Path, data: Path, tree: Path, only: st
     return wall, json.loads(proc.stdout)
 
 
-def situations(profile: str, root: Path, tree: Path, only: str | None = None, seed_cache: Path | None = None):
-    """Yield (situation, wall, summary) for cold, warm and edited builds of `tree` (with `seed_cache`, the
-    first build starts from a copy of that cache instead of an empty one)."""
+def situations(profile: str, root: Path, tree: Path, only: str | None = None, seed_cache: Path | None = None,
+               edits: int = 1):
+    """Yield (situation, wall, summary) for cold, warm and `edits` edited builds of `tree` (each edit adds 1 to
+    the same value; with `seed_cache`, the first build starts from a copy of that cache instead of an empty one)."""
     data = root / "data"
     shutil.rmtree(data, ignore_errors=True)
     shutil.copytree(tree / "data", data, ignore=shutil.ignore_patterns("images"))
@@ -59,11 +60,12 @@ def situations(profile: str, root: Path, tree: Path, only: str | None = None, se
     yield (first, *build(profile, out, cache, data, tree, only))
     yield ("warm (nothing changed)", *build(profile, out, cache, data, tree, only))
     csv = data / "market" / "chatgpt_weekly_active_users.csv"
-    lines = csv.read_text(encoding="utf-8").splitlines(keepends=True)
-    date, value, rest = lines[1].split(",", 2)
-    lines[1] = f"{date},{float(value) + 1:g},{rest}"
-    csv.write_text("".join(lines), encoding="utf-8")
-    yield ("edit one CSV value", *build(profile, out, cache, data, tree, only))
+    for _ in range(edits):
+        lines = csv.read_text(encoding="utf-8").splitlines(keepends=True)
+        date, value, rest = lines[1].split(",", 2)
+        lines[1] = f"{date},{float(value) + 1:g},{rest}"
+        csv.write_text("".join(lines), encoding="utf-8")
+        yield ("edit one CSV value", *build(profile, out, cache, data, tree, only))
 
 
 def main() -> None:
@@ -78,15 +80,17 @@ def main() -> None:
                         help="start each tree's first build from a copy of this cache (the trained units of an "
                              "earlier build of the same training code) instead of an empty one: times the warm "
                              "and edit situations without the cold build; the first row is then not a cold time")
+    parser.add_argument("--edits", type=int, default=1,
+                        help="CSV-edit rebuilds per tree, interleaved (the edit situation is the noisiest)")
     args = parser.parse_args()
     only = "data" if args.smoke else None
     root = args.keep or Path(tempfile.mkdtemp(prefix="bubblelens-bench-"))
     with checked_out(args.ref, root / "ref-tree") as ref_tree:
         trees = ([(args.ref, ref_tree)] if args.ref else []) + [("current", REPO)]
-        runs = {name: situations(args.profile, root / name.replace("/", "_"), tree, only, args.seed_cache)
-                for name, tree in trees}
+        runs = {name: situations(args.profile, root / name.replace("/", "_"), tree, only, args.seed_cache,
+                                 args.edits) for name, tree in trees}
         rows = []
-        for _ in range(3):                  # interleave: cold ref, cold current, warm ref, warm current, ...
+        for _ in range(2 + args.edits):     # interleave: cold ref, cold current, warm ref, warm current, ...
             for name, gen in runs.items():
                 rows.append((name, *next(gen)))
     print(f"profile {args.profile}{', --only data (smoke)' if args.smoke else ''}, {os.cpu_count()} CPUs, "
