@@ -12,7 +12,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
 from bubblelens.report.charts.io import STYLE  # noqa: E402
-from bubblelens.report.charts.svg_slim import GROUP, is_zero_rotation, slim_svg  # noqa: E402
+from bubblelens.report.charts.svg_slim import is_zero_rotation, slim_svg  # noqa: E402
+
+GROUP = "{http://www.w3.org/2000/svg}g"
 
 ROTATION = re.compile(r"rotate\(\s*(-?[\d.]+)")
 
@@ -75,16 +77,40 @@ def test_slimmed_svg_draws_the_same_elements_in_the_same_order(draw) -> None:
 
 
 def test_a_group_with_attributes_or_a_referenced_id_stays() -> None:
-    svg = (b'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink">'
-           b'<g id="a"><g id="kept" style="fill: red"><path d="M 0 0 L 1 1"/></g></g>'
-           b'<g id="target"><path d="M 1 1 L 2 2"/></g><use xlink:href="#target"/></svg>')
+    svg = b"""<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink">
+ <g id="a">
+  <g id="kept" style="fill: red">
+   <path d="M 0 0 L 1 1"/>
+  </g>
+ </g>
+ <g id="target">
+  <path d="M 1 1 L 2 2"/>
+ </g>
+ <use xlink:href="#target"/>
+</svg>
+"""
     root = ET.fromstring(slim_svg(svg))
     assert [g.get("id") for g in root.iter(GROUP)] == ["kept", "target"]
     assert drawn(slim_svg(svg)) == drawn(svg)
+
+
+def test_a_layout_other_than_matplotlibs_is_left_as_it_is() -> None:
+    one_line = b'<svg xmlns="http://www.w3.org/2000/svg"><g id="a"><path d="M 0 0"/></g></svg>\n'
+    unbalanced = b'<svg xmlns="http://www.w3.org/2000/svg">\n<g id="a">\n<path d="M 0 0"/>\n</svg>\n'
+    assert slim_svg(one_line) == one_line and slim_svg(unbalanced) == unbalanced
 
 
 @pytest.mark.parametrize("transform,identity", [("rotate(-0 10 20)", True), ("rotate(0)", True),
                                                 ("rotate(0.0 1 2)", True), ("rotate(-0.5 1 2)", False),
                                                 ("rotate(-0 1 2) scale(2)", False), ("translate(0 0)", False)])
 def test_only_rotations_by_zero_are_identities(transform: str, identity: bool) -> None:
-    assert is_zero_rotation(transform) is identity
+    assert is_zero_rotation(transform.encode()) is identity
+
+
+def test_the_output_does_not_depend_on_elementtree_namespace_state(monkeypatch) -> None:
+    """Other code (WeasyPrint, matplotlib) may register ElementTree prefixes; the bytes stay matplotlib's."""
+    original = matplotlib_svg(lines_and_legend)
+    monkeypatch.setattr(ET, "_namespace_map", dict(ET._namespace_map))     # restored after the test
+    ET.register_namespace("", "urn:something-else")
+    slim = slim_svg(original)
+    assert slim.startswith(original[:original.index(b"<g")]) and b"ns0:" not in slim
