@@ -194,9 +194,11 @@ def draw_charts(ctx: BuildContext, ev: Evaluated, md: MarketData, verdicts: Verd
     mkt, claims, long = md.market, verdicts.claims, analysis.long
     chart_dir.mkdir(parents=True, exist_ok=True)
     env = charts_models.ChartEnv(chart_dir, _measured_by(meta), published_results(ctx.opts.data_dir), meta)
-    # A chart whose drawing is unchanged comes from the cache; --force draws (and stores) every chart.
+    # A chart whose drawing is unchanged comes from the cache; --force draws (and stores) every chart. The
+    # others are drawn as the block ends, in as many processes as the local pool runs units (drawing_pool.py).
+    processes = ctx.executor.jobs if getattr(ctx.executor, "name", "") == "pool" else 1
     with ctx.reporter.task("charts", 2) as cb, \
-            reusing_drawings(ctx.cache, RENDER_CODE.version(), read=not ctx.opts.force) as store:
+            reusing_drawings(ctx.cache, RENDER_CODE.version(), read=not ctx.opts.force, processes=processes) as store:
         model_charts = charts_models.all_model_charts(ev, env, analysis.summary) + charts_flow.all_flow_charts(ev, env)
         cb(1, 2, {})
         market_charts = charts_market.all_market_charts(mkt, env, analysis.growth) + [c for c in (

@@ -37,6 +37,7 @@ import pandas as pd
 import PIL
 
 from bubblelens.core.io import atomic_write
+from bubblelens.report.charts.drawing_pool import draw_all
 
 LOGGER = logging.getLogger(__name__)
 
@@ -46,15 +47,28 @@ ARRAY_IMAGE = "image"     # the image file's bytes, as uint8
 
 
 @dataclass
+class _Planned:
+    """A chart that was not in the store: drawn when the block ends (drawing_pool.py), then stored."""
+
+    chart_id: str
+    draw: Callable[[], None]
+    image: Path
+    key: str | None
+
+
+@dataclass
 class DrawingStore:
-    """Where images are kept (a `pipeline.cache.Cache`), the code version they were drawn with, and whether
-    images are read from it (`--force` draws every chart, and stores what it draws)."""
+    """Where images are kept (a `pipeline.cache.Cache`), the code version they were drawn with, whether
+    images are read from it (`--force` draws every chart, and stores what it draws) and how many processes
+    draw the charts not found there."""
 
     cache: Any
     code_version: str
     read: bool = True
+    processes: int = 1
     reused: int = 0
     drawn: int = 0
+    planned: list[_Planned] = dataclasses.field(default_factory=list)
 
 
 _ACTIVE: contextvars.ContextVar[DrawingStore | None] = contextvars.ContextVar("bubblelens_drawings",
@@ -62,15 +76,32 @@ _ACTIVE: contextvars.ContextVar[DrawingStore | None] = contextvars.ContextVar("b
 
 
 @contextlib.contextmanager
-def reusing_drawings(cache: Any, code_version: str, *, read: bool = True) -> Iterator[DrawingStore]:
-    """Charts drawn inside this block look their image up in `cache` first (unless `read` is False) and
-    store what they draw."""
-    store = DrawingStore(cache, code_version, read)
+def reusing_drawings(cache: Any, code_version: str, *, read: bool = True,
+                     processes: int = 1) -> Iterator[DrawingStore]:
+    """Charts drawn inside this block look their image up in `cache` first (unless `read` is False); the
+    others are drawn as the block ends, in up to `processes` processes, and stored. Their image files exist
+    once the block has ended, not before."""
+    store = DrawingStore(cache, code_version, read, processes)
     token = _ACTIVE.set(store)
     try:
         yield store
     finally:
         _ACTIVE.reset(token)
+    _draw_planned(store)
+
+
+def _draw_planned(store: DrawingStore) -> None:
+    draw_all([p.draw for p in store.planned], store.processes)
+    for planned in store.planned:
+        store.drawn += 1
+        if planned.key is None:
+            continue
+        try:
+            store.cache.store(STAGE, planned.key, {RESULT_CHART_ID: planned.chart_id},
+                              {ARRAY_IMAGE: np.frombuffer(planned.image.read_bytes(), dtype=np.uint8)})
+        except OSError as error:
+            LOGGER.warning("chart %s: its image was not kept in the cache (%s)", planned.chart_id, error)
+    store.planned.clear()
 
 
 _KEY_PARTS = tuple   # the "constructor" of every reduced value: a type, pickled by name (a key is never unpickled)
@@ -154,9 +185,9 @@ def drawing_key(spec: Any, draw_fn: Callable, figsize: tuple[float, float], code
 def draw_or_reuse(spec: Any, draw_fn: Callable, figsize: tuple[float, float], image: Path,
                   draw: Callable[[], None], settings: Callable[[], str]) -> None:
     """Put the chart's image at `image`: from the active store when its drawing was seen, else by `draw()`
-    (which writes `image` atomically), then keep it in the store. A store that cannot be written (a full
-    disk, a read-only cache, another build storing the same image at that moment) costs a redraw next
-    time, never the build."""
+    (which writes `image` atomically) when the store's block ends, then keep it in the store. A store that
+    cannot be written (a full disk, a read-only cache, another build storing the same image at that moment)
+    costs a redraw next time, never the build. Without an active store, `draw()` runs at once."""
     store = _ACTIVE.get()
     if store is None:
         draw()
@@ -169,11 +200,11 @@ def draw_or_reuse(spec: Any, draw_fn: Callable, figsize: tuple[float, float], im
         atomic_write(image, lambda p: p.write_bytes(data))
         store.reused += 1
         return
-    draw()
-    store.drawn += 1
-    if key is not None:
-        try:
-            store.cache.store(STAGE, key, {RESULT_CHART_ID: spec.chart_id},
-                              {ARRAY_IMAGE: np.frombuffer(image.read_bytes(), dtype=np.uint8)})
-        except OSError as error:
-            LOGGER.warning("chart %s: its image was not kept in the cache (%s)", spec.chart_id, error)
+    # Drawn later, under the matplotlib settings the key was made with, whatever is set by then.
+    planned_settings = matplotlib.rcParams.copy()
+
+    def draw_as_planned() -> None:
+        with matplotlib.rc_context(planned_settings):
+            draw()
+
+    store.planned.append(_Planned(spec.chart_id, draw_as_planned, image, key))
