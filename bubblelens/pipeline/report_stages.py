@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -195,10 +196,11 @@ def draw_charts(ctx: BuildContext, ev: Evaluated, md: MarketData, verdicts: Verd
     chart_dir.mkdir(parents=True, exist_ok=True)
     env = charts_models.ChartEnv(chart_dir, _measured_by(meta), published_results(ctx.opts.data_dir), meta)
     # A chart whose drawing is unchanged comes from the cache; --force draws (and stores) every chart. The
-    # others are drawn as the block ends, in as many processes as the local pool runs units (drawing_pool.py).
-    processes = ctx.executor.jobs if getattr(ctx.executor, "name", "") == "pool" else 1
-    with ctx.reporter.task("charts", 2) as cb, \
-            reusing_drawings(ctx.cache, RENDER_CODE.version(), read=not ctx.opts.force, processes=processes) as store:
+    # others are drawn as the outer block ends, after the progress display has stopped (drawing_pool.py forks),
+    # in as many processes as the local pool runs units, at most one per core.
+    processes = min(ctx.executor.jobs, os.cpu_count() or 1) if getattr(ctx.executor, "name", "") == "pool" else 1
+    with reusing_drawings(ctx.cache, RENDER_CODE.version(), read=not ctx.opts.force, processes=processes) as store, \
+            ctx.reporter.task("charts", 2) as cb:
         model_charts = charts_models.all_model_charts(ev, env, analysis.summary) + charts_flow.all_flow_charts(ev, env)
         cb(1, 2, {})
         market_charts = charts_market.all_market_charts(mkt, env, analysis.growth) + [c for c in (
@@ -210,7 +212,8 @@ def draw_charts(ctx: BuildContext, ev: Evaluated, md: MarketData, verdicts: Verd
             charts_spending.spending_chain(mkt, env, long["spending"], long["required"]),
             charts_spending.capability_vs_spending(mkt, env, claims)) if c is not None]
         cb(2, 2, {})
-    ctx.reporter.info(f"charts: {store.reused} reused from the cache, {store.drawn} drawn")
+    drawn = f", in {store.draw_seconds:.1f} s by {store.processes_used} processes" if store.drawn else ""
+    ctx.reporter.info(f"charts: {store.reused} reused from the cache, {store.drawn} drawn{drawn}")
     return Charts({c.chart_id: c for c in model_charts + market_charts}, meta, chart_dir, fp)
 
 

@@ -41,9 +41,10 @@ NOISE_SEED_OFFSET = 104_729
 SAMPLE_CHUNK = 1000                 # images whose noise is drawn at once (the samples depend on it)
 # Images integrated together on a CPU: a 1,000-image chunk's activations (16 x 28 x 28 floats each) far
 # exceed the caches, so the U-Net's element-wise layers stream memory; 100 at a time gave the same samples,
-# bit for bit, 1.5x faster compiled and 2.5x eager on one idle core (benchmarks/sampling_batch.py).
+# bit for bit on this machine's CPU, 1.42x faster compiled and 1.86x eager (benchmarks/sampling_batch.py).
 # A GPU takes the whole chunk.
 CPU_EVAL_BATCH = 100
+assert SAMPLE_CHUNK % CPU_EVAL_BATCH == 0, "every chunk must split into equal batches (one compiled shape)"
 
 
 def decay_lr(opt: torch.optim.Optimizer, lr: float, step: int, total: int) -> None:

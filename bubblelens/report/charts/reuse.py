@@ -26,6 +26,7 @@ import hashlib
 import io
 import logging
 import pickle
+import time
 import types
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +69,8 @@ class DrawingStore:
     processes: int = 1
     reused: int = 0
     drawn: int = 0
+    processes_used: int = 0
+    draw_seconds: float = 0.0
     planned: list[_Planned] = dataclasses.field(default_factory=list)
 
 
@@ -91,9 +94,13 @@ def reusing_drawings(cache: Any, code_version: str, *, read: bool = True,
 
 
 def _draw_planned(store: DrawingStore) -> None:
-    draw_all([p.draw for p in store.planned], store.processes)
+    start = time.perf_counter()
+    store.processes_used = draw_all([p.draw for p in store.planned], store.processes)
+    store.draw_seconds = time.perf_counter() - start
     for planned in store.planned:
         store.drawn += 1
+        for stale in planned.image.parent.glob(f".{planned.image.name}.*.tmp"):   # a killed child's temp file
+            stale.unlink(missing_ok=True)
         if planned.key is None:
             continue
         try:
@@ -200,8 +207,10 @@ def draw_or_reuse(spec: Any, draw_fn: Callable, figsize: tuple[float, float], im
         atomic_write(image, lambda p: p.write_bytes(data))
         store.reused += 1
         return
-    # Drawn later, under the matplotlib settings the key was made with, whatever is set by then.
-    planned_settings = matplotlib.rcParams.copy()
+    # Drawn later, under the matplotlib settings the key was made with, whatever is set by then (but the
+    # backend: charts/io.py chooses Agg, and restoring a backend would switch it). A draw function must not
+    # depend on values changed after it is planned (none does: each closes over what it plots).
+    planned_settings = {k: v for k, v in matplotlib.rcParams.copy().items() if k != "backend"}
 
     def draw_as_planned() -> None:
         with matplotlib.rc_context(planned_settings):

@@ -4,8 +4,8 @@ Matplotlib wraps every artist in a `<g id="...">` (figure, axes, each tick, each
 often inside a bare `<g>`, and gives every label a `transform="rotate(-0 x y)"`. WeasyPrint draws SVG node
 by node in Python, saving and restoring the graphics state around each group and parsing each transform;
 on the report's 20 SVG charts these no-ops were about a fifth of its SVG drawing time (benchmarks/README.md).
-`slim_svg` removes the start and end lines of groups with no attribute but an id that nothing references,
-and rotations by zero. Every drawn element keeps its attributes, its enclosing styled groups and its place
+`slim_svg` removes the start and end lines of groups with no attribute but an id that nothing references
+(and such groups when empty), and rotations by zero. Every drawn element keeps its attributes, its enclosing styled groups and its place
 in drawing order, so the chart looks the same in any SVG reader (tests/unit/report/test_svg_slim.py compares
 what is drawn, element by element). The rest of the file is matplotlib's, byte for byte.
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 
 _BARE_GROUP = re.compile(rb'\s*<g(?:\s+id="([^"]*)")?\s*>\s*')        # <g> or <g id="..."> alone on a line
+_EMPTY_GROUP = re.compile(rb'\s*<g(?:\s+id="([^"]*)")?\s*/>\s*')      # <g id="..."/>: an axis without ticks
 _OTHER_GROUP = re.compile(rb"\s*<g\b[^>]*(?<!/)>\s*")                  # a group start tag with other attributes
 _GROUP_END = re.compile(rb"\s*</g>\s*")
 _ZERO_ROTATION_VALUE = rb"\s*rotate\(\s*-?0(?:\.0*)?(?:\s+[-+\d.eE]+\s+[-+\d.eE]+)?\s*\)\s*"
@@ -47,6 +48,9 @@ def slim_svg(svg: bytes) -> bytes:
             unwrapped.append(drop)
             if drop:
                 continue
+        elif (empty := _EMPTY_GROUP.fullmatch(line)) is not None:
+            if empty.group(1) not in keep:
+                continue
         elif _OTHER_GROUP.fullmatch(line):
             unwrapped.append(False)
         elif _GROUP_END.fullmatch(line):
@@ -56,5 +60,6 @@ def slim_svg(svg: bytes) -> bytes:
                 continue
         elif _ANY_GROUP_TAG.search(line):
             return svg                        # a group tag sharing its line with other markup
-        out.append(_ZERO_ROTATION.sub(b"", line))
+        tag_end = line.find(b">") + 1             # only in the line's first tag, never in text content
+        out.append(_ZERO_ROTATION.sub(b"", line[:tag_end]) + line[tag_end:] if tag_end else line)
     return b"".join(out) if not unwrapped else svg

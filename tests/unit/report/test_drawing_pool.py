@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,28 @@ def test_a_draw_that_fails_here_raises_after_the_children_are_reaped(tmp_path: P
         os.waitpid(child, os.WNOHANG)                                # reaped before the error was raised
 
 
+def test_a_failed_fork_or_a_stuck_child_leaves_the_charts_to_this_process(tmp_path: Path, monkeypatch) -> None:
+    pids = {"parent": os.getpid()}
+    paths = [tmp_path / f"{i}.txt" for i in range(2)]
+
+    def no_fork():
+        raise OSError(11, "Resource temporarily unavailable")
+
+    with monkeypatch.context() as m:
+        m.setattr(os, "fork", no_fork)
+        assert draw_all([writer(p, pids) for p in paths], 2) == 1
+    assert [int(p.read_text()) for p in paths] == [os.getpid()] * 2
+
+    def stuck_in_child() -> None:
+        while os.getpid() != pids["parent"]:
+            time.sleep(0.05)
+        (tmp_path / "late.txt").write_text(str(os.getpid()))
+
+    start = time.monotonic()
+    assert draw_all([writer(paths[0], pids), stuck_in_child], 2, deadline_s=1.0) == 1
+    assert 1.0 <= time.monotonic() - start < 30 and int((tmp_path / "late.txt").read_text()) == os.getpid()
+
+
 def test_one_process_draws_in_order_here(tmp_path: Path) -> None:
     order = []
     assert draw_all([lambda i=i: order.append(i) for i in range(3)], 1) == 1
@@ -68,7 +91,8 @@ def test_charts_drawn_in_two_processes_equal_one_process_and_are_kept(tmp_path: 
             for spec, draw in specs:
                 draw_chart(spec, draw, out)
                 assert not (out / f"{spec.chart_id}.svg").exists()      # planned, drawn as the block ends
-        assert (store.reused, store.drawn) == (0, 3)
+        assert (store.reused, store.drawn, store.processes_used) == (0, 3, processes)
+        assert not list(out.glob(".*.tmp"))
         images[processes] = [(out / f"{spec.chart_id}.svg").read_bytes() for spec, _ in specs]
     assert images[1] == images[2]
     with reusing_drawings(Cache(tmp_path / "cache2"), CODE, processes=2) as store:   # kept in the cache
