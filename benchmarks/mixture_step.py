@@ -15,15 +15,11 @@ With --smoke and no --ref, "the revision" is this tree itself (no worktree, no g
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-from ref_tree import REPO, checked_out
+from ref_tree import REPO, checked_out, run_in_tree
 
 
 # Runs inside the tree under test (PYTHONPATH points at it): times the steps after the warm-up.
@@ -47,15 +43,6 @@ if start is None or reports[-1][0] <= start[0]:
 end = reports[-1]
 print(json.dumps({"ms_per_step": 1000 * (end[1] - start[1]) / (end[0] - start[0])}))
 """
-
-
-def time_tree(tree: Path, args: dict) -> float:
-    env = {**os.environ, "PYTHONPATH": str(tree), "OMP_NUM_THREADS": "1"}
-    out = subprocess.run([sys.executable, "-c", TIMER, json.dumps(args)], env=env,
-                         capture_output=True, text=True, cwd=tree)
-    if out.returncode != 0:
-        sys.exit(f"timing {tree} failed:\n{out.stderr}")
-    return json.loads(out.stdout.strip().splitlines()[-1])["ms_per_step"]
 
 
 def main() -> None:
@@ -89,8 +76,8 @@ def main() -> None:
                     "d": args.d_hidden, "steps": args.steps, "warmup": args.warmup}
             ref, cur = [], []
             for _ in range(args.repeats):
-                ref.append(time_tree(ref_tree, spec))
-                cur.append(time_tree(REPO, spec))
+                ref.append(run_in_tree(ref_tree, TIMER, spec)["ms_per_step"])
+                cur.append(run_in_tree(REPO, TIMER, spec)["ms_per_step"])
             r, c = statistics.median(ref), statistics.median(cur)
             print(f"{variant:8s} {r:14.2f} ({min(ref):5.2f}) {c:16.2f} ({min(cur):5.2f}) {r / c:8.2f}x")
 

@@ -15,15 +15,11 @@ With --smoke and no --ref, "the revision" is this tree itself (no worktree, no g
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-from ref_tree import REPO, checked_out
+from ref_tree import REPO, checked_out, run_in_tree
 
 # Runs inside the tree under test (PYTHONPATH points at it).
 TIMER = """
@@ -46,15 +42,6 @@ for nfe in a["nfe"]:
 t2 = time.perf_counter()
 print(json.dumps({"seconds": t2 - t1, "compile_s": t1 - t0, "backend": backend, "images": digest.hexdigest()}))
 """
-
-
-def time_tree(tree: Path, spec: dict) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(tree), "OMP_NUM_THREADS": "1"}
-    out = subprocess.run([sys.executable, "-c", TIMER, json.dumps(spec)], env=env, capture_output=True, text=True,
-                         cwd=tree)
-    if out.returncode != 0:
-        sys.exit(f"timing {tree} failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -81,8 +68,8 @@ def main() -> None:
             spec = {"n": args.n, "nfe": args.nfe, "channels": args.channels, "compiled": compiled}
             ref, cur = [], []
             for _ in range(args.repeats):
-                ref.append(time_tree(ref_tree, spec))
-                cur.append(time_tree(REPO, spec))
+                ref.append(run_in_tree(ref_tree, TIMER, spec))
+                cur.append(run_in_tree(REPO, TIMER, spec))
             r = statistics.median(x["seconds"] for x in ref)
             c = statistics.median(x["seconds"] for x in cur)
             same = len({x["images"] for x in ref + cur}) == 1

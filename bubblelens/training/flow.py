@@ -212,11 +212,11 @@ def generate(model: UNet, n: int, seed: int, nfe: int, device: str, velocity: Ve
     gen = torch.Generator().manual_seed(seed + SAMPLE_SEED_OFFSET)
     model.eval()
     out = []
-    net, step = model if velocity is None else velocity, eval_batch(device)
+    net, batch = model if velocity is None else velocity, eval_batch(device)
     for a in range(0, n, SAMPLE_CHUNK):
         x0 = torch.randn(min(SAMPLE_CHUNK, n - a), 1, 28, 28, generator=gen).to(device)     # (C, 1, 28, 28)
-        for b in range(0, len(x0), step):
-            part = x0[b:b + step]
+        for b in range(0, len(x0), batch):
+            part = x0[b:b + batch]
             out.append(T.to_uint8_images(euler_sample(net, part, nfe, (len(part),)), low=-1.0))
     model.train()
     return np.concatenate(out) if out else np.zeros((0, 28, 28), np.uint8)
