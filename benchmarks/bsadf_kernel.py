@@ -17,12 +17,11 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from ref_tree import REPO, checked_out
+from ref_tree import REPO, baseline
 
 CHILD = r"""
 import json, sys, time
@@ -72,18 +71,15 @@ def main() -> None:
     args = ap.parse_args()
     if args.smoke:
         args.reps, args.length, args.ends, args.repeats = 8, 200, 10, 1
-    elif args.ref is None:
-        ap.error("--ref is required (the revision to compare against), except with --smoke")
-    with tempfile.TemporaryDirectory(prefix="bubblelens-bsadf-") as tmp, \
-            checked_out(args.ref, Path(tmp) / "ref-tree") as ref_tree:
+    with baseline(args.ref, args.smoke, ap, "bubblelens-bsadf-") as (tmp, ref_tree):
         print(f"bsadf_at_ends: {args.reps} series of {args.length}, last {args.ends} ends, 1 thread, "
               f"best of {args.repeats} after one warm-up call")
         print(f"{'lag':>4} {(args.ref or 'this tree') + ' s':>14} {'this tree s':>12} {'speed-up':>9} "
               f"{'first call s':>13} {'max |diff|':>11}")
         for lag in (0, 1, 6):
-            ref = time_tree(ref_tree, args.reps, args.length, args.ends, lag, args.repeats, Path(tmp) / "ref.npy")
-            cur = time_tree(REPO, args.reps, args.length, args.ends, lag, args.repeats, Path(tmp) / "cur.npy")
-            diff = float(np.nanmax(np.abs(np.load(Path(tmp) / "ref.npy") - np.load(Path(tmp) / "cur.npy"))))
+            ref = time_tree(ref_tree, args.reps, args.length, args.ends, lag, args.repeats, tmp / "ref.npy")
+            cur = time_tree(REPO, args.reps, args.length, args.ends, lag, args.repeats, tmp / "cur.npy")
+            diff = float(np.nanmax(np.abs(np.load(tmp / "ref.npy") - np.load(tmp / "cur.npy"))))
             print(f"{lag:>4} {ref['best']:>14.3f} {cur['best']:>12.3f} {ref['best'] / cur['best']:>8.2f}x "
                   f"{cur['first']:>13.2f} {diff:>11.2e}")
 

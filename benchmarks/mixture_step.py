@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
-from pathlib import Path
 
-from ref_tree import REPO, checked_out, run_in_tree
+from ref_tree import REPO, baseline, run_in_tree
 
 
 # Runs inside the tree under test (PYTHONPATH points at it): times the steps after the warm-up.
@@ -63,11 +61,8 @@ def main() -> None:
     if args.smoke:
         args.seeds, args.g_hidden, args.d_hidden, args.steps, args.warmup, args.repeats = 2, 8, 8, 25, 25, 1
         variants = ("vanilla",)
-    elif args.ref is None:
-        ap.error("--ref is required (the revision to compare against), except with --smoke")
     ref_name = args.ref or "this tree"
-    with tempfile.TemporaryDirectory(prefix="bubblelens-step-") as tmp, \
-            checked_out(args.ref, Path(tmp) / "ref-tree") as ref_tree:
+    with baseline(args.ref, args.smoke, ap, "bubblelens-step-") as (_, ref_tree):
         print(f"{args.dataset}, E {args.seeds}, G {args.g_hidden} / D {args.d_hidden}, 1 thread, "
               f"{args.steps} timed steps, {args.repeats} alternating runs per tree")
         print(f"{'variant':8s} {ref_name + ' median (min)':>22s} {'this tree median (min)':>24s} {'speed-up':>9s}")

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,3 +41,13 @@ def run_in_tree(tree: Path, code: str, spec: dict) -> dict:
     if out.returncode != 0:
         sys.exit(f"timing {tree} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@contextmanager
+def baseline(ref: str | None, smoke: bool, parser, prefix: str) -> Iterator[tuple[Path, Path]]:
+    """(a scratch directory, the tree to compare against) for a side-by-side script: `ref` checked out, or
+    with --smoke and no --ref this tree itself; a missing --ref without --smoke is the parser's usage error."""
+    if ref is None and not smoke:
+        parser.error("--ref is required (the revision to compare against), except with --smoke")
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp, checked_out(ref, Path(tmp) / "ref-tree") as tree:
+        yield Path(tmp), tree

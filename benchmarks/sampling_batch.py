@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
-from pathlib import Path
 
-from ref_tree import REPO, checked_out, run_in_tree
+from ref_tree import REPO, baseline, run_in_tree
 
 # Runs inside the tree under test (PYTHONPATH points at it).
 TIMER = """
@@ -55,11 +53,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.smoke:
         args.n, args.nfe, args.channels, args.repeats = 100, [1, 2], 4, 1
-    elif args.ref is None:
-        ap.error("--ref is required (the revision to compare against), except with --smoke")
     ref_name = args.ref or "this tree"
-    with tempfile.TemporaryDirectory(prefix="bubblelens-sampling-") as tmp, \
-            checked_out(args.ref, Path(tmp) / "ref-tree") as ref_tree:
+    with baseline(args.ref, args.smoke, ap, "bubblelens-sampling-") as (_, ref_tree):
         print(f"U-Net {args.channels} channels, {args.n} images at NFE {args.nfe}, 1 thread, "
               f"{args.repeats} alternating runs per tree")
         print(f"{'network':9s} {ref_name + ' median s':>18s} {'this tree median s':>19s} {'speed-up':>9s} "
