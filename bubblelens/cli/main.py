@@ -18,6 +18,7 @@ from bubblelens.cli.claims import app as claims_app
 from bubblelens.cli.data import app as data_app
 from bubblelens.core.config import DEVICES, PROFILES
 from bubblelens.core.errors import EXIT_STAGE_FAILED, BubblelensError
+from bubblelens.core.gc_tuning import collect_less
 from bubblelens.core.resources import DATA_DIR
 from bubblelens.pipeline.executor import DEFAULT_EXECUTOR, DEFAULT_JOBS, EXECUTORS
 
@@ -190,6 +191,7 @@ def results_export(out: Path = typer.Option(Path("reports"), "--out", help="The 
 
 def main() -> None:
     """Entry point: Typer handles usage errors (exit 2) and --help; bubblelens errors become one sentence."""
+    collect_less()
     try:
         app()
     except BubblelensError as exc:
