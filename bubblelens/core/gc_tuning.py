@@ -6,7 +6,7 @@ holds millions of them at once (the imported torch, pandas and matplotlib module
 an 80-page layout), so the full collections that a growing layout keeps triggering cost a fifth of a
 CSV-edit rebuild (benchmarks/README.md: GC thresholds). Nothing here depends on when a cycle is freed, so
 collecting less often changes no result, only when memory held by garbage cycles comes back; reference
-counting still frees everything else at once. mypy sets its collector the same way for the same reason.
+counting still frees everything else at once. mypy (build.py) sets its collector so for the same reason.
 """
 from __future__ import annotations
 

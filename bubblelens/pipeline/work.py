@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from bubblelens.core.gc_tuning import collect_less
 from bubblelens.pipeline.unit_board import END, START, ThrottledSender
 
 RETRIES = 2            # resubmissions of a unit whose worker process (or node) died
@@ -43,9 +44,11 @@ class UnitOutcome:
 
 
 def run_unit(fn: Callable[..., Any], kwargs: dict[str, Any], threads: int) -> tuple[Any, float, int]:
-    """What a worker runs (also in-process for `serial`): the unit under its own thread count."""
+    """What a worker runs (also in-process for `serial`): the unit under its own thread count, with the
+    collector of every bubblelens process (a fresh pool or Ray worker has CPython's default one)."""
     import torch
 
+    collect_less()
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     start = time.perf_counter()

@@ -24,6 +24,12 @@ def threads_and_pid() -> tuple[int, int]:
     return torch.get_num_threads(), os.getpid()
 
 
+def gc_thresholds() -> tuple[int, int, int]:
+    import gc
+
+    return gc.get_threshold()
+
+
 def parent_pid() -> int:
     return os.getppid()
 

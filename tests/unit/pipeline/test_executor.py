@@ -11,11 +11,12 @@ import pytest
 
 from bubblelens.core.config import MixtureParams
 from bubblelens.core.errors import StageError, UsageError
+from bubblelens.core.gc_tuning import GC_THRESHOLDS
 from bubblelens.pipeline.executor import PoolExecutor, SerialExecutor, make_executor
 from bubblelens.pipeline.work import Unit
 from bubblelens.training import units as train_units
 
-from executor_helpers import boom, die_once, threads_and_pid
+from executor_helpers import boom, die_once, gc_thresholds, threads_and_pid
 
 TINY_MIX = MixtureParams(steps=40, batch_size=20, g_hidden=8, d_hidden=8, n_samples=30)
 
@@ -49,6 +50,15 @@ def test_pool_runs_each_unit_in_a_fresh_process_with_its_thread_count():
     out = collect(PoolExecutor(2), [Unit(f"u{i}", threads_and_pid, {}, threads=1) for i in range(3)])
     assert {o.value[0] for o in out.values()} == {1}
     assert len({o.value[1] for o in out.values()}) == 3          # max_tasks_per_child=1: one process per unit
+
+
+
+@pytest.mark.slow
+def test_pool_workers_collect_garbage_as_the_command_does():
+    """A forked worker starts with CPython's default collector (the forkserver is a fresh interpreter);
+    `run_unit` gives it core/gc_tuning.py's, which the mixture GANs' small-tensor steps gain from."""
+    out = collect(PoolExecutor(2), [Unit(f"u{i}", gc_thresholds, {}) for i in range(2)])
+    assert {o.value for o in out.values()} == {GC_THRESHOLDS}
 
 
 PREPARE_THEN_RUN = """
