@@ -1,4 +1,4 @@
 """`python -m bubblelens` is the `bubblelens` command."""
-from bubblelens.cli.main import main
+from bubblelens.cli.main import run_command
 
-main()
+run_command()

@@ -18,7 +18,7 @@ from bubblelens.cli.claims import app as claims_app
 from bubblelens.cli.data import app as data_app
 from bubblelens.core.config import DEVICES, PROFILES
 from bubblelens.core.errors import EXIT_STAGE_FAILED, BubblelensError
-from bubblelens.core.gc_tuning import collect_less
+from bubblelens.core.gc_tuning import collect_less, leave_to_exit
 from bubblelens.core.resources import DATA_DIR
 from bubblelens.pipeline.executor import DEFAULT_EXECUTOR, DEFAULT_JOBS, EXECUTORS
 
@@ -209,3 +209,13 @@ def main() -> None:
         typer.echo(f"bubblelens: error: a stage failed: {type(exc).__name__}: {exc} "
                    "(rerun with --debug for the traceback)", err=True)
         sys.exit(EXIT_STAGE_FAILED)
+
+
+def run_command() -> None:
+    """The process entry (the `bubblelens` script, `python -m bubblelens`): `main`, then everything still alive
+    is left to the process's exit rather than collected on the way out (core/gc_tuning.py: leave_to_exit).
+    Tests call `main`, which returns control to a process that goes on."""
+    try:
+        main()
+    finally:
+        leave_to_exit()

@@ -1,4 +1,4 @@
-"""Fewer cyclic garbage collections in every bubblelens process.
+"""Fewer cyclic garbage collections in every bubblelens process, and none at its exit.
 
 CPython starts a collection of the youngest generation every 700 net allocations and, whenever the
 long-lived objects have grown by a quarter, a full collection that walks every tracked object. A build
@@ -20,3 +20,13 @@ GC_THRESHOLDS = (100_000, 50, 100)
 def collect_less() -> None:
     """Set this process's collector to GC_THRESHOLDS (child processes forked from it inherit them)."""
     gc.set_threshold(*GC_THRESHOLDS)
+
+
+def leave_to_exit() -> None:
+    """Exempt every object alive now from collection, for a process about to exit: CPython's finalisation
+    runs full collections over everything still alive, 1.5-2 s after a report build has typeset its PDF,
+    to free memory the operating system takes back anyway. Exit handlers (atexit, logging's flush, temporary
+    directories' cleanup) still run, and the standard streams are still flushed; only finalisers of objects
+    in reference cycles do not (bubblelens closes its files and renames its outputs before it returns).
+    Never call it in a process that goes on working: frozen objects are never collected."""
+    gc.freeze()

@@ -28,3 +28,32 @@ def test_the_command_collects_less_before_it_runs_any_subcommand(monkeypatch, re
 def test_the_thresholds_only_ever_collect_less_often_than_the_defaults():
     """A threshold below CPython's default would collect more often: the opposite of the module's purpose."""
     assert all(mine >= default for mine, default in zip(GC_THRESHOLDS, (700, 10, 10)))
+
+
+# Runs `python -m bubblelens --version` in-process and reports, from an exit handler (which runs before
+# CPython's finalisation), how many objects were exempted from collection.
+FROZEN_AT_EXIT = """
+import atexit, gc, runpy, sys
+atexit.register(lambda: print("frozen", gc.get_freeze_count()))
+sys.argv = ["bubblelens", "--version"]
+runpy.run_module("bubblelens", run_name="__main__")
+"""
+
+
+def test_the_command_leaves_what_is_alive_to_the_exit_without_collecting_it():
+    """`python -m bubblelens` (and the script, pyproject.toml) go through `run_command`, which freezes the
+    heap on the way out, also when the command exits through SystemExit as every Typer command does."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", FROZEN_AT_EXIT], capture_output=True, text=True, check=True)
+    frozen = int(out.stdout.strip().splitlines()[-1].split()[1])
+    assert frozen > 10_000          # the imported modules' objects at least; 0 without leave_to_exit
+
+
+def test_the_installed_script_is_the_process_entry():
+    import tomllib
+    from pathlib import Path
+
+    project = tomllib.loads((Path(__file__).parents[3] / "pyproject.toml").read_text(encoding="utf-8"))
+    assert project["project"]["scripts"]["bubblelens"] == "bubblelens.cli.main:run_command"
