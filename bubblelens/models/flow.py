@@ -134,13 +134,18 @@ def interpolate(x0: torch.Tensor, x1: torch.Tensor, t: torch.Tensor) -> tuple[to
 
 
 @torch.no_grad()
-def euler_sample(velocity: Velocity, x0: torch.Tensor, nfe: int, time_shape: tuple[int, ...]) -> torch.Tensor:
+def euler_sample(velocity: Velocity, x0: torch.Tensor, nfe: int, time_shape: tuple[int, ...],
+                 first_velocity: torch.Tensor | None = None) -> torch.Tensor:
     """Integrate dx/dt = velocity(x, t) from t = 0 (noise x0) to t = 1 in `nfe` equal Euler steps.
-    `time_shape` is the shape of the t tensor the network takes (the batch axes of x0)."""
+    `time_shape` is the shape of the t tensor the network takes (the batch axes of x0). `first_velocity`:
+    velocity(x0, 0) when the caller has it already (it is the same at every NFE: training/flow.py's sweep)."""
     if nfe < 1:
         raise ValueError(f"nfe must be at least 1, got {nfe}")
     x, dt = x0, 1.0 / nfe
     for k in range(nfe):
+        if k == 0 and first_velocity is not None:
+            x = x + dt * first_velocity
+            continue
         t = torch.full(time_shape, k * dt, dtype=x0.dtype, device=x0.device)
         x = x + dt * velocity(x, t)
     return x

@@ -204,22 +204,34 @@ def eval_batch(device: str) -> int:
     return CPU_EVAL_BATCH if device == "cpu" else SAMPLE_CHUNK
 
 
-@torch.no_grad()
 def generate(model: UNet, n: int, seed: int, nfe: int, device: str, velocity: Velocity | None = None) -> np.ndarray:
-    """n images (n, 28, 28) uint8 with `nfe` Euler steps; the noise is drawn on the CPU from the seed alone,
-    so every NFE starts from the same noise. `velocity`: the network as it is to be evaluated (sampling.py:
-    compiled for a long sweep on a CPU), the model itself by default."""
+    """n images (n, 28, 28) uint8 with `nfe` Euler steps (`generate_sweep` at one NFE)."""
+    return generate_sweep(model, n, seed, (nfe,), device, velocity)[nfe]
+
+
+@torch.no_grad()
+def generate_sweep(model: UNet, n: int, seed: int, nfes: tuple[int, ...], device: str,
+                   velocity: Velocity | None = None) -> dict[int, np.ndarray]:
+    """n images (n, 28, 28) uint8 at each NFE of `nfes` (Euler steps); the noise is drawn on the CPU from the
+    seed alone, so every NFE starts from the same noise. Every NFE's first step therefore evaluates the
+    network at the same input (that noise, t = 0): it is evaluated once per batch and shared, which gives each
+    NFE the images it would get alone, bit for bit, and saves len(nfes) - 1 of sum(nfes) evaluations (4 of
+    31 for the quick sweep 1-16). `velocity`: the network as it is to be evaluated (sampling.py: compiled for
+    a long sweep on a CPU), the model itself by default."""
     gen = torch.Generator().manual_seed(seed + SAMPLE_SEED_OFFSET)
     model.eval()
-    out = []
+    out: dict[int, list[np.ndarray]] = {nfe: [] for nfe in nfes}
     net, batch = model if velocity is None else velocity, eval_batch(device)
     for a in range(0, n, SAMPLE_CHUNK):
         x0 = torch.randn(min(SAMPLE_CHUNK, n - a), 1, 28, 28, generator=gen).to(device)     # (C, 1, 28, 28)
         for b in range(0, len(x0), batch):
             part = x0[b:b + batch]
-            out.append(T.to_uint8_images(euler_sample(net, part, nfe, (len(part),)), low=-1.0))
+            time_shape = (len(part),)
+            v0 = net(part, torch.zeros(time_shape, dtype=part.dtype, device=part.device))
+            for nfe in nfes:
+                out[nfe].append(T.to_uint8_images(euler_sample(net, part, nfe, time_shape, v0), low=-1.0))
     model.train()
-    return np.concatenate(out) if out else np.zeros((0, 28, 28), np.uint8)
+    return {nfe: np.concatenate(parts) if parts else np.zeros((0, 28, 28), np.uint8) for nfe, parts in out.items()}
 
 
 def train_flow_images(params: FlowImageParams, images: np.ndarray, seed: int, device: str = "cpu", *,
@@ -286,7 +298,7 @@ def train_flow_images(params: FlowImageParams, images: np.ndarray, seed: int, de
         one_shape = params.n_samples % batch == 0 if batch else False
         velocity, backend = sampling_velocity(model, params.n_samples * sum(per_nfe[k] for k in nfes) if one_shape
                                               else 0, device, torch.zeros(batch, 1, 28, 28))
-        by_nfe = {nfe: generate(model, params.n_samples, seed, nfe, device, velocity) for nfe in nfes}
+        by_nfe = generate_sweep(model, params.n_samples, seed, nfes, device, velocity)
     extras = {nfe_array(nfe): by_nfe[nfe] for nfe in nfes}
     extras |= {f"{SNAPSHOT_PREFIX}{s}": a for s, a in T.load_snapshots(ckpt_dir, kept, snaps).items()}
     compute = compute_record(

@@ -90,3 +90,26 @@ def test_without_a_compiler_or_when_compiling_fails_the_sweep_runs_eagerly(unet,
     assert sampling.sampling_velocity(unet, math.inf, "cpu", x0) == (unet, sampling.EAGER)
     assert unet.training                                   # the model's mode is as it was
     assert "torch.compile failed (InductorError: no working C++ compiler)" in caplog.text
+
+
+def test_a_sweep_shares_the_first_evaluation_and_gives_each_nfe_its_own_images_bit_for_bit(unet):
+    """`generate_sweep` evaluates the network once at (noise, t = 0) per batch for all NFEs. Each NFE's images
+    must be those of a plain Euler integration of the same noise at that NFE alone (bit for bit: the shared
+    evaluation has the same input and batch shape), with sum(nfes) - len(nfes) + 1 evaluations per batch."""
+    nfes, n, seed = (1, 2, 4), 150, 5          # two CPU batches: 100 and a remainder of 50
+    calls = []
+
+    def counted(x, t):
+        calls.append(len(x))
+        return unet(x, t)
+
+    swept = flow.generate_sweep(unet, n, seed, nfes, "cpu", counted)
+    gen = torch.Generator().manual_seed(seed + flow.SAMPLE_SEED_OFFSET)
+    x0 = torch.randn(n, 1, 28, 28, generator=gen)
+    unet.eval()
+    with torch.no_grad():
+        for nfe in nfes:
+            alone = np.concatenate([to_uint8_images(euler_sample(unet, x0[b:b + 100], nfe, (len(x0[b:b + 100]),)), -1.0)
+                                    for b in (0, 100)])
+            np.testing.assert_array_equal(swept[nfe], alone)
+    assert calls == [100] * (sum(nfes) - len(nfes) + 1) + [50] * (sum(nfes) - len(nfes) + 1)
