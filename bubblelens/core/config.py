@@ -238,7 +238,9 @@ def _quick() -> BuildConfig:
         # stops at 16: sampled by the compiled U-Net (training/sampling.py), a seed's unit spent about 195 s beyond
         # training on 5,000 images at NFE 1-16 (2026-12-07 quick build), against about 175 s for NFE 1-8 eagerly;
         # integrated 100 images at a time since (training/flow.py: CPU_EVAL_BATCH): the same images, 1.42x faster
-        # alone, 1.11x inside a build (2026-12-07 night: 128 s beyond training against 144 s, benchmarks/README.md).
+        # alone, 1.11x inside a build (2026-12-07 night: 128 s beyond training against 144 s, benchmarks/README.md);
+        # the first evaluation shared by every NFE since (training/flow.py: generate_sweep, the same images): a seed's
+        # unit 188 / 194 / 204 s against 235 / 252 / 237 s in a quick build side by side (2026-12-07 late).
         flow=FlowImageParams(channels=16, epochs=4, batch_size=16, lr=1e-3, nfe=(1, 2, 4, 8, 16), n_samples=5000,
                              snapshot_nfe=8, time_sampling="logit_normal"),
         flow_mixture=FlowMixtureParams(hidden=64, x_freqs=3, steps=3000, batch_size=512, lr=2e-3, n_samples=2500,

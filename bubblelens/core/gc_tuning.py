@@ -4,7 +4,7 @@ CPython starts a collection of the youngest generation every 700 net allocations
 long-lived objects have grown by a quarter, a full collection that walks every tracked object. A build
 holds millions of them at once (the imported torch, pandas and matplotlib modules; WeasyPrint's boxes for
 an 80-page layout), so the full collections that a growing layout keeps triggering cost a fifth of a
-CSV-edit rebuild (benchmarks/README.md: GC thresholds). Nothing here depends on when a cycle is freed, so
+CSV-edit rebuild (benchmarks/README.md, "Fewer garbage collections"). Nothing here depends on when a cycle is freed, so
 collecting less often changes no result, only when memory held by garbage cycles comes back; reference
 counting still frees everything else at once. mypy (build.py) sets its collector so for the same reason.
 """
