@@ -6,6 +6,7 @@ pipeline/ray_executor.py) runs it through `run_unit`, so every backend computes 
 """
 from __future__ import annotations
 
+import gc
 import os
 import time
 from dataclasses import dataclass
@@ -48,14 +49,15 @@ def run_unit(fn: Callable[..., Any], kwargs: dict[str, Any], threads: int) -> tu
     collector of every bubblelens process (a fresh pool or Ray worker has CPython's default one)."""
     import torch
 
-    collect_less()
-    before = torch.get_num_threads()
+    before, collector = torch.get_num_threads(), gc.get_threshold()
     torch.set_num_threads(threads)
+    collect_less()
     start = time.perf_counter()
     try:
         return fn(**kwargs), time.perf_counter() - start, os.getpid()
     finally:
         torch.set_num_threads(before)
+        gc.set_threshold(*collector)
 
 
 def run_reporting(unit: Unit, where: str, send: Callable[[tuple], None],

@@ -25,9 +25,14 @@ def test_the_command_collects_less_before_it_runs_any_subcommand(monkeypatch, re
     assert seen == [GC_THRESHOLDS]
 
 
-def test_the_thresholds_only_ever_collect_less_often_than_the_defaults():
-    """A threshold below CPython's default would collect more often: the opposite of the module's purpose."""
-    assert all(mine >= default for mine, default in zip(GC_THRESHOLDS, (700, 10, 10)))
+def test_a_unit_run_in_a_process_that_goes_on_gives_the_collector_back(restored_thresholds):
+    """`run_unit` (also the serial executor's, in the build's or a test's process) sets the collector for
+    the unit and restores the caller's afterwards, as it does torch's thread count."""
+    from bubblelens.pipeline.work import run_unit
+
+    gc.set_threshold(700, 10, 10)
+    value, _, _ = run_unit(gc.get_threshold, {}, threads=1)
+    assert value == GC_THRESHOLDS and gc.get_threshold() == (700, 10, 10)
 
 
 # Runs `python -m bubblelens --version` in-process and reports, from an exit handler (which runs before
