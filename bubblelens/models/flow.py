@@ -143,9 +143,7 @@ def euler_sample(velocity: Velocity, x0: torch.Tensor, nfe: int, time_shape: tup
         raise ValueError(f"nfe must be at least 1, got {nfe}")
     x, dt = x0, 1.0 / nfe
     for k in range(nfe):
-        if k == 0 and first_velocity is not None:
-            x = x + dt * first_velocity
-            continue
-        t = torch.full(time_shape, k * dt, dtype=x0.dtype, device=x0.device)
-        x = x + dt * velocity(x, t)
+        shared = k == 0 and first_velocity is not None
+        v = first_velocity if shared else velocity(x, torch.full(time_shape, k * dt, dtype=x0.dtype, device=x0.device))
+        x = x + dt * v
     return x

@@ -62,7 +62,7 @@ class ImportStatement:
 
 
 def _names(text: str) -> tuple[str, ...]:
-    """Imported names of a statement's name list, without aliases, parentheses and continuations."""
+    """Imported names of a statement's name list, without aliases, comments and parentheses."""
     text = _COMMENT.sub("", text).strip().strip("()")
     return tuple(part.split()[0] for part in text.split(",") if part.strip())
 

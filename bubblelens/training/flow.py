@@ -220,8 +220,8 @@ def generate_sweep(model: UNet, n: int, seed: int, nfes: tuple[int, ...], device
     a long sweep on a CPU), the model itself by default."""
     gen = torch.Generator().manual_seed(seed + SAMPLE_SEED_OFFSET)
     model.eval()
-    out: dict[int, list[np.ndarray]] = {nfe: [] for nfe in dict.fromkeys(nfes)}     # each NFE once
-    nfes = tuple(out)
+    nfes = tuple(dict.fromkeys(nfes))                                                   # each NFE once
+    out: dict[int, list[np.ndarray]] = {nfe: [] for nfe in nfes}
     net, batch = model if velocity is None else velocity, eval_batch(device)
     for a in range(0, n, SAMPLE_CHUNK):
         x0 = torch.randn(min(SAMPLE_CHUNK, n - a), 1, 28, 28, generator=gen).to(device)     # (C, 1, 28, 28)
