@@ -3,6 +3,8 @@ results files read. One list, so a renamed metric cannot leave a reader behind (
 """
 from __future__ import annotations
 
+GRID_SIZE = 64              # images kept per run for the report's sample grids
+
 # Sample quality in feature space (evaluation/quality.py).
 KEY_FID = "fid"
 KEY_FID_BATCH_STATS = "fid_batch_stats"   # DCGAN samples drawn with BatchNorm batch statistics (not scored)

@@ -6,22 +6,25 @@ invalidates cached evaluations, and nothing else does.
 """
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import torch
 
 from bubblelens.core.config import EvalParams, FeatureParams
+from bubblelens.core.io import dumps_json
 from bubblelens.datasets.mixtures import mixture_spec, sample_mixture
 from bubblelens.evaluation import failures, quality
 from bubblelens.evaluation.features import FeatureExtractor, train_classifier
-from bubblelens.training.names import BATCH_STATS_SAMPLES, LATENT_MU, NFE_PREFIX, SAMPLES, SNAPSHOT_PREFIX
-from bubblelens.evaluation.names import KEY_COVERAGE, KEY_DENSITY, KEY_PRECISION, KEY_RECALL
+from bubblelens.training.names import (BATCH_STATS_SAMPLES, CHECKPOINT_SAMPLES, LATENT_MU, NFE_PREFIX, SAMPLES,
+                                      SNAPSHOT_PREFIX)
+from bubblelens.evaluation.names import GRID_SIZE, KEY_COVERAGE, KEY_DENSITY, KEY_PRECISION, KEY_RECALL
 from bubblelens.evaluation.names import (CONVERGENCE_FLOOR, KEY_ACTIVE_UNITS, KEY_CONVERGED, KEY_FID, KEY_FID_BATCH_STATS,
                                          KEY_CHECKPOINT_EVERY, KEY_FLOPS_PER_STEP, KEY_FLOPS_TO_TARGET,
                                          KEY_HIGH_QUALITY, KEY_REACHED_TARGET, KEY_TARGET_STEP, KEY_KID_MEAN, KEY_KID_STD, KEY_MIN_CLASS_SHARE,
                                          KEY_MIN_CLASS_SHARE_LABELS, KEY_MIN_CLASS_SHARE_REAL, KEY_MODE_KL, KEY_MODES,
                                          KEY_NON_FINITE_FRAC)
 
-GRID_SIZE = 64              # images kept per run for the report's sample grids
 TRUE_MIXTURE_SEED = 12345   # the draw of true mixture samples that checks the mode-coverage metric
 
 
@@ -184,3 +187,25 @@ def true_mixture_check(dataset: str, n: int) -> tuple[dict, np.ndarray]:
     means, std = mixture_spec(dataset)
     true = sample_mixture(dataset, n, np.random.default_rng(TRUE_MIXTURE_SEED))
     return failures.mode_coverage(true, means, std), true
+
+
+def mixture_eval_unit(runs: dict[str, dict], datasets: list[str], n_true: int) -> tuple[dict, dict]:
+    """Every mixture run's mode metrics, in one unit: for each run (by run id: its `dataset`, `samples`,
+    `extras`, `checkpoint_steps`, `steps` and `flops_per_step`), those of its samples, when it first
+    reached its target (`target_metrics`) and, for a flow run, those of its samples at each NFE; and the
+    metric's check on `n_true` true samples of each mixture in `datasets`, with those samples.
+
+    The result is returned in its cache form (non-finite numbers as None, cache.py), so that a build that
+    computes it and one that reads it back see the same values."""
+    out: dict[str, dict] = {}
+    for rid, run in runs.items():
+        dataset, extras = run["dataset"], run["extras"]
+        metrics = mixture_metrics(run["samples"], dataset)
+        metrics |= target_metrics(extras.get(CHECKPOINT_SAMPLES), run["checkpoint_steps"], run["steps"],
+                                  run["flops_per_step"], dataset)
+        out[rid] = {"metrics": metrics, "nfe": [{"nfe": k, **mixture_metrics(a, dataset)}
+                                                 for k, a in nfe_arrays(extras).items()]}
+    checks, true_samples = {}, {}
+    for name in datasets:
+        checks[name], true_samples[f"real-{name}__samples"] = true_mixture_check(name, n_true)
+    return json.loads(dumps_json({"runs": out, "mixtures": checks})), true_samples

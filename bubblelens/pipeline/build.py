@@ -118,7 +118,7 @@ def run_build(opts: BuildOptions, key: str | None = None) -> dict:
     if opts.ray_address is not None and opts.executor != "ray":
         raise UsageError(f"--ray-address needs --executor ray (this build uses --executor {opts.executor})")
     executor = make_executor(opts.executor, opts.jobs, reporter, ray_address=opts.ray_address, device=device)
-    ctx = BuildContext(opts, Cache(), reporter, device, hardware=hardware_description(device),
+    ctx = BuildContext(opts, Cache(), reporter, device, hardware=hardware_description(device, opts.config.threads),
                        executor=executor, threads=opts.config.threads)
     try:
         return _build(ctx, wanted, key)

@@ -14,15 +14,16 @@ import io
 import json
 import os
 import shutil
-import zipfile
-import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bubblelens.core.io import atomic_directory, dumps_json
+from bubblelens.core.lazy_arrays import READ_ERRORS, LazyArrays
 from bubblelens.pipeline.code_graph import package_graph
 
 CACHE_EPOCH = 1
@@ -39,11 +40,11 @@ def cache_root() -> Path:
     return Path(base) / "bubblelens"
 
 
+@functools.lru_cache(maxsize=None)
 def library_versions() -> dict[str, str]:
-    import pandas
-    import torch
-
-    return {"torch": torch.__version__, "numpy": np.__version__, "pandas": pandas.__version__}
+    """The numeric libraries' versions, read from their distributions (the same strings as their
+    `__version__`): a build that finds every unit cached never imports torch just to name its version."""
+    return {"torch": version("torch"), "numpy": version("numpy"), "pandas": version("pandas")}
 
 
 @functools.lru_cache(maxsize=None)
@@ -71,7 +72,7 @@ def fingerprint(stage: str, params: Any, inputs: dict[str, str], code: str) -> s
 @dataclass
 class Entry:
     result: dict
-    arrays: dict[str, np.ndarray]
+    arrays: Mapping[str, np.ndarray]      # a LazyArrays when read back
     path: Path
 
 
@@ -98,11 +99,9 @@ class Cache:
             return None
         try:
             result = json.loads((d / "result.json").read_text(encoding="utf-8"))
-            arrays: dict[str, np.ndarray] = {}
-            if (d / "arrays.npz").is_file():
-                with np.load(d / "arrays.npz", allow_pickle=False) as npz:
-                    arrays = {k: npz[k] for k in npz.files}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error):
+            # Each array is read when first used (core/lazy_arrays.py): a rebuild uses few of them.
+            arrays: Mapping[str, np.ndarray] = LazyArrays(d / "arrays.npz") if (d / "arrays.npz").is_file() else {}
+        except READ_ERRORS:
             return None  # a damaged entry is recomputed, not trusted
         return Entry(result, arrays, d)
 

@@ -6,6 +6,7 @@ its entry modules, plus the non-Python files it reads) and key library versions.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -15,6 +16,7 @@ from bubblelens.core.errors import FrozenMissingError, UsageError
 from bubblelens.core.resources import DATA_DIR
 from bubblelens.pipeline.cache import Cache, code_version, fingerprint
 from bubblelens.pipeline.progress import Reporter
+from bubblelens.pipeline.work import Unit
 
 if TYPE_CHECKING:
     import numpy as np
@@ -92,11 +94,12 @@ class CachedUnit:
     inputs: dict[str, str]
     code: StageCode
     fn: Callable[..., tuple[dict, dict]]
-    kwargs: dict[str, Any]
+    kwargs: dict[str, Any] | Callable[[], dict[str, Any]]    # a callable: made only if the unit computes
     trained: bool = False
     scratch: bool = False
     progress: bool = False
     role: Any = None     # what the result is to the stage that asked (state.py: FeatureExtractor, SweepPoint, ...)
+    uses_torch: bool = True   # False: fn never imports torch (work.py: run_unit)
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,7 @@ class UnitResult:
     """What a unit returned (its JSON-ready result and its arrays) and the fingerprint it is cached under."""
 
     result: dict
-    arrays: dict[str, "np.ndarray"]
+    arrays: Mapping[str, "np.ndarray"]     # read back from the cache: a LazyArrays
     fingerprint: str
 
 
@@ -194,8 +197,6 @@ class BuildContext:
     def _compute(self, todo: dict[str, CachedUnit], executor: Any) -> dict[str, tuple[UnitResult, float, str]]:
         """Run the units to compute (by fingerprint) on `executor`, storing each in the cache as it finishes;
         returns fingerprint -> (result, seconds, where it ran)."""
-        from bubblelens.pipeline.work import Unit
-
         names = _unit_names(todo)
         by_name = {name: fp for fp, name in names.items()}
         out: dict[str, tuple[UnitResult, float, str]] = {}
@@ -210,20 +211,22 @@ class BuildContext:
 
         work = []
         for fp, u in todo.items():
-            kwargs = dict(u.kwargs) | ({"ckpt_dir": self.cache.scratch_dir(u.stage, fp)} if u.scratch else {})
+            given = u.kwargs() if callable(u.kwargs) else u.kwargs
+            kwargs = dict(given) | ({"ckpt_dir": self.cache.scratch_dir(u.stage, fp)} if u.scratch else {})
             # A worker that may run other code (Ray) checks the stage's code version before the unit.
             code = None if u.code.extra else (u.code.entries, u.code.version())
-            work.append(Unit(names[fp], u.fn, kwargs, self.threads, u.progress, code))
+            work.append(Unit(names[fp], u.fn, kwargs, self.threads, u.progress, code, u.uses_torch))
         executor.run(work, store)
         return out
 
     def cached(self, stage: str, key: str, params: Any, inputs: dict[str, str], code: StageCode,
-               compute: Callable[[], tuple[dict, dict]], *, trained: bool = False) -> UnitResult:
+               compute: Callable[[], tuple[dict, dict]], *, trained: bool = False,
+               uses_torch: bool = True) -> UnitResult:
         """Lookup-or-compute one stage instance in this process (its `compute` may close over the build,
         as the render does). Same rules as `run_units`."""
         from bubblelens.pipeline.executor import SerialExecutor
 
-        unit = CachedUnit(stage, key, params, inputs, code, compute, {}, trained=trained)
+        unit = CachedUnit(stage, key, params, inputs, code, compute, {}, trained=trained, uses_torch=uses_torch)
         return self.run_units([unit], executor=SerialExecutor())[0][1]
 
 

@@ -34,8 +34,9 @@ DEFAULT_JOBS = os.cpu_count() or 1
 # compiles the BSADF kernel at its first call, from its on-disk cache); the one thread they
 # start (scipy's OpenBLAS) is one OpenBLAS itself resets in a forked child. A module that fails to import
 # with ImportError is skipped by the forkserver, and the unit that needs it reports the error itself.
+# model_stages holds the loaders a unit's function is named by (work.py: UnitFunction).
 WORKER_PRELOAD = ("torch", "bubblelens.training.units", "bubblelens.evaluation.units", "bubblelens.claims.engine",
-                  "bubblelens.analysis.bsadf_kernel")
+                  "bubblelens.analysis.bsadf_kernel", "bubblelens.pipeline.model_stages")
 
 
 class SerialExecutor:

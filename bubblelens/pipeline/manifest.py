@@ -17,6 +17,7 @@ from pathlib import Path
 from bubblelens import __version__
 from bubblelens.core.config import canonical
 from bubblelens.core.dates import source_date
+from bubblelens.core.devices import device_name
 from bubblelens.core.io import atomic_write_text, dumps_json
 from bubblelens.core.resources import curated
 from bubblelens.pipeline.cache import library_versions
@@ -26,19 +27,19 @@ MANIFEST_NAME = "manifest.json"
 OTHER_LIBRARIES = ("scipy", "matplotlib", "jinja2", "weasyprint", "pydantic")
 
 
-def hardware_description(device: str) -> dict:
-    import torch
-
+def hardware_description(device: str, threads: int) -> dict:
+    """This machine, and the torch thread count every unit runs with (config.BuildConfig.threads; the
+    build's own process may have another, and imports torch only when it computes something)."""
     info = {
         "device": device,
         "platform": platform.platform(),
         "python": platform.python_version(),
         "cpu": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
+        "torch_threads_per_unit": threads,
     }
     if device == "cuda":
-        info["gpu"] = torch.cuda.get_device_name(0)
+        info["gpu"] = device_name(device)
     return info
 
 

@@ -17,21 +17,34 @@ from bubblelens import __version__
 from bubblelens.core.config import canonical
 from bubblelens.core.errors import UsageError
 from bubblelens.datasets.images import file_digest, load_split, resolve_image_dir
-from bubblelens.evaluation import units as eval_units
-from bubblelens.evaluation.names import KEY_MIN_CLASS_SHARE_LABELS, KEY_MIN_CLASS_SHARE_REAL
+from bubblelens.evaluation.names import GRID_SIZE, KEY_MIN_CLASS_SHARE_LABELS, KEY_MIN_CLASS_SHARE_REAL
 from bubblelens.pipeline.cache import fingerprint
 from bubblelens.pipeline.context import BuildContext, CachedUnit, StageCode, UnitResult
 from bubblelens.pipeline.state import (EnsembleChunk, EnsembleMember, Evaluated, FeatureExtractor, Features, Images,
                                        NfeRow, RealReference, ReferenceRun, RunEvaluation, RunRecord, SweepPoint,
                                        SweepRow, TrainedRun, run_id)
-from bubblelens.training import units as train_units
-from bubblelens.training.loop import RunResult
-from bubblelens.training.names import CHECKPOINT_SAMPLES, FLOW_VARIANT, SAMPLES
+from bubblelens.pipeline.work import UnitFunction
+from bubblelens.training.run_result import RunResult
+from bubblelens.training.names import FLOW_VARIANT, SAMPLES, mixture_array
 
 # Each stage's code is what its unit functions import (pipeline/code_graph.py), never a hand-kept list.
 TRAIN_CODE = StageCode(("bubblelens.training.units",))
 FEATURES_CODE = StageCode(("bubblelens.evaluation.features",))
 EVAL_CODE = StageCode(("bubblelens.evaluation.units",))
+
+
+def training_units():
+    """training/units.py, imported where a training unit runs (it imports torch): work.py's UnitFunction."""
+    from bubblelens.training import units
+
+    return units
+
+
+def evaluation_units():
+    """evaluation/units.py, imported where an evaluation unit runs (it imports torch)."""
+    from bubblelens.evaluation import units
+
+    return units
 
 
 def load_images(ctx: BuildContext) -> Images:
@@ -49,7 +62,7 @@ def load_images(ctx: BuildContext) -> Images:
 
 def _features_unit(ctx: BuildContext, images: Images) -> CachedUnit:
     return CachedUnit("features", "classifier", ctx.cfg.features, {"images": images.fingerprint, "device": ctx.device},
-                      FEATURES_CODE, eval_units.feature_unit,
+                      FEATURES_CODE, UnitFunction(evaluation_units, "feature_unit"),
                       {"params": ctx.cfg.features, "train_images": images.train.images,
                        "train_labels": images.train.labels, "test_images": images.test.images,
                        "test_labels": images.test.labels, "device": ctx.device}, trained=True,
@@ -60,7 +73,7 @@ def _image_unit(ctx: BuildContext, model: str, params, images: Images, seed: int
                 role: ReferenceRun | SweepPoint) -> CachedUnit:
     return CachedUnit("train", run_id(model, "fashion_mnist", "reference", seed), params,
                       {"images": images.fingerprint, "device": ctx.device, "seed": str(seed)}, TRAIN_CODE,
-                      train_units.train_image_unit,
+                      UnitFunction(training_units, "train_image_unit"),
                       {"model": model, "params": params, "train_images": images.train.images,
                        "test_images": images.test.images, "seed": seed, "device": ctx.device},
                       trained=True, scratch=True, progress=True, role=role)
@@ -86,7 +99,7 @@ def _mixture_units(ctx: BuildContext, dataset: str, variant: str) -> list[Cached
     chunks = _seed_chunks(tuple(cfg.seeds_mixture), cfg.mixture.ensemble_size, "mixture")
     return [CachedUnit("train", _chunk_key(f"mlp_gan-{dataset}-{variant}", c, chunks),
                        params, {"seeds": json.dumps(list(c)), "device": ctx.device}, TRAIN_CODE,
-                       train_units.train_mixture_unit,
+                       UnitFunction(training_units, "train_mixture_unit"),
                        {"params": params, "dataset": dataset, "variant": variant, "seeds": c, "device": ctx.device},
                        trained=True, scratch=True, progress=True, role=EnsembleChunk(dataset, variant, c))
             for c in chunks]
@@ -98,7 +111,7 @@ def _flow_mixture_units(ctx: BuildContext, dataset: str) -> list[CachedUnit]:
     chunks = _seed_chunks(tuple(ctx.cfg.seeds_mixture), params.ensemble_size, "flow_mixture")
     return [CachedUnit("train", _chunk_key(f"flow-{dataset}", c, chunks),
                        params, {"seeds": json.dumps(list(c)), "device": ctx.device}, TRAIN_CODE,
-                       train_units.train_flow_mixture_unit,
+                       UnitFunction(training_units, "train_flow_mixture_unit"),
                        {"params": params, "dataset": dataset, "seeds": c, "device": ctx.device},
                        trained=True, progress=True, role=EnsembleChunk(dataset, FLOW_VARIANT, c, "flow"))
             for c in chunks]
@@ -140,14 +153,14 @@ def train_models(ctx: BuildContext, images: Images, features: bool = True, train
 
 def trained_runs(role: ReferenceRun | SweepPoint | EnsembleChunk, res: UnitResult) -> list[TrainedRun]:
     """The runs of one training unit, rebuilt from its cache form: one for an image unit, one per seed for
-    an ensemble chunk (whose arrays are named per seed, training/units.py: mixture_array)."""
+    an ensemble chunk (whose arrays are named per seed, training/names.py: mixture_array)."""
     if not isinstance(role, EnsembleChunk):
         return [TrainedRun(RunResult.from_parts(res.result, res.arrays), role, res.fingerprint)]
     out = []
     for data in res.result["runs"]:
         seed = data["seed"]
-        arrays = {SAMPLES: res.arrays[train_units.mixture_array(seed)],
-                  **{name: res.arrays[train_units.mixture_array(seed, name)]
+        arrays = {SAMPLES: res.arrays[mixture_array(seed)],
+                  **{name: res.arrays[mixture_array(seed, name)]
                      for name in data["array_names"] if name != SAMPLES}}
         out.append(TrainedRun(RunResult.from_parts(data, arrays),
                               EnsembleMember(role.dataset, role.variant, seed, role.model), res.fingerprint))
@@ -158,7 +171,7 @@ def _real_reference(ctx: BuildContext, images: Images, feats: Features) -> UnitR
     n = min(ctx.cfg.eval.n_fid, len(images.test.images), len(images.train.images))
     unit = CachedUnit("evaluate", "real-reference", ctx.cfg.eval,
                       {"images": images.fingerprint, "features": feats.fingerprint}, EVAL_CODE,
-                      eval_units.real_reference_unit,
+                      UnitFunction(evaluation_units, "real_reference_unit"),
                       {"feature_params": ctx.cfg.features, "feature_state": feats.state,
                        "train_images": images.train.images, "test_images": images.test.images,
                        "test_labels": images.test.labels, "n": n,
@@ -168,11 +181,13 @@ def _real_reference(ctx: BuildContext, images: Images, feats: Features) -> UnitR
 
 def _image_eval_unit(ctx: BuildContext, run: TrainedRun, images: Images, feats: Features,
                      real: UnitResult) -> CachedUnit:
+    # The run's arrays only if it is evaluated: read back from the cache, they are read when first used.
     return CachedUnit("evaluate", run.run_id, ctx.cfg.eval, {"run": run.fingerprint, "features": feats.fingerprint},
-                      EVAL_CODE, eval_units.image_eval_unit,
-                      {"ev": ctx.cfg.eval, "feature_params": ctx.cfg.features, "feature_state": feats.state,
-                       "run_arrays": run.arrays, "test_images": images.test.images, "real_arrays": real.arrays,
-                       "n": real.result["n"], "device": ctx.device}, role=RunEvaluation(run.role))
+                      EVAL_CODE, UnitFunction(evaluation_units, "image_eval_unit"),
+                      lambda: {"ev": ctx.cfg.eval, "feature_params": ctx.cfg.features, "feature_state": feats.state,
+                               "run_arrays": run.arrays, "test_images": images.test.images,
+                               "real_arrays": real.arrays, "n": real.result["n"], "device": ctx.device},
+                      role=RunEvaluation(run.role))
 
 
 def snapshot_sweep(run: RunResult, snapshots: list[dict], final_fid: float | None) -> list[SweepRow]:
@@ -199,16 +214,32 @@ def nfe_rows(run: RunResult, by_nfe: list[dict]) -> list[NfeRow]:
             for row in by_nfe for metric, value in sorted(row.items()) if metric != "nfe"]
 
 
+def _mixture_evaluations(ctx: BuildContext, runs: list[TrainedRun], mixtures: list[str]) -> UnitResult:
+    """Every mixture run's mode metrics and the true mixtures' check (evaluation/units.py:
+    mixture_eval_unit), computed in this process and cached as one unit of the runs it read: a rebuild
+    that changed no run (one curated CSV edited) reads them back instead of importing torch to recount."""
+    members = [r for r in runs if not r.is_image]
+    kwargs = {"runs": {r.run_id: {"dataset": r.result.dataset, "samples": r.result.samples,
+                                  "extras": r.result.extras,
+                                  "checkpoint_steps": r.result.config.get("checkpoint_steps", []),
+                                  "steps": r.result.compute["steps"],
+                                  "flops_per_step": r.result.compute["flops_per_step"]} for r in members},
+              "datasets": mixtures, "n_true": ctx.cfg.mixture.n_samples}
+    compute = UnitFunction(evaluation_units, "mixture_eval_unit")
+    return ctx.cached("evaluate", "mixtures", {"n_true": ctx.cfg.mixture.n_samples, "mixtures": mixtures},
+                      {r.run_id: r.fingerprint for r in members}, EVAL_CODE, lambda: compute(**kwargs))
+
+
 def evaluate_all(ctx: BuildContext, images: Images, feats: Features, runs: list[TrainedRun]) -> Evaluated:
     real = _real_reference(ctx, images, feats)
     records, sweep, nfe = [], [], []
-    arrays = {"real__spectrum": real.arrays["spectrum"], "real__grid": images.test.images[:eval_units.GRID_SIZE]}
+    arrays = {"real__spectrum": real.arrays["spectrum"], "real__grid": images.test.images[:GRID_SIZE]}
     real_summary = {"fid_train_vs_test": real.result["fid_train_vs_test"], "n_fid": real.result["n"], "mixtures": {},
                     **{k: real.result.get(k) for k in (KEY_MIN_CLASS_SHARE_REAL, KEY_MIN_CLASS_SHARE_LABELS)}}
     mixtures = list(dict.fromkeys((*ctx.cfg.mixture.datasets, *ctx.cfg.flow_mixture.datasets)))
-    for name in mixtures:
-        real_summary["mixtures"][name], arrays[f"real-{name}__samples"] = eval_units.true_mixture_check(
-            name, ctx.cfg.mixture.n_samples)
+    mixed = _mixture_evaluations(ctx, runs, mixtures)
+    real_summary["mixtures"] = {name: mixed.result["mixtures"][name] for name in mixtures}
+    arrays |= mixed.arrays
     # By the evaluated run's role: a sweep run may share its run id (and its training) with a reference run.
     evaluations = {u.role.of: res for u, res in
                    ctx.run_units([_image_eval_unit(ctx, r, images, feats, real) for r in runs if r.is_image])}
@@ -228,13 +259,9 @@ def evaluate_all(ctx: BuildContext, images: Images, feats: Features, runs: list[
             arrays[f"{rid}__grid"], arrays[f"{rid}__spectrum"] = (evaluation.arrays["grid"],
                                                                   evaluation.arrays["spectrum"])
         else:
-            metric_values = eval_units.mixture_metrics(rr.samples, rr.dataset)
-            metric_values |= eval_units.target_metrics(rr.extras.get(CHECKPOINT_SAMPLES),
-                                                       rr.config.get("checkpoint_steps", []),
-                                                       rr.compute["steps"], rr.compute["flops_per_step"], rr.dataset)
+            metric_values = mixed.result["runs"][rid]["metrics"]
             arrays[f"{rid}__samples"] = rr.samples
-            nfe += nfe_rows(rr, [{"nfe": k, **eval_units.mixture_metrics(a, rr.dataset)}
-                                 for k, a in eval_units.nfe_arrays(rr.extras).items()])
+            nfe += nfe_rows(rr, mixed.result["runs"][rid]["nfe"])
         records.append(RunRecord.of(rr, metric_values))
     origin = {"kind": "build", "profile": ctx.cfg.profile, "device": ctx.device,
               "seeds": {"image": list(ctx.cfg.seeds_image), "mixture": list(ctx.cfg.seeds_mixture)},

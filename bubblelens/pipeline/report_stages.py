@@ -160,7 +160,8 @@ def _cached_claim(ctx: BuildContext, spec, evidence: Evidence, compute,
     inside `ctx.cached`, before the cache stores anything, so a failure is never cached: the build stops
     with the error, and the next build computes the claim again."""
     unit = _claim_cache_unit(ctx, spec, evidence)
-    res = ctx.cached(unit.stage, unit.key, unit.params, unit.inputs, unit.code, lambda: (compute().to_json(), {}))
+    res = ctx.cached(unit.stage, unit.key, unit.params, unit.inputs, unit.code, lambda: (compute().to_json(), {}),
+                     uses_torch=False)
     if fingerprints is not None:
         fingerprints[spec.id] = res.fingerprint
     return engine.result_from_json(res.result, spec, evidence.profile)
@@ -277,7 +278,7 @@ def report_unit(ctx: BuildContext, ev: Evaluated, md: MarketData, verdicts: Verd
         drawn.append(charts)
         return info | {"build_id": build_id}, files
 
-    res = ctx.cached("render", "pdf+html+charts", params, inputs, RENDER_CODE, compute)
+    res = ctx.cached("render", "pdf+html+charts", params, inputs, RENDER_CODE, compute, uses_torch=False)
     install_outputs(ctx.opts.out_dir, res.arrays)
     if not drawn:
         ctx.reporter.info(f"report: unchanged, restored {ctx.opts.out_dir / REPORT_FILES[0]} from the cache")

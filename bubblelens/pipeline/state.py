@@ -21,7 +21,7 @@ import pandas as pd
 
 from bubblelens.datasets.images import ImageSplit
 from bubblelens.evaluation.names import KEY_DIVERGED, KEY_FLOPS_TOTAL, KEY_N_FAILURE_EVENTS, KEY_WALL_S
-from bubblelens.training.loop import EVENT_DIVERGENCE, EVENT_NON_FINITE, RunResult
+from bubblelens.training.run_result import EVENT_DIVERGENCE, EVENT_NON_FINITE, RunResult
 from bubblelens.training.names import SAMPLES
 
 if TYPE_CHECKING:   # types only: the model stages must run without the market and report layers

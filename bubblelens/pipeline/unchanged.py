@@ -64,14 +64,16 @@ def _installed() -> list[str]:
 def _device(requested: str) -> str:
     """The device `resolve_device` would give, without importing torch where the answer is certain: a CPU
     build of torch has no CUDA. Any other build (or an explicit cuda) asks torch itself."""
+    from bubblelens.core.devices import cpu_only_torch, device_name, resolve_device
+
     if requested == "cpu":
         return "cpu"
     try:
-        if version("torch").endswith("+cpu"):
-            return "cpu" if requested == "auto" else "cuda-unavailable"
+        version("torch")
     except PackageNotFoundError:
         return "no-torch"
-    from bubblelens.core.devices import device_name, resolve_device
+    if cpu_only_torch():
+        return "cpu" if requested == "auto" else "cuda-unavailable"
 
     device = resolve_device(requested)
     return f"{device}: {device_name(device)}"       # the report names the GPU
@@ -97,7 +99,7 @@ def build_key(opts: "BuildOptions") -> str | None:
     parts = {
         "bubblelens": __version__,
         "python": sys.version,
-        # torch's default thread count, which the manifest and the report state, follows the CPU affinity
+        # the CPU affinity sets torch's default thread count
         "machine": [platform.platform(), platform.processor(), platform.machine(), os.cpu_count(),
                     len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None],
         "installed": _installed(),

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import gc
 import os
+import sys
 import time
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any, Callable
 
 from bubblelens.core.gc_tuning import collect_less
@@ -32,6 +34,22 @@ class Unit:
     threads: int = 1
     progress: bool = False        # fn takes a `progress(step, total, values)` callback
     code: tuple[tuple[str, ...], str] | None = None
+    uses_torch: bool = True       # False: a report-side unit, which never imports torch (run_unit)
+
+
+@dataclass(frozen=True)
+class UnitFunction:
+    """A unit function by its module's loader and its name, imported where the unit runs: the build's own
+    process then imports a trainer (and torch) only when it computes one, not to look its units up in the
+    cache. `module` is a top-level function that imports the module with a plain import statement (so the
+    import graph, pipeline/code_graph.py, still sees the edge) and returns it; both pickle by name, for any
+    backend's workers."""
+
+    module: Callable[[], ModuleType]
+    name: str
+
+    def __call__(self, **kwargs: Any) -> Any:
+        return getattr(self.module(), self.name)(**kwargs)
 
 
 @dataclass
@@ -44,19 +62,26 @@ class UnitOutcome:
     node: str = ""                # where it ran: "this process", "worker PID", a Ray node
 
 
-def run_unit(fn: Callable[..., Any], kwargs: dict[str, Any], threads: int) -> tuple[Any, float, int]:
-    """What a worker runs (also in-process for `serial`): the unit under its own thread count, with the
-    collector of every bubblelens process (a fresh pool or Ray worker has CPython's default one)."""
-    import torch
-
-    before, collector = torch.get_num_threads(), gc.get_threshold()
-    torch.set_num_threads(threads)
+def run_unit(fn: Callable[..., Any], kwargs: dict[str, Any], threads: int,
+             uses_torch: bool = True) -> tuple[Any, float, int]:
+    """What a worker runs (also in-process for `serial`): the unit under its own torch thread count, with
+    the collector of every bubblelens process (a fresh pool or Ray worker has CPython's default one). A
+    unit that never uses torch (`uses_torch` False: the claims, the render) does not import it; where
+    torch is already loaded it runs under the same thread count as any other unit."""
+    if uses_torch:
+        import torch
+    else:
+        torch = sys.modules.get("torch")
+    before, collector = (torch.get_num_threads() if torch else None), gc.get_threshold()
+    if torch:
+        torch.set_num_threads(threads)
     collect_less()
     start = time.perf_counter()
     try:
         return fn(**kwargs), time.perf_counter() - start, os.getpid()
     finally:
-        torch.set_num_threads(before)
+        if torch:
+            torch.set_num_threads(before)
         gc.set_threshold(*collector)
 
 
@@ -69,6 +94,6 @@ def run_reporting(unit: Unit, where: str, send: Callable[[tuple], None],
     send((START, unit.key, where))
     if unit.progress:
         kwargs["progress"] = ThrottledSender(send, unit.key)
-    outcome = run_unit(unit.fn, kwargs, unit.threads)
+    outcome = run_unit(unit.fn, kwargs, unit.threads, unit.uses_torch)
     send((END, unit.key, where))
     return outcome

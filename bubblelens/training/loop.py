@@ -1,4 +1,5 @@
-"""One training-loop family: the result record, devices, checkpoints, failure events, loss histories.
+"""One training-loop family: devices, checkpoints, failure events, loss histories (the result record,
+RunResult, is training/run_result.py's; it is re-exported here).
 
 The three trainers build on it and live beside it: training/dcgan.py (the article's DCGAN), training/vae.py
 and training/mixture.py (2-D MLP GANs, several seeds as one batched ensemble); import each from its own
@@ -9,10 +10,9 @@ never raise for a diverged run, they stop (non-finite loss) or carry on, and ret
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
@@ -22,15 +22,14 @@ import torch
 from bubblelens.core.config import canonical
 from bubblelens.core.io import atomic_write
 from bubblelens.training.compute import FlopLedger
+# The record and its names live in run_result.py (no torch there); the trainers read them here, as T.<name>.
+from bubblelens.training.run_result import (EVENT_D_OVERPOWERING, EVENT_DIVERGENCE, EVENT_NON_FINITE,  # noqa: F401
+                                             KEY_D_LOSS, KEY_G_LOSS, KEY_KL, KEY_LOSS, KEY_RECON, KEY_STEP, RunResult)
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, dict[str, float]], None]
 
-# Result names (keys of RunResult.history / failure_events) that other modules read.
-KEY_STEP, KEY_D_LOSS, KEY_G_LOSS = "step", "d_loss", "g_loss"
-KEY_LOSS, KEY_RECON, KEY_KL = "loss", "recon", "kl"
-EVENT_NON_FINITE, EVENT_D_OVERPOWERING, EVENT_DIVERGENCE = "non_finite", "d_overpowering", "divergence"
 
 HISTORY_POINTS = 500            # at most this many points per loss curve in a RunResult
 CHECK_EVERY = 25                # steps between host syncs (loss read-back, failure checks, progress)
@@ -41,48 +40,6 @@ D_OVERPOWER_D_LOSS = 0.05       # window-mean D loss below this = D separates re
 D_OVERPOWER_G_LOSS = 3.0        # ... while G's loss is above this and rising over the window
 GAN_DIVERGENCE_LOSS = 50.0      # a window-mean BCE loss this large means saturated logits, not a game
 VAE_DIVERGENCE_FACTOR = 2.0     # window-mean negative ELBO above 2x its first window: training went backwards
-
-
-@dataclass(eq=False)
-class RunResult:
-    """One training run. Its cache form is `to_json()` and `arrays()`; `from_parts` rebuilds an equal one."""
-
-    model: str
-    dataset: str
-    variant: str
-    seed: int
-    config: dict
-    history: dict[str, list[float]]
-    compute: dict
-    failure_events: list[dict]
-    samples: np.ndarray
-    extras: dict[str, np.ndarray] = field(default_factory=dict)
-
-    def to_json(self) -> dict:
-        """Everything but the arrays (samples, extras), as plain JSON-ready data."""
-        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("samples", "extras")}
-        out["array_names"] = ["samples", *sorted(self.extras)]
-        return out
-
-    @classmethod
-    def from_parts(cls, data: dict, arrays: dict[str, np.ndarray]) -> "RunResult":
-        """Rebuild from `to_json()` output and the arrays ('samples' plus extras by name), e.g. from a cache."""
-        kw = {f.name: data[f.name] for f in fields(cls) if f.name not in ("samples", "extras")}
-        extras = {k: v for k, v in arrays.items() if k != "samples"}
-        return cls(samples=arrays["samples"], extras=extras, **kw)
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        return {"samples": self.samples, **self.extras}
-
-    def __eq__(self, other: object) -> bool:
-        """Equal records (as JSON: NaN equals NaN) and equal arrays by value: what a cache round trip keeps."""
-        if not isinstance(other, RunResult):
-            return NotImplemented
-        mine, theirs = self.arrays(), other.arrays()
-        same = [json.dumps(canonical(r.to_json()), default=str) for r in (self, other)]
-        return same[0] == same[1] and mine.keys() == theirs.keys() and all(
-            mine[k].dtype == theirs[k].dtype and np.array_equal(mine[k], theirs[k], equal_nan=mine[k].dtype.kind in "fc")
-            for k in mine)
 
 
 def downsample_history(history: dict[str, list[float]], max_points: int = HISTORY_POINTS) -> dict[str, list[float]]:

@@ -17,3 +17,8 @@ NFE_PREFIX = "nfe_"                          # flow runs: "nfe_<k>" samples draw
 def nfe_array(nfe: int) -> str:
     """Name of a flow run's samples drawn with `nfe` network evaluations."""
     return f"{NFE_PREFIX}{nfe}"
+
+
+def mixture_array(seed: int, extra: str = "") -> str:
+    """Name of one seed's samples (or of one of its extra arrays) in a mixture unit's arrays."""
+    return f"s{seed}" + (f"__{extra}" if extra else "")

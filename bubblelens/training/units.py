@@ -17,7 +17,7 @@ from bubblelens.training.dcgan import train_dcgan
 from bubblelens.training.flow import train_flow_images, train_flow_mixture_seeds
 from bubblelens.training.loop import Progress
 from bubblelens.training.mixture import train_mixture_seeds
-from bubblelens.training.names import SAMPLES
+from bubblelens.training.names import SAMPLES, mixture_array
 from bubblelens.training.vae import train_vae
 
 IMAGE_MODELS = ("dcgan", "vae", "flow")
@@ -65,6 +65,3 @@ def ensemble_output(results: list) -> tuple[dict, dict[str, np.ndarray]]:
     return {"runs": [r.to_json() for r in results]}, arrays
 
 
-def mixture_array(seed: int, extra: str = "") -> str:
-    """Name of one seed's samples (or of one of its extra arrays) in a mixture unit's arrays."""
-    return f"s{seed}" + (f"__{extra}" if extra else "")

@@ -194,9 +194,12 @@ def test_edited_csv_reruns_only_report_and_shows_what_changed(smoke, tmp_path):
     shutil.copytree(smoke["out"], out)
     csv = data / "market" / "chatgpt_weekly_active_users.csv"
     csv.write_text(csv.read_text().replace("2023-11-06,100,", "2023-11-06,101,"))
+    # With every import timed (CPython prints each to stderr), to see that this rebuild never loads torch.
     proc = run_cli("build", "--profile", "smoke", "--out", str(out), "--data", str(data),
-                   "--device", "cpu", env=smoke["env"], check=True)
+                   "--device", "cpu", env={**smoke["env"], "PYTHONPROFILEIMPORTTIME": "1"}, check=True)
     assert json.loads(proc.stdout)["computed"] == 1          # the report unit; models all cached
+    imported = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    assert "bubblelens.pipeline.build" in imported and "torch" not in imported      # issue 25: 1.2-1.5 s saved
     flat = " ".join(pdf_text(out / "bubblelens-report.pdf").split())
     assert "What changed since the previous build" in flat
     assert re.search(r"chatgpt_weekly_active_users 2023-11-06 100 (→|->) 101", flat)

@@ -19,7 +19,7 @@ from bubblelens.pipeline.state import (EnsembleChunk, EnsembleMember, Evaluated,
                                        ReferenceRun, Verdicts)
 from bubblelens.report.inputs import RunFacts
 from bubblelens.training import units as train_units
-from bubblelens.training.loop import RunResult
+from bubblelens.training.run_result import RunResult
 
 CODE = StageCode(("bubblelens.pipeline.state",))
 
