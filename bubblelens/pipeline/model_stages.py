@@ -21,8 +21,8 @@ from bubblelens.evaluation.names import GRID_SIZE, KEY_MIN_CLASS_SHARE_LABELS, K
 from bubblelens.pipeline.cache import fingerprint
 from bubblelens.pipeline.context import BuildContext, CachedUnit, StageCode, UnitResult
 from bubblelens.pipeline.state import (EnsembleChunk, EnsembleMember, Evaluated, FeatureExtractor, Features, Images,
-                                       NfeRow, RealReference, ReferenceRun, RunEvaluation, RunRecord, SweepPoint,
-                                       SweepRow, TrainedRun, run_id)
+                                       MixtureEvaluations, NfeRow, RealReference, ReferenceRun, RunEvaluation,
+                                       RunRecord, SweepPoint, SweepRow, TrainedRun, run_id)
 from bubblelens.pipeline.work import UnitFunction
 from bubblelens.training.run_result import RunResult
 from bubblelens.training.names import FLOW_VARIANT, SAMPLES, mixture_array
@@ -214,20 +214,22 @@ def nfe_rows(run: RunResult, by_nfe: list[dict]) -> list[NfeRow]:
             for row in by_nfe for metric, value in sorted(row.items()) if metric != "nfe"]
 
 
-def _mixture_evaluations(ctx: BuildContext, runs: list[TrainedRun], mixtures: list[str]) -> UnitResult:
+def _mixture_eval_unit(ctx: BuildContext, runs: list[TrainedRun], mixtures: list[str]) -> CachedUnit:
     """Every mixture run's mode metrics and the true mixtures' check (evaluation/units.py:
-    mixture_eval_unit), computed in this process and cached as one unit of the runs it read: a rebuild
-    that changed no run (one curated CSV edited) reads them back instead of importing torch to recount."""
+    mixture_eval_unit) as one unit of the runs it reads: a rebuild that changed no run (one curated CSV
+    edited) reads them back instead of importing torch to count them again."""
     members = [r for r in runs if not r.is_image]
-    kwargs = {"runs": {r.run_id: {"dataset": r.result.dataset, "samples": r.result.samples,
-                                  "extras": r.result.extras,
-                                  "checkpoint_steps": r.result.config.get("checkpoint_steps", []),
-                                  "steps": r.result.compute["steps"],
-                                  "flops_per_step": r.result.compute["flops_per_step"]} for r in members},
-              "datasets": mixtures, "n_true": ctx.cfg.mixture.n_samples}
-    compute = UnitFunction(evaluation_units, "mixture_eval_unit")
-    return ctx.cached("evaluate", "mixtures", {"n_true": ctx.cfg.mixture.n_samples, "mixtures": mixtures},
-                      {r.run_id: r.fingerprint for r in members}, EVAL_CODE, lambda: compute(**kwargs))
+    return CachedUnit("evaluate", "mixtures", {"n_true": ctx.cfg.mixture.n_samples, "mixtures": mixtures},
+                      {r.run_id: r.fingerprint for r in members}, EVAL_CODE,
+                      UnitFunction(evaluation_units, "mixture_eval_unit"),
+                      lambda: {"runs": {r.run_id: {"dataset": r.result.dataset, "samples": r.result.samples,
+                                                   "extras": dict(r.result.extras),
+                                                   "checkpoint_steps": r.result.config.get("checkpoint_steps", []),
+                                                   "steps": r.result.compute["steps"],
+                                                   "flops_per_step": r.result.compute["flops_per_step"]}
+                                        for r in members},
+                               "datasets": mixtures, "n_true": ctx.cfg.mixture.n_samples},
+                      role=MixtureEvaluations())
 
 
 def evaluate_all(ctx: BuildContext, images: Images, feats: Features, runs: list[TrainedRun]) -> Evaluated:
@@ -237,12 +239,14 @@ def evaluate_all(ctx: BuildContext, images: Images, feats: Features, runs: list[
     real_summary = {"fid_train_vs_test": real.result["fid_train_vs_test"], "n_fid": real.result["n"], "mixtures": {},
                     **{k: real.result.get(k) for k in (KEY_MIN_CLASS_SHARE_REAL, KEY_MIN_CLASS_SHARE_LABELS)}}
     mixtures = list(dict.fromkeys((*ctx.cfg.mixture.datasets, *ctx.cfg.flow_mixture.datasets)))
-    mixed = _mixture_evaluations(ctx, runs, mixtures)
+    # One batch on the executor, the mixture runs' unit first (it is the smallest): by the evaluated run's
+    # role, as a sweep run may share its run id (and its training) with a reference run.
+    done = ctx.run_units([_mixture_eval_unit(ctx, runs, mixtures),
+                          *(_image_eval_unit(ctx, r, images, feats, real) for r in runs if r.is_image)])
+    mixed = next(res for u, res in done if isinstance(u.role, MixtureEvaluations))
+    evaluations = {u.role.of: res for u, res in done if isinstance(u.role, RunEvaluation)}
     real_summary["mixtures"] = {name: mixed.result["mixtures"][name] for name in mixtures}
     arrays |= mixed.arrays
-    # By the evaluated run's role: a sweep run may share its run id (and its training) with a reference run.
-    evaluations = {u.role.of: res for u, res in
-                   ctx.run_units([_image_eval_unit(ctx, r, images, feats, real) for r in runs if r.is_image])}
     for run in runs:
         rr, rid = run.result, run.run_id
         if run.is_image:

@@ -92,6 +92,11 @@ class RunEvaluation:
     of: "RunRole"
 
 
+@dataclass(frozen=True)
+class MixtureEvaluations:
+    """The mode metrics of every mixture run, and the true mixtures' check (one unit)."""
+
+
 RunRole = Union[ReferenceRun, SweepPoint, EnsembleMember]
 
 
