@@ -263,7 +263,9 @@ def evaluate_all(ctx: BuildContext, images: Images, feats: Features, runs: list[
             arrays[f"{rid}__grid"], arrays[f"{rid}__spectrum"] = (evaluation.arrays["grid"],
                                                                   evaluation.arrays["spectrum"])
         else:
-            metric_values = mixed.result["runs"][rid]["metrics"]
+            # The cache form writes NaN (no high-quality sample: no mode histogram) as null; the mixture
+            # metrics are floats, so null is NaN, as metrics.csv has always had it (an empty value).
+            metric_values = {k: np.nan if v is None else v for k, v in mixed.result["runs"][rid]["metrics"].items()}
             arrays[f"{rid}__samples"] = rr.samples
             nfe += nfe_rows(rr, mixed.result["runs"][rid]["nfe"])
         records.append(RunRecord.of(rr, metric_values))
