@@ -61,7 +61,7 @@ def main_options(
 
 @app.command()
 def build(
-    profile: Profile = typer.Option(Profile.quick, help="smoke (tests, about 1 min), quick (CPU, about 19 min on 2 cores) or full (GPU reference study)."),
+    profile: Profile = typer.Option(Profile.quick, help="smoke (tests, about 1 min), quick (CPU, about 18-19 min on 2 cores) or full (GPU reference study)."),
     out: Path = typer.Option(Path("reports"), "--out", help="Directory the report, charts, results and manifest are written to."),
     data: Path = typer.Option(DATA_DIR, "--data", help="Curated-data directory (market series, sources, claims, costs)."),
     images: Optional[Path] = typer.Option(None, "--images", envvar="BUBBLELENS_IMAGES",
