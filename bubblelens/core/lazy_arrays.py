@@ -4,14 +4,16 @@ A rebuild finds every training unit cached, and used to decompress all of their 
 a quick cache (the image runs' samples at every NFE and snapshot), 0.8-1.6 s on 2 cores, for a rebuild
 after one edited CSV that reads none of them (its evaluations are cached too). `LazyArrays` reads the
 file's member list up front (a damaged archive is then found at lookup, and recomputed as before) and
-each array when first used; a unit that does compute gets plain arrays (`dict(lazy)`, and pickling
-gives the arrays themselves, never the path, which a Ray node elsewhere could not open).
+each array when first used, through one open file; a unit that does compute gets plain arrays
+(`dict(lazy)`, and pickling gives the arrays themselves, never the path, which a Ray node elsewhere could
+not open). A member that turns out damaged when read calls `on_damage` (the cache discards the entry, so
+the next build computes it again) and stops the build with one sentence.
 """
 from __future__ import annotations
 
 import zipfile
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -22,28 +24,40 @@ from bubblelens.core.errors import StageError
 READ_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
 
 
-class LazyArrays(Mapping):
-    """name -> array of an `.npz` written by `np.savez_compressed`, read on first access and kept."""
+class _Archive:
+    """One `.npz`: its member names, one open handle while arrays are read, and the arrays read so far."""
 
-    def __init__(self, path: Path, names: list[str] | None = None) -> None:
-        self.path = Path(path)
-        if names is None:
-            with np.load(self.path, allow_pickle=False) as npz:     # the member list: raises if damaged
-                names = list(npz.files)
-        self._names = list(names)
-        self._loaded: dict[str, np.ndarray] = {}
+    def __init__(self, path: Path, on_damage: Callable[[], None] | None) -> None:
+        self.path, self.on_damage = Path(path), on_damage
+        self.npz = np.load(self.path, allow_pickle=False)       # reads the member list: raises if damaged
+        self.members = list(self.npz.files)
+        self.read: dict[str, np.ndarray] = {}
+
+    def get(self, member: str) -> np.ndarray:
+        if member not in self.read:
+            try:
+                self.read[member] = self.npz[member]
+            except READ_ERRORS as error:
+                if self.on_damage is not None:
+                    self.on_damage()
+                raise StageError(f"cache entry {self.path.parent} is damaged ({member}: {error}); it was "
+                                 "discarded: run the build again to compute it anew") from error
+            if len(self.read) == len(self.members):
+                self.npz.close()                                  # every array read: no handle kept
+        return self.read[member]
+
+
+class LazyArrays(Mapping):
+    """name -> array of an `.npz` written by `np.savez_compressed`, read on first access and kept. A view
+    (`select`) names some of the file's members, possibly under other names, and shares what is read."""
+
+    def __init__(self, path: Path, on_damage: Callable[[], None] | None = None, *,
+                 _archive: _Archive | None = None, _names: dict[str, str] | None = None) -> None:
+        self._archive = _archive or _Archive(path, on_damage)
+        self._names = _names if _names is not None else {m: m for m in self._archive.members}  # name -> member
 
     def __getitem__(self, name: str) -> np.ndarray:
-        if name not in self._loaded:
-            if name not in self._names:
-                raise KeyError(name)
-            try:
-                with np.load(self.path, allow_pickle=False) as npz:
-                    self._loaded[name] = npz[name]
-            except READ_ERRORS as error:
-                raise StageError(f"cache entry {self.path.parent} is damaged ({name}: {error}); delete that "
-                                 "directory or run `bubblelens cache clear`") from error
-        return self._loaded[name]
+        return self._archive.get(self._names[name])             # KeyError for a name not in this view
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._names)
@@ -54,19 +68,15 @@ class LazyArrays(Mapping):
     def __reduce__(self):
         return dict, (dict(self),)
 
+    def select(self, names: Mapping[str, str]) -> "LazyArrays":
+        """A view of this file: each name of `names` for the member of this view it maps to, still unread."""
+        return LazyArrays(self._archive.path, _archive=self._archive,
+                          _names={new: self._names[old] for new, old in names.items()})
+
     def without(self, name: str) -> "LazyArrays":
-        """The same file's arrays less `name`, still unread (what is already read is shared)."""
-        view = LazyArrays(self.path, [n for n in self._names if n != name])
-        view._loaded = self._loaded
-        return view
+        """This view less `name`."""
+        return self.select({n: n for n in self._names if n != name})
 
     def loaded(self) -> list[str]:
-        """The names read so far (for tests and logs)."""
-        return [n for n in self._names if n in self._loaded]
-
-
-def without(arrays: Mapping, name: str) -> Mapping:
-    """`arrays` less `name`: a LazyArrays stays unread, any other mapping becomes a dict."""
-    if isinstance(arrays, LazyArrays):
-        return arrays.without(name)
-    return {k: v for k, v in arrays.items() if k != name}
+        """The names of this view read so far (for tests and logs)."""
+        return [n for n, m in self._names.items() if m in self._archive.read]

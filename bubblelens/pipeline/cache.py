@@ -100,10 +100,16 @@ class Cache:
         try:
             result = json.loads((d / "result.json").read_text(encoding="utf-8"))
             # Each array is read when first used (core/lazy_arrays.py): a rebuild uses few of them.
-            arrays: Mapping[str, np.ndarray] = LazyArrays(d / "arrays.npz") if (d / "arrays.npz").is_file() else {}
+            arrays: Mapping[str, np.ndarray] = (LazyArrays(d / "arrays.npz", on_damage=lambda: self.discard(stage, fp))
+                                                if (d / "arrays.npz").is_file() else {})
         except READ_ERRORS:
             return None  # a damaged entry is recomputed, not trusted
         return Entry(result, arrays, d)
+
+    def discard(self, stage: str, fp: str) -> None:
+        """Forget an entry found damaged (its entry file goes first: a lookup no longer trusts it)."""
+        (self._dir(stage, fp) / _ENTRY_FILE).unlink(missing_ok=True)
+        shutil.rmtree(self._dir(stage, fp), ignore_errors=True)
 
     def store(self, stage: str, fp: str, result: dict, arrays: dict[str, np.ndarray] | None = None) -> Entry:
         final = self._dir(stage, fp)

@@ -159,9 +159,10 @@ def trained_runs(role: ReferenceRun | SweepPoint | EnsembleChunk, res: UnitResul
     out = []
     for data in res.result["runs"]:
         seed = data["seed"]
-        arrays = {SAMPLES: res.arrays[mixture_array(seed)],
-                  **{name: res.arrays[mixture_array(seed, name)]
-                     for name in data["array_names"] if name != SAMPLES}}
+        names = {name: mixture_array(seed) if name == SAMPLES else mixture_array(seed, name)
+                 for name in data["array_names"]}
+        select = getattr(res.arrays, "select", None)          # read back from the cache: stay unread
+        arrays = select(names) if select else {name: res.arrays[member] for name, member in names.items()}
         out.append(TrainedRun(RunResult.from_parts(data, arrays),
                               EnsembleMember(role.dataset, role.variant, seed, role.model), res.fingerprint))
     return out
@@ -214,6 +215,13 @@ def nfe_rows(run: RunResult, by_nfe: list[dict]) -> list[NfeRow]:
             for row in by_nfe for metric, value in sorted(row.items()) if metric != "nfe"]
 
 
+def nan_for_null(metrics: dict) -> dict:
+    """A mixture run's metrics from their cache form, which writes NaN (no high-quality sample: no mode
+    histogram) as null: the mixture metrics are all floats, so null is NaN, which results/metrics.csv keeps
+    as an empty value (a null would drop the row)."""
+    return {k: np.nan if v is None else v for k, v in metrics.items()}
+
+
 def _mixture_eval_unit(ctx: BuildContext, runs: list[TrainedRun], mixtures: list[str]) -> CachedUnit:
     """Every mixture run's mode metrics and the true mixtures' check (evaluation/units.py:
     mixture_eval_unit) as one unit of the runs it reads: a rebuild that changed no run (one curated CSV
@@ -263,9 +271,7 @@ def evaluate_all(ctx: BuildContext, images: Images, feats: Features, runs: list[
             arrays[f"{rid}__grid"], arrays[f"{rid}__spectrum"] = (evaluation.arrays["grid"],
                                                                   evaluation.arrays["spectrum"])
         else:
-            # The cache form writes NaN (no high-quality sample: no mode histogram) as null; the mixture
-            # metrics are floats, so null is NaN, as metrics.csv has always had it (an empty value).
-            metric_values = {k: np.nan if v is None else v for k, v in mixed.result["runs"][rid]["metrics"].items()}
+            metric_values = nan_for_null(mixed.result["runs"][rid]["metrics"])
             arrays[f"{rid}__samples"] = rr.samples
             nfe += nfe_rows(rr, mixed.result["runs"][rid]["nfe"])
         records.append(RunRecord.of(rr, metric_values))

@@ -15,6 +15,7 @@ Imported only for `--executor ray` (Ray is the optional extra `bubblelens[ray]`)
 from __future__ import annotations
 
 import socket
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any, Callable
 
@@ -169,7 +170,8 @@ class RayExecutor:
         for name, value in unit.kwargs.items():
             if name == "ckpt_dir":           # the driver's disk; a worker elsewhere cannot use it
                 value = None
-            elif isinstance(value, (np.ndarray, dict)):
+            elif isinstance(value, (np.ndarray, Mapping)):
+                value = dict(value) if isinstance(value, Mapping) else value    # a cache entry's LazyArrays
                 if id(value) not in refs:
                     refs[id(value)] = ray.put(value)
                 value = refs[id(value)]

@@ -303,7 +303,9 @@ def _files(staging: Path, *, with_report: bool) -> dict[str, np.ndarray]:
 
 def install_outputs(out_dir: Path, files: dict[str, np.ndarray]) -> None:
     """Put the charts (a fresh charts/, swapped in whole) and the report files in place, each atomically.
-    Called only with every file in hand, after the render succeeded (or from the cache)."""
+    Called only with every file in hand, after the render succeeded (or from the cache: read whole first,
+    so that a damaged entry stops the build before anything in `out_dir` is replaced)."""
+    files = dict(files)
     with atomic_directory(out_dir / "charts") as tmp:
         for name, data in files.items():
             if name.startswith("charts/"):

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from bubblelens.core.config import canonical
-from bubblelens.core.lazy_arrays import without
 
 # Result names (keys of RunResult.history / failure_events) that other modules read.
 KEY_STEP, KEY_D_LOSS, KEY_G_LOSS = "step", "d_loss", "g_loss"
@@ -46,7 +45,11 @@ class RunResult:
         """Rebuild from `to_json()` output and the arrays ('samples' plus extras by name), e.g. from a cache
         (whose extras stay unread until used: core/lazy_arrays.py)."""
         kw = {f.name: data[f.name] for f in fields(cls) if f.name not in ("samples", "extras")}
-        return cls(samples=arrays["samples"], extras=without(arrays, "samples"), **kw)   # extras unread if lazy
+        # A lazy mapping (core/lazy_arrays.py, duck-typed: trainers' code versions need not cover it) keeps
+        # the extras unread.
+        lazy_without = getattr(arrays, "without", None)
+        extras = lazy_without("samples") if lazy_without else {k: v for k, v in arrays.items() if k != "samples"}
+        return cls(samples=arrays["samples"], extras=extras, **kw)
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {"samples": self.samples, **self.extras}

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 import PIL
 
+from bubblelens.core.errors import StageError
 from bubblelens.core.io import atomic_write
 from bubblelens.report.charts.drawing_pool import draw_all
 
@@ -201,9 +202,14 @@ def draw_or_reuse(spec: Any, draw_fn: Callable, figsize: tuple[float, float], im
         return
     key = drawing_key(spec, draw_fn, figsize, store.code_version, settings())
     entry = store.cache.lookup(STAGE, key) if key is not None and store.read else None
+    data = None
     if entry is not None and entry.result.get(RESULT_CHART_ID) == spec.chart_id \
             and ARRAY_IMAGE in entry.arrays:
-        data = entry.arrays[ARRAY_IMAGE].tobytes()
+        try:
+            data = entry.arrays[ARRAY_IMAGE].tobytes()
+        except StageError:
+            data = None          # a damaged entry (discarded as it was read): drawn again, as if missing
+    if data is not None:
         atomic_write(image, lambda p: p.write_bytes(data))
         store.reused += 1
         return

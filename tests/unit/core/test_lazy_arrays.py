@@ -1,5 +1,6 @@
-"""core/lazy_arrays.py: a cache entry's arrays read when first used, equal to reading them all at once; a
-damaged archive found at lookup (recomputed), a damaged member named when read; never pickled as a path."""
+"""core/lazy_arrays.py: a cache entry's arrays read when first used, equal to reading them all at once;
+views that rename and select members; a damaged archive found at lookup (recomputed), a damaged member
+named when read and its entry discarded; never pickled as a path."""
 from __future__ import annotations
 
 import io
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 from bubblelens.core.errors import StageError
-from bubblelens.core.lazy_arrays import LazyArrays, without
+from bubblelens.core.lazy_arrays import LazyArrays
 from bubblelens.pipeline.cache import Cache
 from bubblelens.training.run_result import RunResult
 
@@ -41,8 +42,20 @@ def test_a_run_rebuilt_from_a_lazy_entry_reads_its_extras_only_when_used(tmp_pat
     lazy = LazyArrays(path / "arrays.npz")
     run = RunResult.from_parts(data, lazy)
     assert lazy.loaded() == ["samples"] and sorted(run.extras) == ["nfe_1", "snap_10"]
+    assert "samples" not in run.extras and len(run.extras) == 2       # read, but not in this view
     assert run == RunResult.from_parts(data, dict(ARRAYS))          # equal arrays once read
-    assert without(dict(ARRAYS), "samples").keys() == {"nfe_1", "snap_10"}
+
+
+def test_a_view_renames_members_and_shares_what_is_read(tmp_path):
+    lazy = LazyArrays(_entry(tmp_path) / "arrays.npz")
+    view = lazy.select({"a": "nfe_1", "b": "samples"})
+    assert list(view) == ["a", "b"] and lazy.loaded() == []
+    np.testing.assert_array_equal(view["a"], ARRAYS["nfe_1"])
+    assert lazy.loaded() == ["nfe_1"] and view.loaded() == ["a"]
+    with pytest.raises(KeyError):
+        view["nfe_1"]
+    dict(lazy)                                                       # every member read: the file is closed
+    assert lazy._archive.npz.fid is None or lazy._archive.npz.fid.closed
 
 
 def test_pickles_as_the_arrays_themselves(tmp_path):
@@ -64,6 +77,8 @@ def test_a_damaged_archive_is_recomputed_and_a_damaged_member_is_named(tmp_path)
     middle = len(raw) // 2
     raw[middle:middle + 64] = bytes(64)
     path.write_bytes(bytes(raw))
-    lazy = Cache(tmp_path).lookup("train", "fp").arrays
-    with pytest.raises(StageError, match="cache entry .* is damaged .*big"):
+    cache = Cache(tmp_path)
+    lazy = cache.lookup("train", "fp").arrays
+    with pytest.raises(StageError, match="cache entry .* is damaged .*big.*run the build again"):
         lazy["big"]
+    assert not cache.has("train", "fp")                              # discarded: the next build recomputes
