@@ -13,11 +13,16 @@ from bubblelens.core.config import DEVICES
 from bubblelens.core.errors import UsageError
 
 
+def is_cpu_build(torch_version: str) -> bool:
+    """Whether a torch version names a CPU build (no CUDA whatever the machine has)."""
+    return torch_version.endswith("+cpu")
+
+
 def cpu_only_torch() -> bool:
-    """Whether the installed torch is a CPU build (no CUDA whatever the machine has), read from its
-    distribution's version without importing it. False when unsure: the caller then asks torch."""
+    """Whether the installed torch is a CPU build, read from its distribution's version without importing
+    it. False when unsure: the caller then asks torch."""
     try:
-        return version("torch").endswith("+cpu")
+        return is_cpu_build(version("torch"))
     except PackageNotFoundError:
         return False
 

@@ -80,3 +80,11 @@ class LazyArrays(Mapping):
     def loaded(self) -> list[str]:
         """The names of this view read so far (for tests and logs)."""
         return [n for n, m in self._names.items() if m in self._archive.read]
+
+
+def select(arrays: Mapping, names: Mapping[str, str]) -> Mapping:
+    """`arrays[member]` under each name of `names` (name -> member): a LazyArrays' view stays unread, any
+    other mapping gives a dict."""
+    if isinstance(arrays, LazyArrays):
+        return arrays.select(names)
+    return {name: arrays[member] for name, member in names.items()}

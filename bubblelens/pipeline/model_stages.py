@@ -16,6 +16,7 @@ import numpy as np
 from bubblelens import __version__
 from bubblelens.core.config import canonical
 from bubblelens.core.errors import UsageError
+from bubblelens.core.lazy_arrays import select
 from bubblelens.datasets.images import file_digest, load_split, resolve_image_dir
 from bubblelens.evaluation.names import GRID_SIZE, KEY_MIN_CLASS_SHARE_LABELS, KEY_MIN_CLASS_SHARE_REAL
 from bubblelens.pipeline.cache import fingerprint
@@ -161,9 +162,7 @@ def trained_runs(role: ReferenceRun | SweepPoint | EnsembleChunk, res: UnitResul
         seed = data["seed"]
         names = {name: mixture_array(seed) if name == SAMPLES else mixture_array(seed, name)
                  for name in data["array_names"]}
-        select = getattr(res.arrays, "select", None)          # read back from the cache: stay unread
-        arrays = select(names) if select else {name: res.arrays[member] for name, member in names.items()}
-        out.append(TrainedRun(RunResult.from_parts(data, arrays),
+        out.append(TrainedRun(RunResult.from_parts(data, select(res.arrays, names)),     # unread if lazy
                               EnsembleMember(role.dataset, role.variant, seed, role.model), res.fingerprint))
     return out
 
@@ -271,9 +270,10 @@ def evaluate_all(ctx: BuildContext, images: Images, feats: Features, runs: list[
             arrays[f"{rid}__grid"], arrays[f"{rid}__spectrum"] = (evaluation.arrays["grid"],
                                                                   evaluation.arrays["spectrum"])
         else:
-            metric_values = nan_for_null(mixed.result["runs"][rid]["metrics"])
+            counted = mixed.result["runs"][rid]
+            metric_values = nan_for_null(counted["metrics"])
             arrays[f"{rid}__samples"] = rr.samples
-            nfe += nfe_rows(rr, mixed.result["runs"][rid]["nfe"])
+            nfe += nfe_rows(rr, counted["nfe"])
         records.append(RunRecord.of(rr, metric_values))
     origin = {"kind": "build", "profile": ctx.cfg.profile, "device": ctx.device,
               "seeds": {"image": list(ctx.cfg.seeds_image), "mixture": list(ctx.cfg.seeds_mixture)},

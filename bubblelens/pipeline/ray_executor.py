@@ -171,9 +171,8 @@ class RayExecutor:
             if name == "ckpt_dir":           # the driver's disk; a worker elsewhere cannot use it
                 value = None
             elif isinstance(value, (np.ndarray, Mapping)):
-                value = dict(value) if isinstance(value, Mapping) else value    # a cache entry's LazyArrays
-                if id(value) not in refs:
-                    refs[id(value)] = ray.put(value)
+                if id(value) not in refs:      # put once per object; a cache entry's LazyArrays as a dict
+                    refs[id(value)] = ray.put(value if isinstance(value, (np.ndarray, dict)) else dict(value))
                 value = refs[id(value)]
             kwargs[name] = value
         resources = {"num_gpus": 1, "num_cpus": 0} if self.device == "cuda" else {"num_cpus": unit.threads}

@@ -64,16 +64,15 @@ def _installed() -> list[str]:
 def _device(requested: str) -> str:
     """The device `resolve_device` would give, without importing torch where the answer is certain: a CPU
     build of torch has no CUDA. Any other build (or an explicit cuda) asks torch itself."""
-    from bubblelens.core.devices import cpu_only_torch, device_name, resolve_device
+    from bubblelens.core.devices import device_name, is_cpu_build, resolve_device
 
     if requested == "cpu":
         return "cpu"
     try:
-        version("torch")
+        if is_cpu_build(version("torch")):
+            return "cpu" if requested == "auto" else "cuda-unavailable"
     except PackageNotFoundError:
         return "no-torch"
-    if cpu_only_torch():
-        return "cpu" if requested == "auto" else "cuda-unavailable"
 
     device = resolve_device(requested)
     return f"{device}: {device_name(device)}"       # the report names the GPU
